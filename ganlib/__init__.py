@@ -1,0 +1,104 @@
+"""ganlib: the helper package of the "GANs, step by step" tutorial series.
+
+The notebooks in ``notebooks/`` explain each idea once and import the code from here.
+Start every notebook with::
+
+    import ganlib
+    info = ganlib.setup(seed=42)
+    EPOCHS = {'quick': 1, 'cpu': 20, 'gpu': 100}[ganlib.preset()]
+"""
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+from ._checks import check_choice
+
+__version__ = "0.1.0"
+
+PRESETS = ("quick", "cpu", "gpu")
+
+__all__ = ["setup", "preset", "PRESETS", "__version__"]
+
+
+def _has_gpu() -> bool:
+    try:
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    except Exception:  # TensorFlow missing or broken: no GPU to speak of
+        return False
+
+
+def preset() -> str:
+    """The active size preset: 'quick' | 'cpu' | 'gpu'.
+
+    ``GANLIB_PRESET`` wins when set; else ``GANLIB_QUICK=1`` gives 'quick'; else 'gpu'
+    when TensorFlow sees a GPU, otherwise 'cpu'.
+    """
+    chosen = os.environ.get("GANLIB_PRESET", "").strip()
+    if chosen:
+        return check_choice("GANLIB_PRESET", chosen.lower(), PRESETS)
+    if os.environ.get("GANLIB_QUICK", "").strip() not in ("", "0"):
+        return "quick"
+    return "gpu" if _has_gpu() else "cpu"
+
+
+def _device() -> str:
+    try:
+        import tensorflow as tf
+
+        if tf.config.list_logical_devices("TPU"):
+            return "TPU"
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return f"GPU x{len(gpus)}"
+    except Exception:
+        pass
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+def setup(seed: int = 42, deterministic: bool = False, verbose: bool = True) -> dict:
+    """Seed Python, NumPy and Keras/TensorFlow and report the environment.
+
+    Args:
+        seed: the seed for every random generator (Python, NumPy, TensorFlow, Keras).
+        deterministic: also turn on TensorFlow's op determinism, so two runs on the
+            same machine give identical numbers (slower on GPU).
+        verbose: print the summary line.
+
+    Returns:
+        A dict with the versions, the device found, the active preset and the seed.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be an integer >= 0.")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    import numpy as np
+
+    np.random.seed(seed)
+    import tensorflow as tf
+    import keras
+
+    keras.utils.set_random_seed(seed)  # seeds Python, NumPy and TF together
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    info = {
+        "ganlib": __version__,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "device": _device(),
+        "preset": preset(),
+        "seed": seed,
+        "deterministic": bool(deterministic),
+    }
+    if verbose:
+        print(
+            "ganlib {ganlib} | TensorFlow {tensorflow} | Keras {keras} | NumPy {numpy} | "
+            "device {device} | preset '{preset}' | seed {seed}".format(**info)
+        )
+    return info

@@ -1,0 +1,64 @@
+import pytest
+
+import ganlib
+from ganlib._checks import check_choice, check_positive, check_range, check_same_length
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [({"GANLIB_PRESET": "quick"}, "quick"), ({"GANLIB_PRESET": "GPU"}, "gpu"),
+     ({"GANLIB_QUICK": "1"}, "quick"), ({"GANLIB_PRESET": "cpu", "GANLIB_QUICK": "1"}, "cpu")],
+)
+def test_preset_from_environment(monkeypatch, env, expected):
+    monkeypatch.delenv("GANLIB_PRESET", raising=False)
+    monkeypatch.delenv("GANLIB_QUICK", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert ganlib.preset() == expected
+
+
+def test_preset_without_environment_is_cpu_or_gpu(monkeypatch):
+    monkeypatch.delenv("GANLIB_PRESET", raising=False)
+    monkeypatch.delenv("GANLIB_QUICK", raising=False)
+    assert ganlib.preset() == ("gpu" if ganlib._has_gpu() else "cpu")
+
+
+def test_wrong_preset_name_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("GANLIB_PRESET", "fast")
+    with pytest.raises(ValueError, match=r"GANLIB_PRESET='fast'.*'quick', 'cpu', 'gpu'"):
+        ganlib.preset()
+
+
+def test_setup_reports_versions_and_seeds(monkeypatch, capsys):
+    import numpy as np
+
+    monkeypatch.setenv("GANLIB_PRESET", "quick")
+    info = ganlib.setup(seed=7)
+    first = np.random.rand(3)
+    ganlib.setup(seed=7, verbose=False)
+    assert np.array_equal(first, np.random.rand(3))
+    assert info["preset"] == "quick" and info["seed"] == 7
+    assert info["tensorflow"].startswith("2.") and info["keras"].startswith("3.")
+    assert "TensorFlow" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "1", True])
+def test_setup_rejects_bad_seed(seed):
+    with pytest.raises(ValueError, match="seed="):
+        ganlib.setup(seed=seed, verbose=False)
+
+
+def test_checks_name_argument_value_and_what_is_allowed():
+    with pytest.raises(ValueError, match=r"loss='x' is not allowed; use one of 'a', 'b'"):
+        check_choice("loss", "x", ["a", "b"])
+    with pytest.raises(ValueError, match=r"steps=0 must be a positive integer"):
+        check_positive("steps", 0, integer=True)
+    with pytest.raises(ValueError, match=r"steps=2.5 must be a positive integer"):
+        check_positive("steps", 2.5, integer=True)
+    with pytest.raises(ValueError, match=r"std=-1 must be a positive number"):
+        check_positive("std", -1)
+    with pytest.raises(ValueError, match=r"outside the allowed range \[0.0, 0.5\)"):
+        check_range("label_smoothing", 0.7, 0.0, 0.5, high_open=True)
+    with pytest.raises(ValueError, match=r"means has 2, stds has 3"):
+        check_same_length(means=[0, 1], stds=[1, 1, 1])
+    assert check_positive("n", 3, integer=True) == 3
