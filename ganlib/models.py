@@ -1,0 +1,218 @@
+"""The DCGAN networks (Radford et al. 2015) and a WGAN-GP critic, for square images.
+
+Every builder is a plain function that returns a functional ``keras.Model``; the output
+shape of each block is checked while the model is built, so a wrong size fails at once
+with the block's name instead of deep inside training.
+
+Shapes for the default ``image_size=64`` and ``width=64`` (the paper's ngf = ndf = 64)::
+
+    generator      z (100,) -> 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32x64 -> 64x64x3 (tanh)
+    discriminator  64x64x3 -> 32x32x64 -> 16x16x128 -> 8x8x256 -> 4x4x512 -> 1 logit
+
+Other sizes (16, 32, 128) add or remove one doubling stage per factor of two; the widest
+layer always sits at 4x4. Defaults (Radford et al. 2015, section 3 and 4; PyTorch's DCGAN
+tutorial): weights N(0, 0.02), batch normalisation in both networks except the
+discriminator's input layer and the generator's output layer, ReLU in the generator,
+LeakyReLU(0.2) in the discriminator, tanh output so images lie in [-1, 1].
+"""
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+from ._checks import check_choice, check_positive
+
+IMAGE_SIZES = (16, 32, 64, 128)
+CHANNELS = (1, 3, 4)
+CRITIC_NORMALIZATIONS = ("layer", None)
+
+__all__ = [
+    "dcgan_generator",
+    "dcgan_discriminator",
+    "wgan_critic",
+    "IMAGE_SIZES",
+    "CHANNELS",
+]
+
+
+def _check_image_size(image_size):
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size not in IMAGE_SIZES:
+        raise ValueError(
+            f"image_size={image_size!r} is not supported; use a power of two from 16 to 128: "
+            f"{', '.join(str(size) for size in IMAGE_SIZES)}."
+        )
+    return image_size
+
+
+def _check_channels(channels):
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels not in CHANNELS:
+        raise ValueError(
+            f"channels={channels!r} is not supported; use 1 (grey), 3 (RGB) or 4 (RGBA)."
+        )
+    return channels
+
+
+def _weight_init(seed=None):
+    """N(0, 0.02) for every convolution and dense kernel (Radford et al. 2015, sec. 4)."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=0.02, seed=seed)
+
+
+def _batch_norm(name):
+    """Batch norm with gamma ~ N(1, 0.02), beta = 0 (PyTorch DCGAN tutorial's weights_init)."""
+    return layers.BatchNormalization(
+        momentum=0.9,  # the running averages of PyTorch's default (0.1 there = 1 - 0.9 here)
+        epsilon=1e-5,
+        gamma_initializer=keras.initializers.RandomNormal(mean=1.0, stddev=0.02),
+        name=name,
+    )
+
+
+def _check_shape(tensor, expected, block):
+    """Fail at build time, naming the block, when a block's output shape is not as planned."""
+    actual = tuple(tensor.shape[1:])
+    if actual != tuple(expected):
+        raise RuntimeError(f"{block} produced shape {actual}; expected {tuple(expected)}.")
+    return tensor
+
+
+def _stages(image_size):
+    """Number of stride-2 stages between 4x4 and image_size: log2(image_size) - 2."""
+    return int(math.log2(image_size)) - 2
+
+
+def dcgan_generator(latent_dim: int = 100, image_size: int = 64, channels: int = 3,
+                    width: int = 64, name: str = "generator") -> keras.Model:
+    """The DCGAN generator: z ~ N(0, I) of size ``latent_dim`` -> image in [-1, 1].
+
+    A dense layer projects z to a 4x4 map of ``width * 2**(stages - 1)`` channels (the
+    paper's "project and reshape"), then each stage doubles the size with a 4x4 transposed
+    convolution of stride 2 and halves the channels; the last one outputs ``channels``
+    channels through tanh.
+
+    Args:
+        latent_dim: size of z (Radford et al. 2015 use 100).
+        image_size: 16, 32, 64 (the paper's size) or 128.
+        channels: 1 (grey), 3 (RGB) or 4 (RGBA).
+        width: ngf, the channels of the last hidden layer; the paper's 64. Small values
+            (16, 32) make CPU runs fast.
+        name: the model's name.
+
+    Returns:
+        keras.Model with input (latent_dim,) and output (image_size, image_size, channels).
+    """
+    latent_dim = check_positive("latent_dim", latent_dim, integer=True)
+    image_size = _check_image_size(image_size)
+    channels = _check_channels(channels)
+    width = check_positive("width", width, integer=True)
+    stages = _stages(image_size)
+    filters = width * 2 ** (stages - 1)
+
+    z = keras.Input(shape=(latent_dim,), name="z")
+    x = layers.Dense(4 * 4 * filters, use_bias=False, kernel_initializer=_weight_init(),
+                     name="project")(z)
+    x = layers.Reshape((4, 4, filters), name="reshape")(x)
+    x = _batch_norm("project_bn")(x)
+    x = layers.ReLU(name="project_relu")(x)
+    x = _check_shape(x, (4, 4, filters), "project")
+    size = 4
+    for stage in range(1, stages):
+        size, filters = size * 2, filters // 2
+        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False,
+                                   kernel_initializer=_weight_init(), name=f"up{stage}")(x)
+        x = _batch_norm(f"up{stage}_bn")(x)
+        x = layers.ReLU(name=f"up{stage}_relu")(x)
+        x = _check_shape(x, (size, size, filters), f"up{stage}")
+    x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
+                               kernel_initializer=_weight_init(), name="to_image")(x)
+    image = layers.Activation("tanh", name="tanh", dtype="float32")(x)
+    _check_shape(image, (image_size, image_size, channels), "to_image")
+    return keras.Model(z, image, name=name)
+
+
+def _downsampling_body(image_size, channels, width, normalization):
+    """Shared by the discriminator and the critic: image -> 4x4 features.
+
+    ``normalization`` is 'batch', 'layer' or None; it is never applied to the first layer
+    (Radford et al. 2015: no batch norm on the discriminator's input layer).
+    """
+    stages = _stages(image_size)
+    image = keras.Input(shape=(image_size, image_size, channels), name="image")
+    x = image
+    size, filters = image_size, width
+    for stage in range(1, stages + 1):
+        size = size // 2
+        x = layers.Conv2D(filters, 4, strides=2, padding="same",
+                          use_bias=(stage == 1 or normalization is None),
+                          kernel_initializer=_weight_init(), name=f"down{stage}")(x)
+        if stage > 1 and normalization == "batch":
+            x = _batch_norm(f"down{stage}_bn")(x)
+        elif stage > 1 and normalization == "layer":
+            # Normalise over height, width and channels together, with a scale and offset
+            # per channel: the "Layernorm" of Gulrajani et al.'s 64x64 critic.
+            x = layers.GroupNormalization(groups=1, epsilon=1e-5, name=f"down{stage}_ln")(x)
+        x = layers.LeakyReLU(negative_slope=0.2, name=f"down{stage}_lrelu")(x)
+        x = _check_shape(x, (size, size, filters), f"down{stage}")
+        filters *= 2
+    return image, x
+
+
+def _head(x, name):
+    """A 4x4 valid convolution to one number per image (the DCGAN paper's final layer)."""
+    x = layers.Conv2D(1, 4, padding="valid", kernel_initializer=_weight_init(), name=name)(x)
+    x = _check_shape(x, (1, 1, 1), name)
+    return layers.Flatten(name="flatten", dtype="float32")(x)
+
+
+def dcgan_discriminator(image_size: int = 64, channels: int = 3, width: int = 64,
+                        name: str = "discriminator") -> keras.Model:
+    """The DCGAN discriminator: image in [-1, 1] -> one logit (sigmoid(logit) = D(x)).
+
+    Each stage halves the size with a 4x4 convolution of stride 2 and doubles the
+    channels, starting at ``width``; batch norm after every convolution but the first,
+    LeakyReLU(0.2) everywhere; a final 4x4 valid convolution gives the logit. No sigmoid:
+    the losses in ``ganlib.train`` work on logits for numerical stability.
+
+    Args:
+        image_size: 16, 32, 64 (Radford et al. 2015) or 128.
+        channels: 1, 3 or 4.
+        width: ndf, the channels of the first layer; the paper's 64.
+        name: the model's name.
+
+    Returns:
+        keras.Model with input (image_size, image_size, channels) and output (1,).
+    """
+    image_size = _check_image_size(image_size)
+    channels = _check_channels(channels)
+    width = check_positive("width", width, integer=True)
+    image, x = _downsampling_body(image_size, channels, width, normalization="batch")
+    return keras.Model(image, _head(x, "logit"), name=name)
+
+
+def wgan_critic(image_size: int = 64, channels: int = 3, width: int = 64,
+                normalization: str | None = "layer", name: str = "critic") -> keras.Model:
+    """A WGAN-GP critic: the DCGAN discriminator without batch normalisation.
+
+    The gradient penalty is computed per example, which batch norm would break by mixing
+    the examples of a batch (Gulrajani et al. 2017, section 4). Their 64x64 critic uses
+    layer normalisation instead (normalization='layer', the default here: per image over
+    height, width and channels, with a per-channel scale and offset); None uses no
+    normalisation at all. The output is an unbounded score, not a logit.
+
+    Args:
+        image_size: 16, 32, 64 or 128.
+        channels: 1, 3 or 4.
+        width: channels of the first layer (64 as in the DCGAN discriminator).
+        normalization: 'layer' (Gulrajani et al. 2017, 64x64 models) or None.
+        name: the model's name.
+
+    Returns:
+        keras.Model with input (image_size, image_size, channels) and output (1,).
+    """
+    image_size = _check_image_size(image_size)
+    channels = _check_channels(channels)
+    width = check_positive("width", width, integer=True)
+    normalization = check_choice("normalization", normalization, CRITIC_NORMALIZATIONS)
+    image, x = _downsampling_body(image_size, channels, width, normalization=normalization)
+    return keras.Model(image, _head(x, "score"), name=name)
