@@ -1,0 +1,613 @@
+"""Semantic image inpainting with a trained GAN (Yeh et al. 2016, arXiv:1607.07539).
+
+A trained generator G maps a latent vector z to an image. To fill the missing pixels
+of an image y, search for the z whose image G(z) agrees with y where y is known and
+looks real to the discriminator D, then paste the generated pixels into the hole::
+
+    z* = argmin_z  L_c(z) + lambda * L_p(z)        (optimised with Adam, z clipped)
+    L_c(z) = || W * (G(z) - y) ||_1                 contextual loss (the known pixels)
+    L_p(z) = -log D(G(z)) = softplus(-logit)        perceptual loss (looks real?)
+
+The weights W are zero in the hole and larger for known pixels with many missing
+neighbours, so the pixels that touch the hole count most. Several candidates z are
+optimised per image at once, the best is kept, and its hole is blended into the
+known pixels with Poisson blending (Perez et al. 2003) so the seams disappear.
+
+Masks everywhere: float32 arrays of shape (H, W, 1) (or (N, H, W, 1) for a batch),
+1 = known pixel, 0 = missing pixel. Images: float32 in [-1, 1], shape (N, H, W, C).
+
+Defaults and their sources:
+    * window 7 for the contextual weights: Yeh et al. 2016 (sec. 3.2) and Amos 2016's
+      reference code (``nSize=7``); ANCHORS.md lists 7 to 15.
+    * lambda = 0.1: Amos 2016 (``lam=0.1``); ANCHORS.md: about 0.1 to 0.2.
+    * Adam, learning rate 0.01, beta_1 0.9, 1000 steps: Amos 2016 (``lr=0.01``,
+      ``momentum=0.9``, ``nIter=1000``); Yeh et al. run 1000 to 3000 iterations.
+    * centre hole of half the side (a quarter of the area), 80% random missing
+      pixels, a lattice of known pixels every 4 pixels, left half missing: the masks
+      of Yeh et al. 2016 (sec. 4) and Amos 2016 (``centerScale=0.25``, ``grid``).
+"""
+from __future__ import annotations
+
+import numbers
+from pathlib import Path
+
+import numpy as np
+
+from ._checks import check_choice, check_non_negative, check_positive, check_range
+
+MASK_KINDS = ("center", "random", "left_half", "grid")
+
+__all__ = [
+    "MASK_KINDS",
+    "center_mask",
+    "random_mask",
+    "left_half_mask",
+    "grid_mask",
+    "mask_from_rectangles",
+    "mask_from_png",
+    "save_mask_png",
+    "make_mask",
+    "contextual_weights",
+    "contextual_loss",
+    "perceptual_loss",
+    "poisson_blend",
+    "overlay",
+    "inpaint",
+]
+
+
+# --------------------------------------------------------------------------- masks
+
+
+def _image_shape(image_size):
+    """``image_size`` as (height, width): an int gives a square."""
+    if isinstance(image_size, numbers.Integral) and not isinstance(image_size, bool):
+        height = width = int(image_size)
+    elif isinstance(image_size, (tuple, list)) and len(image_size) == 2 and all(
+        isinstance(side, numbers.Integral) and not isinstance(side, bool) for side in image_size
+    ):
+        height, width = (int(side) for side in image_size)
+    else:
+        raise ValueError(
+            f"image_size={image_size!r} must be an integer or a pair (height, width) of integers."
+        )
+    if height < 2 or width < 2:
+        raise ValueError(f"image_size={image_size!r} must be at least 2 pixels on each side.")
+    return height, width
+
+
+def center_mask(image_size, hole_fraction: float = 0.5) -> np.ndarray:
+    """A square hole in the centre whose side is ``hole_fraction`` of the image's side.
+
+    The default 0.5 hides a quarter of the image (Amos 2016, ``centerScale=0.25``: the
+    hole spans 0.25 to 0.75 of each side; Yeh et al. 2016's "center" mask).
+    Returns float32 (H, W, 1): 1 = known, 0 = missing.
+    """
+    height, width = _image_shape(image_size)
+    hole_fraction = check_range("hole_fraction", hole_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    mask = np.ones((height, width, 1), np.float32)
+    hole_height = max(1, int(round(height * hole_fraction)))
+    hole_width = max(1, int(round(width * hole_fraction)))
+    top, left = (height - hole_height) // 2, (width - hole_width) // 2
+    mask[top : top + hole_height, left : left + hole_width] = 0.0
+    return mask
+
+
+def random_mask(image_size, missing_fraction: float = 0.8, seed=None) -> np.ndarray:
+    """Each pixel missing independently with probability ``missing_fraction``.
+
+    Default 0.8 (Yeh et al. 2016, "random": 80% of the pixels dropped). At least one
+    pixel stays known and at least one goes missing, whatever the draw.
+    """
+    height, width = _image_shape(image_size)
+    missing_fraction = check_range("missing_fraction", missing_fraction, 0.0, 1.0,
+                                   low_open=True, high_open=True)
+    rng = np.random.default_rng(seed)
+    known = rng.random((height, width)) >= missing_fraction
+    flat = known.reshape(-1)
+    if flat.all():
+        flat[rng.integers(flat.size)] = False
+    if not flat.any():
+        flat[rng.integers(flat.size)] = True
+    return known.astype(np.float32)[..., None]
+
+
+def left_half_mask(image_size) -> np.ndarray:
+    """The left half of the image missing (Yeh et al. 2016, "left": half of a face)."""
+    height, width = _image_shape(image_size)
+    mask = np.ones((height, width, 1), np.float32)
+    mask[:, : width // 2] = 0.0
+    return mask
+
+
+def grid_mask(image_size, spacing: int = 4) -> np.ndarray:
+    """Only a lattice of pixels known: one every ``spacing`` rows and columns.
+
+    Default 4 keeps 1/16 of the pixels (Amos 2016's "grid" mask, ``mask[::4, ::4] = 1``).
+    """
+    height, width = _image_shape(image_size)
+    spacing = check_positive("spacing", spacing, integer=True)
+    if spacing < 2 or spacing > min(height, width):
+        raise ValueError(
+            f"spacing={spacing!r} must be between 2 and the image's shorter side "
+            f"({min(height, width)}) so the mask has known and missing pixels."
+        )
+    mask = np.zeros((height, width, 1), np.float32)
+    mask[::spacing, ::spacing] = 1.0
+    return mask
+
+
+def mask_from_rectangles(image_size, rectangles) -> np.ndarray:
+    """A mask with each rectangle ``(top, left, height, width)`` (in pixels) missing."""
+    image_height, image_width = _image_shape(image_size)
+    if isinstance(rectangles, (tuple, list)) and len(rectangles) == 4 and all(
+        isinstance(value, numbers.Integral) for value in rectangles
+    ):
+        rectangles = [rectangles]  # a single rectangle
+    try:
+        rectangles = [tuple(rectangle) for rectangle in rectangles]
+    except TypeError:
+        raise ValueError(
+            f"rectangles={rectangles!r} must be a list of (top, left, height, width) tuples."
+        ) from None
+    if not rectangles:
+        raise ValueError("rectangles=[] is empty; give at least one (top, left, height, width).")
+    mask = np.ones((image_height, image_width, 1), np.float32)
+    for rectangle in rectangles:
+        if len(rectangle) != 4 or not all(
+            isinstance(value, numbers.Integral) and not isinstance(value, bool) for value in rectangle
+        ):
+            raise ValueError(
+                f"rectangle {rectangle!r} must be four integers (top, left, height, width)."
+            )
+        top, left, height, width = (int(value) for value in rectangle)
+        if (top < 0 or left < 0 or height < 1 or width < 1
+                or top + height > image_height or left + width > image_width):
+            raise ValueError(
+                f"rectangle (top, left, height, width)={rectangle!r} does not fit in an image of "
+                f"{image_height}x{image_width}; it needs height, width >= 1, top >= 0, left >= 0, "
+                f"top + height <= {image_height} and left + width <= {image_width}."
+            )
+        mask[top : top + height, left : left + width] = 0.0
+    return mask
+
+
+def mask_from_png(path, image_size=None, invert: bool = False, threshold: float = 0.5) -> np.ndarray:
+    """Read a mask drawn in any paint program and saved as PNG (or any image file).
+
+    Bright pixels (grey level >= ``threshold`` of white) are known, dark ones missing,
+    the same convention as ganlib's masks, so ``save_mask_png`` then ``mask_from_png``
+    gives the mask back. Many tools paint the hole in white instead: pass
+    ``invert=True`` for those. ``image_size`` resizes the drawing (nearest neighbour).
+    """
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path={str(path)!r} is not a file; give the path of a PNG mask.")
+    threshold = check_range("threshold", threshold, 0.0, 1.0, low_open=True)
+    try:
+        with Image.open(path) as picture:
+            grey = picture.convert("L")
+            if image_size is not None:
+                height, width = _image_shape(image_size)
+                grey = grey.resize((width, height), Image.NEAREST)
+            values = np.asarray(grey, dtype=np.float32) / 255.0
+    except OSError as error:
+        raise ValueError(f"path={str(path)!r} could not be read as an image ({error}).") from None
+    known = values >= threshold
+    if invert:
+        known = ~known
+    return known.astype(np.float32)[..., None]
+
+
+def save_mask_png(mask, path) -> Path:
+    """Write a mask as a black (missing) and white (known) PNG; returns the path."""
+    from PIL import Image
+
+    mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[-1] == 1:
+        mask = mask[..., 0]
+    if mask.ndim != 2:
+        raise ValueError(f"mask has shape {mask.shape}; expected (H, W) or (H, W, 1).")
+    path = Path(path)
+    Image.fromarray((np.asarray(mask) > 0.5).astype(np.uint8) * 255, mode="L").save(path)
+    return path
+
+
+def make_mask(kind: str, image_size, **options) -> np.ndarray:
+    """One of the standard masks by name: 'center', 'random', 'left_half' or 'grid'.
+
+    ``options`` go to the mask's function (``hole_fraction``, ``missing_fraction`` and
+    ``seed``, ``spacing``).
+    """
+    kind = check_choice("kind", kind, MASK_KINDS)
+    maker = {"center": center_mask, "random": random_mask, "left_half": left_half_mask,
+             "grid": grid_mask}[kind]
+    return maker(image_size, **options)
+
+
+# ----------------------------------------------------------------------- the losses
+
+
+def _check_window(window):
+    window = check_positive("window", window, integer=True)
+    if window % 2 == 0:
+        raise ValueError(f"window={window!r} must be odd (the window is centred on each pixel).")
+    return window
+
+
+def contextual_weights(masks, window: int = 7) -> np.ndarray:
+    """The per-pixel weights W of the contextual loss (Yeh et al. 2016, eq. 2).
+
+    For a known pixel i, W_i is the fraction of missing pixels in the ``window`` x
+    ``window`` square centred on i (pixels beyond the border count as known); for a
+    missing pixel W_i = 0. Known pixels far from any hole get 0 too: only the ring of
+    context around the hole steers the search. Default window 7 (Yeh et al. 2016).
+
+    Args:
+        masks: (H, W, 1) or (N, H, W, 1), 1 = known, 0 = missing.
+        window: odd side of the square neighbourhood.
+    Returns:
+        float32 array of the masks' shape.
+    """
+    from scipy.ndimage import uniform_filter
+
+    window = _check_window(window)
+    masks = np.asarray(masks, dtype=np.float32)
+    if masks.ndim not in (3, 4) or masks.shape[-1] != 1:
+        raise ValueError(f"masks has shape {masks.shape}; expected (H, W, 1) or (N, H, W, 1).")
+    size = (1,) * (masks.ndim - 3) + (window, window, 1)
+    missing_share = uniform_filter(1.0 - masks, size=size, mode="constant", cval=0.0)
+    return (np.clip(missing_share, 0.0, 1.0) * masks).astype(np.float32)
+
+
+def contextual_loss(generated, images, weights):
+    """Per-image weighted L1 distance on the known pixels: sum |W * (G(z) - y)|.
+
+    Works on NumPy arrays and TensorFlow tensors; weights (N, H, W, 1) broadcast over
+    the colour channels. Returns shape (N,).
+    """
+    import tensorflow as tf
+
+    difference = tf.abs(tf.convert_to_tensor(weights, tf.float32) * (
+        tf.convert_to_tensor(generated, tf.float32) - tf.convert_to_tensor(images, tf.float32)))
+    return tf.reduce_sum(difference, axis=[1, 2, 3])
+
+
+def perceptual_loss(discriminator, generated):
+    """Per-image ``-log D(G(z)) = softplus(-logit)``: small when D believes the image.
+
+    Yeh et al. 2016 write ``log(1 - D(G(z)))``; this is its non-saturating form (the
+    same minimum, strong gradients when D rejects the image; Goodfellow et al. 2014).
+    The discriminator runs in inference mode (its batch norm uses the moving averages).
+    """
+    import tensorflow as tf
+
+    logits = discriminator(generated, training=False)
+    return tf.reshape(tf.nn.softplus(-tf.cast(logits, tf.float32)), [-1])
+
+
+# -------------------------------------------------------------------- blending
+
+
+def overlay(generated, images, masks) -> np.ndarray:
+    """Known pixels from ``images``, missing ones from ``generated`` (no blending)."""
+    masks = np.asarray(masks, dtype=np.float32)
+    return (masks * np.asarray(images, np.float32)
+            + (1.0 - masks) * np.asarray(generated, np.float32)).astype(np.float32)
+
+
+def _poisson_one(generated, image, known):
+    """Solve the discrete Poisson equation on the missing pixels of one image.
+
+    Unknowns: the missing pixels x_p. For each one, with its 4-neighbours q inside the
+    image: sum_q (x_p - x_q) = sum_q (g_p - g_q), where x_q = y_q for known q. That is
+    the minimiser of ||grad x - grad g||^2 with x fixed to y on the known pixels.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.linalg import splu
+
+    height, width, channels = image.shape
+    index = -np.ones((height, width), np.int64)
+    missing = ~known
+    count = int(missing.sum())
+    index[missing] = np.arange(count)
+    rows_p, cols_p = np.nonzero(missing)
+    diagonal = np.zeros(count)
+    rhs = np.zeros((count, channels))
+    entry_rows, entry_cols = [], []
+    generated = generated.astype(np.float64)
+    image = image.astype(np.float64)
+    for step_row, step_col in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        rows_q, cols_q = rows_p + step_row, cols_p + step_col
+        inside = (rows_q >= 0) & (rows_q < height) & (cols_q >= 0) & (cols_q < width)
+        p = index[rows_p[inside], cols_p[inside]]
+        rq, cq = rows_q[inside], cols_q[inside]
+        diagonal[p] += 1.0
+        rhs[p] += generated[rows_p[inside], cols_p[inside]] - generated[rq, cq]
+        q_index = index[rq, cq]
+        unknown_neighbour = q_index >= 0
+        entry_rows.append(p[unknown_neighbour])
+        entry_cols.append(q_index[unknown_neighbour])
+        known_neighbour = ~unknown_neighbour
+        # add y_q for each known neighbour; np.add.at handles repeated p correctly
+        np.add.at(rhs, p[known_neighbour], image[rq[known_neighbour], cq[known_neighbour]])
+    rows = np.concatenate([np.arange(count)] + entry_rows)
+    cols = np.concatenate([np.arange(count)] + entry_cols)
+    values = np.concatenate([diagonal] + [-np.ones(len(r)) for r in entry_rows])
+    matrix = coo_matrix((values, (rows, cols)), shape=(count, count)).tocsc()
+    solution = splu(matrix).solve(rhs)
+    result = image.copy()
+    result[missing] = solution
+    return result
+
+
+def poisson_blend(generated, images, masks, clip: bool = True) -> np.ndarray:
+    """Poisson blending (Perez et al. 2003) of the generated hole into the known pixels.
+
+    Keeps every known pixel exactly and fills the hole with the image whose gradients
+    are closest (least squares) to the generated image's gradients, matching the known
+    pixels at the hole's border: colours are corrected, the generated texture kept.
+    One sparse linear system per image, solved with scipy (SuperLU) for all channels.
+
+    Args:
+        generated, images: (N, H, W, C) or (H, W, C) in [-1, 1].
+        masks: (N, H, W, 1) or (H, W, 1), 1 = known, 0 = missing.
+        clip: clip the result to [-1, 1] (the solve may overshoot slightly).
+    Returns:
+        float32 array of the images' shape.
+    """
+    images = np.asarray(images, np.float32)
+    single = images.ndim == 3
+    images_batch, masks_batch = _check_images_and_masks(images, masks)
+    generated = np.asarray(generated, np.float32)
+    if generated.ndim == 3:
+        generated = generated[None]
+    if generated.shape != images_batch.shape:
+        raise ValueError(
+            f"generated has shape {generated.shape}; expected the images' shape {images_batch.shape}."
+        )
+    blended = np.stack([
+        _poisson_one(generated[i], images_batch[i], masks_batch[i, ..., 0] > 0.5)
+        for i in range(len(images_batch))
+    ]).astype(np.float32)
+    if clip:
+        blended = np.clip(blended, -1.0, 1.0)
+    return blended[0] if single else blended
+
+
+# ------------------------------------------------------------------ the search
+
+
+def _check_images_and_masks(images, masks):
+    """Images (N, H, W, C) in [-1, 1] and masks broadcast to (N, H, W, 1) of 0/1."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[None]
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise ValueError(
+            f"images has shape {images.shape}; expected (N, H, W, C) or one image (H, W, C)."
+        )
+    if not np.all(np.isfinite(images)):
+        raise ValueError("images contains NaN or inf; every pixel must be a finite number in [-1, 1].")
+    low, high = float(images.min()), float(images.max())
+    if low < -1.0 - 1e-5 or high > 1.0 + 1e-5:
+        raise ValueError(
+            f"images has values in [{low:.3g}, {high:.3g}]; expected floats in [-1, 1] "
+            "(scale 8-bit images with x / 127.5 - 1)."
+        )
+    masks = np.asarray(masks)
+    if masks.dtype == bool:
+        masks = masks.astype(np.float32)
+    masks = masks.astype(np.float32)
+    expected = images.shape[1:3] + (1,)
+    if masks.ndim == 2:
+        masks = masks[..., None]
+    if masks.ndim == 3 and masks.shape == expected:
+        masks = np.broadcast_to(masks[None], (len(images),) + expected)
+    if masks.shape != (len(images),) + expected:
+        raise ValueError(
+            f"masks has shape {masks.shape}; expected {(len(images),) + expected} (one channel, the "
+            f"images' height and width) or one mask {expected} for every image."
+        )
+    if not np.all((masks == 0.0) | (masks == 1.0)):
+        raise ValueError("masks must hold only 0 (missing pixel) and 1 (known pixel).")
+    per_image_known = masks.reshape(len(masks), -1).sum(axis=1)
+    pixels = masks[0].size
+    for number, known in enumerate(per_image_known):
+        if known == pixels:
+            raise ValueError(
+                f"masks[{number}] has no hole (every pixel is 1 = known); mark the pixels to fill with 0."
+            )
+        if known == 0:
+            raise ValueError(
+                f"masks[{number}] has no known pixel (every pixel is 0 = missing); inpainting needs "
+                "some known pixels (1) to match."
+            )
+    return images, np.ascontiguousarray(masks)
+
+
+def _model_image_shape(model, name):
+    shape = getattr(model, "output_shape" if name == "generator" else "input_shape", None)
+    if isinstance(shape, list):
+        shape = shape[0]
+    return tuple(shape[1:]) if shape is not None else None
+
+
+def inpaint(
+    generator,
+    discriminator,
+    images,
+    masks,
+    steps: int = 1000,
+    n_candidates: int = 8,
+    perceptual_weight: float = 0.1,
+    contextual_weight: float = 1.0,
+    learning_rate: float = 0.01,
+    window: int = 7,
+    z_clip: float = 3.0,
+    blend: bool = True,
+    seed: int = 0,
+    record_every: int = 10,
+    return_details: bool = False,
+    progress: bool = True,
+):
+    """Fill the missing pixels of ``images`` with a trained GAN (Yeh et al. 2016).
+
+    For every image, ``n_candidates`` latent vectors z ~ N(0, I) are optimised together
+    (one batch, one ``tf.function``) with Adam to minimise
+    ``contextual_weight * L_c(z) + perceptual_weight * L_p(z)``; after every step z is
+    clipped to [-z_clip, z_clip] so it stays where the prior N(0, I) puts its mass.
+    The candidate with the lowest loss seen during the search is kept per image; its
+    hole is pasted into the known pixels and, with ``blend``, Poisson-blended.
+
+    Args:
+        generator: keras.Model z (latent_dim,) -> image (H, W, C) in [-1, 1].
+        discriminator: keras.Model image -> one logit per image (real > 0).
+        images: (N, H, W, C) or (H, W, C) in [-1, 1], matching the generator's output.
+        masks: (N, H, W, 1) or one (H, W, 1) / (H, W) mask for all; 1 = known, 0 = missing.
+        steps: Adam steps (Amos 2016: 1000; Yeh et al. 2016: 1000 to 3000).
+        n_candidates: latent vectors per image; more makes a bad local minimum less likely.
+        perceptual_weight: lambda, the weight of L_p (Amos 2016: 0.1). 0 = contextual only.
+        contextual_weight: the weight of L_c (1 in the paper). 0 = perceptual only.
+        learning_rate: Adam's step size (Amos 2016: 0.01, beta_1 = 0.9).
+        window: side of the window of the contextual weights (Yeh et al. 2016: 7).
+        z_clip: bound on each coordinate of z; 3 covers 99.7% of N(0, 1).
+        blend: Poisson-blend the generated hole (Yeh et al. 2016, sec. 3.3); False
+            pastes the raw generated pixels.
+        seed: seed of the initial candidates.
+        record_every: record the losses every this many steps (in ``details['history']``).
+        return_details: also return a dict with the intermediate results.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The completed images, float32, same shape as ``images``; known pixels unchanged.
+        With ``return_details``, ``(completed, details)`` where details holds
+        'generated' (G(z*), the raw images), 'pasted' (hole from G(z*), no blending),
+        'blended' (Poisson-blended), 'z' (N, latent_dim), 'contextual_loss',
+        'perceptual_loss', 'loss' (per image, at z*), 'weights' (the contextual
+        weights W) and 'history' (dict of 'step' and 'loss', the best loss so far
+        per image, shape (records, N)).
+    """
+    import keras
+    import tensorflow as tf
+
+    single = np.asarray(images).ndim == 3
+    images_batch, masks_batch = _check_images_and_masks(images, masks)
+    generated_shape = _model_image_shape(generator, "generator")
+    if generated_shape is not None and tuple(generated_shape) != images_batch.shape[1:]:
+        raise ValueError(
+            f"images have shape {images_batch.shape[1:]} per image but the generator makes images of "
+            f"shape {tuple(generated_shape)}; resize or crop the images to the generator's size."
+        )
+    discriminator_shape = _model_image_shape(discriminator, "discriminator")
+    if (discriminator_shape is not None and None not in discriminator_shape
+            and tuple(discriminator_shape) != images_batch.shape[1:]):
+        raise ValueError(
+            f"images have shape {images_batch.shape[1:]} per image but the discriminator takes "
+            f"{tuple(discriminator_shape)}; use the discriminator trained with this generator."
+        )
+    steps = check_positive("steps", steps, integer=True)
+    n_candidates = check_positive("n_candidates", n_candidates, integer=True)
+    perceptual_weight = check_non_negative("perceptual_weight", perceptual_weight)
+    contextual_weight = check_non_negative("contextual_weight", contextual_weight)
+    if perceptual_weight == 0 and contextual_weight == 0:
+        raise ValueError(
+            "perceptual_weight=0 and contextual_weight=0 leave nothing to minimise; make one > 0."
+        )
+    learning_rate = check_positive("learning_rate", learning_rate)
+    window = _check_window(window)
+    z_clip = check_positive("z_clip", z_clip)
+    record_every = check_positive("record_every", record_every, integer=True)
+    latent_dim = int(generator.input_shape[-1])
+
+    n_images = len(images_batch)
+    total = n_images * n_candidates
+    weights = contextual_weights(masks_batch, window)
+    # candidate k of image i sits at row i * n_candidates + k
+    repeated_images = tf.constant(np.repeat(images_batch, n_candidates, axis=0))
+    repeated_weights = tf.constant(np.repeat(weights, n_candidates, axis=0))
+    rng = np.random.default_rng(seed)
+    start = np.clip(rng.standard_normal((total, latent_dim)), -z_clip, z_clip).astype(np.float32)
+    z = tf.Variable(start, name="z")
+    best_z = tf.Variable(start, name="best_z")
+    best_loss = tf.Variable(tf.fill([total], np.float32(np.inf)), name="best_loss")
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.9, beta_2=0.999)
+    optimizer.build([z])
+
+    def losses(latent):
+        generated = generator(latent, training=False)
+        context = contextual_loss(generated, repeated_images, repeated_weights)
+        if perceptual_weight > 0:
+            perceptual = perceptual_loss(discriminator, generated)
+        else:
+            perceptual = tf.zeros_like(context)
+        return context, perceptual, contextual_weight * context + perceptual_weight * perceptual
+
+    @tf.function
+    def run(n_steps):
+        for _ in tf.range(n_steps):
+            with tf.GradientTape() as tape:
+                tape.watch(z)
+                _, _, loss = losses(z)
+                summed = tf.reduce_sum(loss)  # candidates are independent: sum, not mean
+            improved = loss < best_loss
+            best_loss.assign(tf.where(improved, loss, best_loss))
+            best_z.assign(tf.where(improved[:, None], z, best_z))
+            gradient = tape.gradient(summed, z)
+            optimizer.apply_gradients([(gradient, z)])
+            z.assign(tf.clip_by_value(z, -z_clip, z_clip))
+        return best_loss
+
+    history_steps, history_losses = [], []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc="inpainting", unit="step", leave=False)
+    done = 0
+    while done < steps:
+        chunk = min(record_every, steps - done)
+        current = run(tf.constant(chunk)).numpy()
+        done += chunk
+        history_steps.append(done)
+        history_losses.append(current.reshape(n_images, n_candidates).min(axis=1))
+        if bar is not None:
+            bar.update(chunk)
+            bar.set_postfix(loss=f"{history_losses[-1].mean():.4g}")
+    if bar is not None:
+        bar.close()
+
+    # The final z has not been scored yet: include it among the candidates.
+    context, perceptual, final_loss = losses(z)
+    final_loss = final_loss.numpy()
+    improved = final_loss < best_loss.numpy()
+    candidates_z = np.where(improved[:, None], z.numpy(), best_z.numpy())
+    candidates_loss = np.where(improved, final_loss, best_loss.numpy())
+    best_index = candidates_loss.reshape(n_images, n_candidates).argmin(axis=1)
+    rows = np.arange(n_images) * n_candidates + best_index
+    chosen_z = candidates_z[rows]
+    generated = generator(chosen_z, training=False)
+    chosen_context = contextual_loss(generated, images_batch, weights).numpy()
+    chosen_perceptual = perceptual_loss(discriminator, generated).numpy()  # reported even if unused
+    generated = np.asarray(generated, dtype=np.float32)
+    pasted = overlay(generated, images_batch, masks_batch)
+    blended = poisson_blend(generated, images_batch, masks_batch) if blend else None
+    completed = blended if blend else pasted
+    if single:
+        completed = completed[0]
+    if not return_details:
+        return completed
+    details = {
+        "generated": generated,
+        "pasted": pasted,
+        "blended": blended,
+        "z": chosen_z,
+        "contextual_loss": chosen_context,
+        "perceptual_loss": chosen_perceptual,
+        "loss": contextual_weight * chosen_context + perceptual_weight * chosen_perceptual,
+        "weights": weights,
+        "history": {"step": np.asarray(history_steps), "loss": np.stack(history_losses)},
+    }
+    return completed, details
