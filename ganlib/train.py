@@ -164,74 +164,103 @@ class GAN(_AdversarialModel):
         )
 
 
-def gradient_penalty(critic, real, fake, epsilon: float = 1e-12, seed=None):
-    """Gulrajani et al. 2017, Algorithm 1: ``(||grad_x f(x_hat)||_2 - 1)^2`` averaged.
+def random_interpolates(real, fake, seed=None):
+    """Points on straight lines between real and generated examples.
 
-    ``x_hat = alpha * real + (1 - alpha) * fake`` with ``alpha ~ U[0, 1]`` drawn once per
-    example, for any batch size (its shape follows the batch, nothing is hard-coded).
-    ``epsilon`` sits inside the square root so the norm's gradient stays finite when the
-    critic's gradient is exactly zero (the NaN others ran into).
+    ``x_hat = alpha * real + (1 - alpha) * fake`` with one ``alpha ~ U[0, 1]`` per example,
+    shared by all of that example's pixels (Gulrajani et al. 2017, Algorithm 1, lines 4-6).
+    alpha's shape is ``(batch_size, 1, ..., 1)``, taken from the batch at run time, so any
+    batch size works (1, odd, or a short last batch).
+
+    Returns:
+        ``(interpolated, alpha)``.
     """
+    real = tf.convert_to_tensor(real)
+    fake = tf.cast(tf.convert_to_tensor(fake), real.dtype)
     batch_size = tf.shape(real)[0]
     alpha_shape = tf.concat([[batch_size], tf.ones(tf.rank(real) - 1, dtype=tf.int32)], axis=0)
     alpha = keras.random.uniform(alpha_shape, 0.0, 1.0, seed=seed, dtype=real.dtype)
-    interpolated = alpha * real + (1.0 - alpha) * fake
+    return alpha * real + (1.0 - alpha) * fake, alpha
+
+
+def gradient_penalty(critic, real, fake, epsilon: float = 1e-12, seed=None):
+    """Gulrajani et al. 2017, Algorithm 1: the mean of ``(||grad_x f(x_hat)||_2 - 1)^2``.
+
+    ``x_hat`` comes from ``random_interpolates`` (alpha ~ U[0, 1] per example). The norm
+    is taken per example over all its pixels and channels. ``epsilon`` sits inside the
+    square root, ``sqrt(sum(g^2) + epsilon)``: without it the derivative of the square
+    root at 0 is infinite and a critic whose gradient is exactly zero gets NaN weights
+    (0 * inf). The paper has no epsilon; 1e-12 changes the norm by at most 1e-6.
+
+    Returns the penalty *without* its weight lambda (``WGANGP`` multiplies by gp_weight).
+    Call it inside the ``tf.GradientTape`` that differentiates the critic's loss: the
+    penalty depends on the critic's weights through its input gradient.
+    """
+    epsilon = check_non_negative("epsilon", epsilon)
+    interpolated, _ = random_interpolates(real, fake, seed=seed)
     with tf.GradientTape() as tape:
         tape.watch(interpolated)
         scores = critic(interpolated, training=True)
-    grads = tape.gradient(scores, interpolated)
-    axes = tf.range(1, tf.rank(grads))
-    norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=axes) + epsilon)
+    gradients = tape.gradient(scores, interpolated)
+    axes = tf.range(1, tf.rank(gradients))
+    norm = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=axes) + epsilon)
     return tf.reduce_mean(tf.square(norm - 1.0))
 
 
-class WGANGP(_AdversarialModel):
-    """WGAN with gradient penalty (Gulrajani et al. 2017, Algorithm 1).
+def _batch_norm_layers(model):
+    """Names of the BatchNormalization layers in ``model``, nested models included."""
+    found, stack = [], list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop(0)
+        if isinstance(layer, keras.layers.BatchNormalization):
+            found.append(layer.name)
+        stack.extend(getattr(layer, "layers", []))
+    return found
 
-    Each ``train_step`` makes ``n_critic`` critic updates (each on the batch of real
-    images and fresh noise) then one generator update. The critic outputs an
-    unbounded score, not a logit, and must not use batch normalisation (the penalty is
-    per example).
 
-    Args:
-        generator, critic, latent_dim: as for ``GAN``.
-        n_critic: critic updates per generator update (paper: 5).
-        gp_weight: lambda, the penalty's weight (paper: 10).
+class _WassersteinModel(_AdversarialModel):
+    """The training loop shared by WGAN and WGAN-GP (Algorithm 1 of both papers).
 
-    Metrics: ``d_loss`` (critic loss incl. penalty), ``g_loss``, ``gp`` and
-    ``wasserstein`` = mean f(x) - mean f(G(z)), the critic's estimate of W1.
+    One ``train_step`` is one critic iteration: one critic update on the batch that
+    ``fit`` hands over and a fresh batch of noise. After every ``n_critic``-th critic
+    update the generator makes one update on fresh noise. So, as in the papers, each
+    critic update sees its own batch of real data, and a generator iteration consumes
+    ``n_critic`` real batches: ``fit`` over N batches makes N critic updates and
+    ``N // n_critic`` generator updates (the counter is the critic optimizer's
+    ``iterations``, so it carries over from one ``fit`` call to the next).
+
+    The critic outputs an unbounded score f(x), not a logit. The generator minimises
+    ``-mean f(G(z))``; the metric ``wasserstein`` = mean f(x) - mean f(G(z)) is the
+    critic's estimate of the Wasserstein-1 distance (up to the critic's Lipschitz
+    constant), which falls as the samples improve.
     """
 
-    metric_names = ("d_loss", "g_loss", "gp", "wasserstein")
+    metric_names = ("d_loss", "g_loss", "wasserstein")
 
-    def __init__(self, generator, critic, latent_dim, n_critic: int = 5, gp_weight: float = 10.0,
-                 seed=None, **kwargs):
+    def __init__(self, generator, critic, latent_dim, n_critic: int = 5, seed=None, **kwargs):
         super().__init__(generator, critic, latent_dim, seed=seed, **kwargs)
         self.n_critic = check_positive("n_critic", n_critic, integer=True)
-        self.gp_weight = check_non_negative("gp_weight", gp_weight)
 
     @property
     def critic(self):
         return self.discriminator
 
-    def compile(self, d_optimizer=None, g_optimizer=None, jit_compile="auto", **kwargs):
-        """Defaults: Adam(1e-4, beta_1=0.5, beta_2=0.9) (Gulrajani et al. 2017, Alg. 1)."""
-        super().compile(jit_compile=jit_compile, **kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.5, beta_2=0.9)
+    def critic_loss(self, real, fake):
+        """The critic's loss and its parts, as a (loss, dict of scalars) pair."""
+        raise NotImplementedError
+
+    def after_critic_update(self):
+        """Hook run after each critic update (weight clipping in WGAN)."""
 
     def critic_step(self, real):
         batch_size = tf.shape(real)[0]
         fake = self.generator(self.sample_noise(batch_size), training=True)
         with tf.GradientTape() as tape:
-            real_scores = self.critic(real, training=True)
-            fake_scores = self.critic(fake, training=True)
-            wasserstein = tf.reduce_mean(real_scores) - tf.reduce_mean(fake_scores)
-            gp = gradient_penalty(self.critic, real, fake, seed=self.seed_generator)
-            d_loss = -wasserstein + self.gp_weight * gp
+            d_loss, parts = self.critic_loss(real, fake)
         weights = self.critic.trainable_weights
         self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
-        return d_loss, gp, wasserstein
+        self.after_critic_update()
+        return d_loss, parts
 
     def generator_step(self, batch_size):
         z = self.sample_noise(batch_size)
@@ -243,7 +272,118 @@ class WGANGP(_AdversarialModel):
 
     def train_step(self, data):
         real = self._real_batch(data)
-        for _ in range(self.n_critic):
-            d_loss, gp, wasserstein = self.critic_step(real)
-        g_loss = self.generator_step(tf.shape(real)[0])
-        return self._result({"d_loss": d_loss, "g_loss": g_loss, "gp": gp, "wasserstein": wasserstein})
+        # Build the generator's optimizer here, outside tf.cond: its variables cannot be
+        # created inside a branch.
+        if not self.g_optimizer.built:
+            self.g_optimizer.build(self.generator.trainable_variables)
+        d_loss, parts = self.critic_step(real)
+
+        def update_generator():
+            g_loss = self.generator_step(tf.shape(real)[0])
+            self.trackers["g_loss"].update_state(g_loss)
+            return tf.cast(g_loss, tf.float32)
+
+        critic_updates = self.d_optimizer.iterations
+        tf.cond(
+            tf.equal(critic_updates % self.n_critic, 0),
+            update_generator,
+            lambda: tf.constant(0.0, tf.float32),
+        )
+        return self._result({"d_loss": d_loss, **parts})
+
+
+class WGAN(_WassersteinModel):
+    """The Wasserstein GAN with weight clipping (Arjovsky et al. 2017, Algorithm 1).
+
+    The critic maximises mean f(x) - mean f(G(z)); after every critic update each of its
+    trainable weights is clipped to ``[-clip_value, clip_value]``, a crude way to keep f
+    K-Lipschitz. Kept for comparison with ``WGANGP``: clipping limits the critic's
+    capacity (Gulrajani et al. 2017, section 3). Batch norm is allowed in this critic
+    (Arjovsky et al. used it).
+
+    Args:
+        generator, critic, latent_dim: as for ``GAN``; the critic outputs a score.
+        n_critic: critic updates per generator update (Arjovsky et al. 2017: 5).
+        clip_value: c, the clipping bound (Arjovsky et al. 2017: 0.01).
+        seed: seed of the noise generator.
+
+    Metrics: ``d_loss`` = -(mean f(x) - mean f(G(z))), ``g_loss`` and ``wasserstein``.
+    Their reference code also trains the critic 100 times per generator step for the
+    first 25 and every 500th generator step; that schedule is not part of Algorithm 1
+    and is not done here.
+    """
+
+    def __init__(self, generator, critic, latent_dim, n_critic: int = 5, clip_value: float = 0.01,
+                 seed=None, **kwargs):
+        super().__init__(generator, critic, latent_dim, n_critic=n_critic, seed=seed, **kwargs)
+        self.clip_value = check_positive("clip_value", clip_value)
+
+    def compile(self, d_optimizer=None, g_optimizer=None, jit_compile="auto", **kwargs):
+        """Defaults: RMSprop(5e-5) for both networks (Arjovsky et al. 2017, Algorithm 1)."""
+        super().compile(jit_compile=jit_compile, **kwargs)
+        self.d_optimizer = d_optimizer or keras.optimizers.RMSprop(5e-5)
+        self.g_optimizer = g_optimizer or keras.optimizers.RMSprop(5e-5)
+
+    def critic_loss(self, real, fake):
+        wasserstein = tf.reduce_mean(self.critic(real, training=True)) - tf.reduce_mean(
+            self.critic(fake, training=True)
+        )
+        return -wasserstein, {"wasserstein": wasserstein}
+
+    def after_critic_update(self):
+        for weight in self.critic.trainable_weights:
+            weight.assign(tf.clip_by_value(weight, -self.clip_value, self.clip_value))
+
+
+class WGANGP(_WassersteinModel):
+    """WGAN with gradient penalty (Gulrajani et al. 2017, Algorithm 1).
+
+    Critic loss: ``mean f(G(z)) - mean f(x) + gp_weight * gradient_penalty``, the
+    penalty taken at random points between real and generated examples. The critic
+    must not use batch normalisation: the penalty is per example and batch norm mixes
+    the examples of a batch (section 4 of the paper), so a critic with a
+    ``BatchNormalization`` layer is refused with a ValueError; use layer normalisation
+    (``ganlib.models.wgan_critic``) or none.
+
+    Args:
+        generator, critic, latent_dim: as for ``GAN``; the critic outputs a score.
+        n_critic: critic updates per generator update (Gulrajani et al. 2017: 5).
+        gp_weight: lambda, the penalty's weight (Gulrajani et al. 2017: 10; their
+            toy 8-Gaussians code used 0.1).
+        seed: seed of the noise and of alpha.
+
+    Metrics: ``d_loss`` (critic loss incl. penalty), ``g_loss``, ``gp`` (unweighted
+    penalty) and ``wasserstein`` = mean f(x) - mean f(G(z)), the critic's W1 estimate.
+    """
+
+    metric_names = ("d_loss", "g_loss", "gp", "wasserstein")
+
+    def __init__(self, generator, critic, latent_dim, n_critic: int = 5, gp_weight: float = 10.0,
+                 seed=None, **kwargs):
+        batch_norms = _batch_norm_layers(critic)
+        if batch_norms:
+            raise ValueError(
+                f"critic={getattr(critic, 'name', critic)!r} has batch normalization "
+                f"(layers {', '.join(batch_norms)}); the gradient penalty is per example and "
+                "batch norm mixes the examples of a batch (Gulrajani et al. 2017, sec. 4). "
+                "Use a critic with layer normalization or none, e.g. ganlib.models.wgan_critic()."
+            )
+        super().__init__(generator, critic, latent_dim, n_critic=n_critic, seed=seed, **kwargs)
+        self.gp_weight = check_non_negative("gp_weight", gp_weight)
+
+    def compile(self, d_optimizer=None, g_optimizer=None, jit_compile="auto", **kwargs):
+        """Defaults: Adam(1e-4, beta_1=0, beta_2=0.9) (Gulrajani et al. 2017, Algorithm 1).
+
+        Their released code used beta_1=0.5 for the toy, MNIST and CIFAR-10 models and
+        beta_1=0 for the 64x64 ones; pass your own optimizers to change them.
+        """
+        super().compile(jit_compile=jit_compile, **kwargs)
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)
+
+    def critic_loss(self, real, fake):
+        wasserstein = tf.reduce_mean(self.critic(real, training=True)) - tf.reduce_mean(
+            self.critic(fake, training=True)
+        )
+        gp = gradient_penalty(self.critic, real, fake, seed=self.seed_generator)
+        return -wasserstein + self.gp_weight * gp, {"gp": gp, "wasserstein": wasserstein}
