@@ -23,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import hashlib
+import http.client
 import math
 import numbers
 import os
@@ -267,16 +268,19 @@ def _rgba_to_channels(rgba: np.ndarray, channels: int) -> np.ndarray:
 
 
 def _crop_box(width, height, crop, scale=1.0):
-    """(left, top, right, bottom) of the centred crop; integer crops are in original pixels."""
+    """(left, top, right, bottom) of the centred crop, in (sub-)pixels of a width x height image.
+
+    Integer crops are given in pixels of the full-size image; ``scale`` converts them when the
+    image was decoded smaller (JPEG draft mode).
+    """
     if crop is None:
-        return 0, 0, width, height
+        return 0.0, 0.0, float(width), float(height)
     if crop == "square":
-        crop_height = crop_width = min(width, height)
+        crop_height = crop_width = float(min(width, height))
     else:
-        crop_height = min(height, max(1, round(crop[0] * scale)))
-        crop_width = min(width, max(1, round(crop[1] * scale)))
-    left = int(round((width - crop_width) / 2.0))
-    top = int(round((height - crop_height) / 2.0))
+        crop_height = min(float(height), crop[0] * scale)
+        crop_width = min(float(width), crop[1] * scale)
+    left, top = (width - crop_width) / 2.0, (height - crop_height) / 2.0
     return left, top, left + crop_width, top + crop_height
 
 
@@ -285,38 +289,46 @@ def _load_pixels(path, image_size, channels, crop, resample) -> np.ndarray:
     with Image.open(path) as image:  # a GIF opens at its first frame
         full_width, full_height = image.size
         if image_size is not None and image.format == "JPEG":
-            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still leaves enough pixels
-            # for the target size (much faster for large photos; Pillow's thumbnail does this).
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still leaves at least twice
+            # the pixels the target needs (much faster for large photos, as Pillow's thumbnail).
             left, top, right, bottom = _crop_box(full_width, full_height, crop)
-            need = max(image_size[0] / (bottom - top), image_size[1] / (right - left))
-            if need < 0.5:
+            need = 2.0 * max(image_size[0] / (bottom - top), image_size[1] / (right - left))
+            if need <= 0.5:
                 image.draft(image.mode, (math.ceil(full_width * need), math.ceil(full_height * need)))
         image.load()
-        scale = image.size[0] / full_width  # integer crops are in full-size pixels
+        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientation turns it by 90 degrees
+            full_width, full_height = full_height, full_width
         image = ImageOps.exif_transpose(image)
         rgba = _as_rgba(image)
-    rgba = rgba.crop(_crop_box(rgba.size[0], rgba.size[1], crop, scale))
     pixels = _rgba_to_channels(np.asarray(rgba), channels)
-    if image_size is not None and pixels.shape[:2] != image_size:
-        pixels = _resize_uint8(pixels, image_size, resample)
-    return pixels
+    height, width = pixels.shape[:2]
+    left, top, right, bottom = (int(round(v)) for v in _crop_box(width, height, crop, scale=width / full_width))
+    pixels = pixels[top:bottom, left:right]
+    if image_size is None:
+        return pixels
+    return _resize_uint8(pixels, image_size, resample)
 
 
 def _resize_uint8(pixels: np.ndarray, image_size, resample) -> np.ndarray:
-    """Resize uint8 (H, W, C) to image_size=(height, width) with Pillow (antialiased)."""
+    """Resize uint8 (H, W, C) to image_size=(height, width) with Pillow.
+
+    Every filter but 'nearest' is antialiased when shrinking (Pillow widens its support).
+    """
     height, width = image_size
+    if tuple(pixels.shape[:2]) == (height, width):
+        return pixels
     method = RESAMPLING[resample]
+
+    def plane(values, mode):
+        return np.asarray(Image.fromarray(np.ascontiguousarray(values), mode).resize((width, height), method))
+
     if pixels.shape[-1] == 1:
-        out = Image.fromarray(pixels[..., 0], "L").resize((width, height), method)
-        return np.asarray(out)[..., None]
-    mode = "RGB" if pixels.shape[-1] == 3 else "RGBA"
-    if mode == "RGBA":
-        # resize colour and alpha separately: colour is already composited on white, and
-        # Pillow would otherwise premultiply by alpha and darken the edges
-        rgb = Image.fromarray(np.ascontiguousarray(pixels[..., :3]), "RGB").resize((width, height), method)
-        alpha = Image.fromarray(np.ascontiguousarray(pixels[..., 3]), "L").resize((width, height), method)
-        return np.concatenate([np.asarray(rgb), np.asarray(alpha)[..., None]], axis=-1)
-    return np.asarray(Image.fromarray(pixels, mode).resize((width, height), method))
+        return plane(pixels[..., 0], "L")[..., None]
+    if pixels.shape[-1] == 4:
+        # colour and alpha separately: the colour is already on white, and Pillow would
+        # otherwise premultiply it by alpha and darken the edges
+        return np.concatenate([plane(pixels[..., :3], "RGB"), plane(pixels[..., 3], "L")[..., None]], axis=-1)
+    return plane(pixels, "RGB")
 
 
 def load_image(path, image_size=None, channels=3, crop="square", resample="bicubic") -> np.ndarray:
@@ -863,3 +875,829 @@ def training_pipeline(images, batch_size=128, shuffle=True, seed=None, drop_rema
             raise ValueError(f"augment={augment!r} must be a function batch -> batch (or None).")
         batches = batches.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+# ----------------------------------------------------------------------------------------
+# Where data lives, and downloads
+# ----------------------------------------------------------------------------------------
+def data_dir() -> Path:
+    """The download cache: ``$GANLIB_DATA`` if set, else the repository's ``data/`` folder.
+
+    When ganlib is installed without its repository (``pip install git+...`` in Colab) the
+    cache is ``~/.cache/ganlib/data``.
+    """
+    chosen = os.environ.get("GANLIB_DATA", "").strip()
+    if chosen:
+        return Path(chosen).expanduser()
+    repository_data = Path(__file__).resolve().parent.parent / "data"
+    if (repository_data / "README.md").exists():
+        return repository_data
+    return Path.home() / ".cache" / "ganlib" / "data"
+
+
+def _offline() -> bool:
+    return os.environ.get("GANLIB_OFFLINE", "").strip() not in ("", "0")
+
+
+_HASHES = ("sha256", "sha1", "md5")
+
+
+def _parse_checksum(checksum):
+    """'sha256:<hex>' (or sha1/md5) -> (algorithm, hex)."""
+    if not isinstance(checksum, str) or ":" not in checksum:
+        raise ValueError(f"checksum={checksum!r} is not allowed; write it as 'sha256:<hex digest>' "
+                         f"(or {', '.join(h + ':' for h in _HASHES[1:])}).")
+    algorithm, digest = checksum.split(":", 1)
+    algorithm, digest = algorithm.strip().lower(), digest.strip().lower()
+    check_choice("checksum algorithm", algorithm, _HASHES)
+    length = hashlib.new(algorithm).digest_size * 2
+    if len(digest) != length or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"checksum={checksum!r}: a {algorithm} digest has {length} hex digits.")
+    return algorithm, digest
+
+
+def file_digest(path, algorithm="sha256") -> str:
+    """Hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(2**20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _describe_download_error(error: BaseException) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    if isinstance(error, urllib.error.URLError):
+        reason = error.reason
+        if isinstance(reason, socket.timeout) or "timed out" in str(reason):
+            return "timed out (no answer)"
+        return f"cannot connect ({reason})"
+    if isinstance(error, (socket.timeout, TimeoutError)):
+        return "timed out while receiving data"
+    return str(error) or type(error).__name__
+
+
+def _download_one(url, destination: Path, algorithm, expected, timeout, progress):
+    """Stream url into a temporary file next to destination; rename it only when complete."""
+    request = urllib.request.Request(url, headers={"User-Agent": "ganlib (+https://github.com/ganlib/ganlib)"})
+    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
+            content_type = response.headers.get("Content-Type", "")
+            if content_type.startswith("text/html") and not destination.name.endswith((".html", ".htm")):
+                raise OSError("the server sent a web page instead of the file (a login, quota or "
+                              "confirmation page?)")
+            length = response.headers.get("Content-Length")
+            expected_bytes = int(length) if length and length.isdigit() else None
+            digest = hashlib.new(algorithm) if algorithm else None
+            received = 0
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=expected_bytes, unit="B", unit_scale=True, unit_divisor=1024,
+                           desc=f"{destination.name}", leave=False)
+            try:
+                while True:
+                    chunk = response.read(2**20)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    received += len(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+            finally:
+                if bar is not None:
+                    bar.close()
+            if expected_bytes is not None and received != expected_bytes:
+                raise OSError(f"transfer truncated: received {received:,} of {expected_bytes:,} bytes")
+            if received == 0:
+                raise OSError("the server sent an empty file")
+        if digest is not None and digest.hexdigest() != expected:
+            raise OSError(f"checksum mismatch: expected {algorithm} {expected}, got {digest.hexdigest()}")
+        os.replace(temporary, destination)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def download(urls, destination, checksum=None, timeout=10.0, progress=True, hint=None) -> Path:
+    """Download a file, trying each mirror in turn; verify it; never leave a partial file.
+
+    Each mirror's bytes go to a temporary file in the destination folder, which is renamed
+    to ``destination`` only when the transfer is complete and the checksum matches, so an
+    interrupted or corrupt download never looks like a finished one.
+
+    Args:
+        urls: one URL or a list of mirrors, tried in order.
+        destination: the file to create (its folder is created if needed).
+        checksum: 'sha256:<hex>' (or 'sha1:' / 'md5:' for publishers that give those).
+        timeout: seconds to wait for a connection or for data before trying the next mirror;
+            short, so that an offline machine gives up in seconds.
+        progress: show a progress bar.
+        hint: extra text for the error message (e.g. where to put the file by hand).
+
+    Returns:
+        The path of the complete file.
+
+    Raises:
+        DownloadError: every mirror failed; the message lists each failure and says where
+            to put the file by hand.
+    """
+    if isinstance(urls, str):
+        urls = [urls]
+    urls = list(urls)
+    if not urls:
+        raise ValueError("urls=[] is empty; give at least one URL.")
+    timeout = check_positive("timeout", timeout)
+    algorithm, expected = _parse_checksum(checksum) if checksum is not None else (None, None)
+    destination = Path(destination).expanduser()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for url in urls:
+        try:
+            _download_one(url, destination, algorithm, expected, timeout, progress)
+            return destination
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            failures.append((url, _describe_download_error(error)))
+    tried = "\n".join(f"  - {url}: {reason}" for url, reason in failures)
+    manual = hint or (
+        f"Download the file yourself from one of the addresses above and save it as\n  {destination}"
+        + (f"\n(its {algorithm} checksum must be {expected})." if algorithm else ".")
+    )
+    raise DownloadError(f"Could not download {destination.name} from any of {len(urls)} mirror(s):\n{tried}\n"
+                        f"{manual}", failures, destination)
+
+
+def _safe_members_zip(archive: zipfile.ZipFile, destination: Path):
+    root = destination.resolve()
+    for name in archive.namelist():
+        target = (destination / name).resolve()
+        if root != target and root not in target.parents:
+            raise OSError(f"unsafe path in archive: {name!r} would be written outside {destination}")
+
+
+def extract(archive, destination, progress=True) -> Path:
+    """Unpack a .zip or .tar(.gz/.bz2/.xz) archive into ``destination``, all or nothing.
+
+    Files are unpacked into a temporary folder next to ``destination`` that is renamed when
+    everything is out, so an interrupted extraction never looks complete. Paths that would
+    land outside ``destination`` are refused.
+    """
+    archive, destination = Path(archive), Path(destination)
+    if destination.exists():
+        return destination
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial"))
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as bundle:
+                _safe_members_zip(bundle, temporary)
+                members = bundle.infolist()
+                iterator = members
+                if progress and len(members) > 1000:
+                    from tqdm.auto import tqdm
+
+                    iterator = tqdm(members, desc=f"extracting {archive.name}", unit="file")
+                for member in iterator:
+                    bundle.extract(member, temporary)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as bundle:
+                bundle.extractall(temporary, filter="data")
+        else:
+            raise OSError(f"{archive} is neither a zip nor a tar archive")
+        os.replace(temporary, destination)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return destination
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    """A downloadable data set: where to get it, how to check it, and what it is.
+
+    Attributes:
+        name: registry key ('celeba', 'pokemon').
+        archive: file name of the archive in the data folder.
+        mirrors: URLs tried in order.
+        checksum: 'sha256:...' / 'sha1:...' / 'md5:...' of the archive (publisher's value).
+        folder: folder under the data folder the archive is unpacked into.
+        description, homepage, licence, size: for people (see data/README.md).
+        crop: the usual centre crop for this set (in original pixels), or None.
+    """
+
+    name: str
+    archive: str
+    mirrors: tuple
+    checksum: str
+    folder: str
+    description: str = ""
+    homepage: str = ""
+    licence: str = ""
+    size: str = ""
+    crop: object = "square"
+
+    def archive_path(self, root=None) -> Path:
+        return Path(root or data_dir()) / self.archive
+
+    def folder_path(self, root=None) -> Path:
+        return Path(root or data_dir()) / self.folder
+
+    def manual_instructions(self, root=None) -> str:
+        algorithm, digest = _parse_checksum(self.checksum)
+        return (
+            f"To use {self.name} without a working download, fetch {self.archive} yourself "
+            f"(from {self.homepage or self.mirrors[0]})\nand either\n"
+            f"  * save it as {self.archive_path(root)}  ({algorithm} {digest}), or\n"
+            f"  * unpack it so that the images are inside {self.folder_path(root)}/ (any subfolders).\n"
+            "Set the environment variable GANLIB_DATA to use another data folder."
+        )
+
+
+#: Data sets ganlib can download. Each one's details are also in data/README.md.
+REGISTRY = {
+    "celeba": DataSource(
+        name="celeba",
+        archive="img_align_celeba.zip",
+        mirrors=(
+            # The publisher's Google Drive file (the id torchvision.datasets.CelebA uses).
+            "https://drive.usercontent.google.com/download?id=0B7EVK8r0v71pZjFTYXZWM3FlRnM&export=download&confirm=t",
+            "https://drive.google.com/uc?export=download&confirm=t&id=0B7EVK8r0v71pZjFTYXZWM3FlRnM",
+        ),
+        checksum="md5:00d2c5bc6d35e252742224ab0c1e8fcb",  # as published with torchvision's CelebA
+        folder="celeba",
+        description="CelebA aligned-and-cropped faces: 202,599 JPEG images of 178x218 pixels "
+        "(Liu et al. 2015).",
+        homepage="https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
+        licence="Non-commercial research and educational use only (CelebA agreement).",
+        size="about 1.4 GB zip",
+        crop=(108, 108),  # the usual DCGAN crop (carpedm20/DCGAN-tensorflow), then resize
+    ),
+    "pokemon": DataSource(
+        name="pokemon",
+        archive="pokemon.zip",
+        mirrors=(
+            "http://d2l-data.s3-accelerate.amazonaws.com/pokemon.zip",  # d2l.DATA_URL
+            "https://d2l-data.s3-accelerate.amazonaws.com/pokemon.zip",
+            "https://d2l-data.s3.amazonaws.com/pokemon.zip",
+        ),
+        checksum="sha1:c065c0e2593b8b161a2d7873e42418bf6a21106c",  # d2l's DATA_HUB['pokemon']
+        folder="pokemon",
+        description="Pokemon sprites from pokemondb.net as packaged by Dive into Deep Learning "
+        "(d2l.ai, DCGAN chapter): about 40,000 small sprites in one subfolder per Pokemon.",
+        homepage="https://d2l.ai/chapter_generative-adversarial-networks/dcgan.html",
+        licence="Sprites (c) Nintendo / Creatures Inc. / GAME FREAK; redistributed by d2l for "
+        "teaching; no open licence.",
+        size="not measured here (no internet); d2l's archive",
+        crop="square",
+    ),
+}
+
+
+def _has_images(folder: Path) -> bool:
+    if not folder.is_dir():
+        return False
+    for _, _, names in os.walk(folder):
+        if any(os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS for n in names):
+            return True
+    return False
+
+
+def fetch(source, root=None, timeout=10.0, progress=True, download_missing=True) -> Path:
+    """Make a registry data set available locally and return the folder holding its images.
+
+    In order: an unpacked folder already in the data folder is used as is; else an archive
+    already there (downloaded earlier, or put there by hand) is verified and unpacked; else
+    the archive is downloaded from each mirror in turn, verified and unpacked.
+
+    Args:
+        source: a name in :data:`REGISTRY` ('celeba', 'pokemon') or a :class:`DataSource`.
+        root: the data folder (default :func:`data_dir`).
+        timeout: per-mirror network timeout in seconds.
+        progress: progress bars for downloading and unpacking.
+        download_missing: False never touches the network (also when ``GANLIB_OFFLINE=1``).
+
+    Raises:
+        DownloadError: not present and no mirror worked; the message says where to put the
+            archive (or the unpacked images) by hand.
+        OSError: an archive found locally has the wrong checksum (the message says which).
+    """
+    if isinstance(source, str):
+        source = REGISTRY.get(check_choice("source", source, tuple(REGISTRY)))
+    if not isinstance(source, DataSource):
+        raise ValueError(f"source={source!r} is not allowed; use a name in {tuple(REGISTRY)} or a DataSource.")
+    root = Path(root).expanduser() if root is not None else data_dir()
+    folder, archive = source.folder_path(root), source.archive_path(root)
+    if _has_images(folder):
+        return folder
+    algorithm, expected = _parse_checksum(source.checksum)
+    if archive.exists():
+        found = file_digest(archive, algorithm)
+        if found != expected:
+            raise OSError(
+                f"{archive} is there but its {algorithm} checksum is {found}, not {expected}: "
+                "it is incomplete or a different file. Delete it (or replace it with the right "
+                f"archive) and try again.\n{source.manual_instructions(root)}"
+            )
+    else:
+        if not download_missing or _offline():
+            why = "GANLIB_OFFLINE is set" if _offline() else "downloads are turned off"
+            raise DownloadError(f"{source.name} is not in {root} and {why}.\n{source.manual_instructions(root)}",
+                                [], archive)
+        download(source.mirrors, archive, checksum=source.checksum, timeout=timeout, progress=progress,
+                 hint=source.manual_instructions(root))
+    if folder.exists() and not _has_images(folder):
+        shutil.rmtree(folder)  # an empty leftover (never a partial extraction, see extract())
+    extract(archive, folder, progress=progress)
+    if not _has_images(folder):
+        raise OSError(f"{archive} unpacked into {folder} but holds no images.")
+    return folder
+
+
+# ----------------------------------------------------------------------------------------
+# Faces
+# ----------------------------------------------------------------------------------------
+def _say(verbose, message):
+    if verbose:
+        print(message)
+
+
+def _lfw_faces(image_size, channels) -> ImageSet:
+    """The 100 faces of scikit-image's LFW subset (25x25 grey), resized; ships with scikit-image."""
+    from skimage import data as skimage_data
+
+    subset = np.asarray(skimage_data.lfw_subset())
+    faces = subset[:100]  # the first 100 are faces, the next 100 are non-face background patches
+    if faces.dtype != np.uint8:
+        scale = 255.0 if float(faces.max()) <= 1.0 else 1.0
+        faces = np.clip(np.rint(faces.astype(np.float64) * scale), 0, 255).astype(np.uint8)
+    native = faces.shape[1:3]
+    grey = faces[..., None]
+    if tuple(native) != tuple(image_size):
+        grey = np.stack([_resize_uint8(face, image_size, "bicubic") for face in grey])
+    if channels == 3:
+        pixels = np.repeat(grey, 3, axis=-1)
+    elif channels == 4:
+        pixels = np.concatenate([np.repeat(grey, 3, axis=-1), np.full_like(grey, 255)], axis=-1)
+    else:
+        pixels = grey
+    height, width = image_size
+    description = (f"the 100 faces of scikit-image's LFW subset ({native[0]}x{native[1]} greyscale, "
+                   f"resized to {height}x{width}, {channels} channel{'s' if channels > 1 else ''})")
+    return ImageSet("lfw", description, image_size, channels, pixels=pixels,
+                    log=[("LFW subset images", len(subset)), ("faces (first 100)", len(faces))])
+
+
+def load_faces(image_size=64, channels=3, source="auto", path=None, crop=None, timeout=5.0,
+               in_memory="auto", verbose=True) -> ImageSet:
+    """Face images for lesson 02: CelebA when present or downloadable, else LFW faces.
+
+    Args:
+        image_size: output size (int or (height, width)); 64 as in DCGAN (Radford et al. 2015).
+        channels: 1, 3 or 4 (LFW faces are grey; with 3 channels the grey is repeated).
+        source: 'auto' (CelebA if it is in the data folder or can be downloaded, else LFW),
+            'celeba' (CelebA or an error that says where to put the archive) or 'lfw'
+            (the 100 faces of ``skimage.data.lfw_subset()``, always available offline).
+        path: a folder of face images to use instead of the data folder's CelebA (e.g. an
+            unpacked ``img_align_celeba`` somewhere else).
+        crop: the centre crop before resizing; default CelebA's usual 108x108 box
+            (carpedm20/DCGAN-tensorflow), 'square' for other folders.
+        timeout: seconds per download mirror before giving up ('auto' falls back quickly).
+        in_memory: see :func:`load_folder` (CelebA is streamed from disk by default).
+        verbose: print which data set was used and why.
+
+    Returns:
+        An :class:`ImageSet` (``.source`` says 'celeba', 'lfw' or 'folder'); use
+        ``faces.split(held_out=...)`` for a held-out set and ``faces.pipeline(batch_size)``
+        for training batches.
+    """
+    image_size = _check_image_size(image_size)
+    channels = _check_channels(channels)
+    check_choice("source", source, ("auto", "celeba", "lfw"))
+    celeba = REGISTRY["celeba"]
+    chosen_crop = celeba.crop if crop is None else crop
+    _check_crop(chosen_crop)
+    if source == "lfw":
+        faces = _lfw_faces(image_size, channels)
+        _say(verbose, f"load_faces: using {faces.description}.")
+        return faces
+    if path is not None:
+        faces = load_folder(path, image_size, channels, crop=chosen_crop, in_memory=in_memory,
+                            source="folder", description=f"face images from {path}", verbose=verbose)
+        _say(verbose, f"load_faces: using {len(faces)} images from {path}.")
+        return faces
+    try:
+        folder = fetch(celeba, timeout=timeout, progress=verbose,
+                       download_missing=True)
+    except (OSError, ValueError) as error:
+        if source == "celeba":
+            raise
+        reason = str(error).splitlines()[0]
+        faces = _lfw_faces(image_size, channels)
+        _say(verbose, f"load_faces: CelebA is not available ({reason}).\n"
+                      f"load_faces: using {faces.description} instead.")
+        faces.note = reason
+        return faces
+    faces = load_folder(folder, image_size, channels, crop=chosen_crop, in_memory=in_memory,
+                        source="celeba", description=f"CelebA aligned faces from {folder}", verbose=verbose)
+    _say(verbose, f"load_faces: using CelebA, {len(faces)} images from {folder} "
+                  f"({'in memory' if faces.in_memory else 'streamed from disk'}).")
+    return faces
+
+
+# ----------------------------------------------------------------------------------------
+# Sprites: cleaning steps (each one a function, so lesson 03 can show them one by one)
+# ----------------------------------------------------------------------------------------
+def _raw_rgba(path) -> np.ndarray:
+    with Image.open(path) as image:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        return np.asarray(_as_rgba(image))
+
+
+def read_images(path, recursive=True, verbose=True) -> ImageList:
+    """Read every image of a folder at its own size, as RGBA float32 [-1, 1] (alpha last).
+
+    Palette (P), grey (L), grey+alpha (LA), RGB and RGBA files all come back as RGBA;
+    files without transparency get alpha 1 everywhere. Unreadable files are skipped,
+    listed in ``.skipped`` and announced with a :class:`SkippedImageWarning`.
+    """
+    folder = _check_folder(path)
+    candidates, others = _list_files(folder, recursive)
+    skipped = [SkippedFile(p, f"not an image file (extension {os.path.splitext(p)[1] or 'none'})")
+               for p in others]
+    if not candidates:
+        raise DataFolderError(f"path={str(path)!r} holds no image files (looked for {', '.join(IMAGE_EXTENSIONS)}).")
+    arrays, kept, bad = _decode_all(candidates, _raw_rgba, verbose, str(folder))
+    skipped.extend(bad)
+    _warn_skipped(f"read_images {folder}", skipped, len(candidates) + len(others))
+    return ImageList([from_uint8(a) for a in arrays], paths=kept, skipped=skipped)
+
+
+def _as_list(images):
+    if isinstance(images, np.ndarray):
+        if images.ndim == 3:
+            raise ValueError(f"images has shape {images.shape}; give a list of images or an array (n, H, W, C).")
+        return ImageList(list(images))
+    if isinstance(images, ImageList):
+        return images
+    return ImageList(list(images))
+
+
+def _like(images: ImageList, new_images, keep=None, dropped=()):
+    """An ImageList carrying over paths/skipped records (keep: indices that survive)."""
+    keep = range(len(images)) if keep is None else keep
+    paths = [images.paths[i] for i in keep]
+    return ImageList(new_images, paths=paths, skipped=images.skipped, dropped=list(images.dropped) + list(dropped))
+
+
+def composite_on_white(images, keep_alpha=False):
+    """Step 1: put transparent pixels on a white background.
+
+    ``colour_out = alpha * colour + (1 - alpha) * white`` with alpha in [0, 1]. Sprites
+    keep arbitrary colours (often black) under transparent pixels, so simply dropping the
+    alpha channel would give black backgrounds.
+
+    Args:
+        images: RGBA images in [-1, 1] (a list of different sizes, or an array).
+            1- and 3-channel images are returned unchanged.
+        keep_alpha: also return the alpha channel (RGBA out, for 4-channel models).
+    """
+    images = _as_list(images)
+    out = []
+    for image in images:
+        image = np.asarray(image, dtype=np.float32)
+        if image.shape[-1] != 4:
+            out.append(image)
+            continue
+        alpha = (image[..., 3:4] + 1.0) / 2.0
+        rgb = image[..., :3] * alpha + 1.0 * (1.0 - alpha)
+        out.append(np.concatenate([rgb, image[..., 3:4]], axis=-1) if keep_alpha else rgb)
+    return _like(images, out)
+
+
+def trim_borders(images, tolerance=0.1, margin=0.05, square=True):
+    """Step 2: cut away empty (white or transparent) borders; drop blank images.
+
+    A pixel counts as content when it is visible (alpha above -1 + tolerance, if there is an
+    alpha channel) and not white (some colour channel below 1 - tolerance). Each image is
+    cropped to the box around its content, padded with background to a square (so resizing
+    does not squash it) plus ``margin`` (a fraction of the side) on every side. Images with
+    no content are dropped and named in ``.dropped``.
+    """
+    images = _as_list(images)
+    tolerance = check_range("tolerance", tolerance, 0.0, 2.0)
+    margin = check_range("margin", margin, 0.0, 1.0)
+    out, keep, dropped = [], [], []
+    for index, image in enumerate(images):
+        image = np.asarray(image, dtype=np.float32)
+        colour = image[..., : min(3, image.shape[-1])]
+        content = np.any(colour < 1.0 - tolerance, axis=-1)
+        if image.shape[-1] in (2, 4):
+            content &= image[..., -1] > -1.0 + tolerance
+        rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
+        if rows.size == 0:
+            dropped.append((images.paths[index], "blank (no content)"))
+            continue
+        crop = image[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+        height, width = crop.shape[:2]
+        side_h, side_w = (max(height, width),) * 2 if square else (height, width)
+        pad = int(round(margin * max(side_h, side_w)))
+        side_h, side_w = side_h + 2 * pad, side_w + 2 * pad
+        background = np.ones((side_h, side_w, image.shape[-1]), np.float32)
+        if image.shape[-1] in (2, 4):
+            background[..., -1] = -1.0  # transparent
+        top, left = (side_h - height) // 2, (side_w - width) // 2
+        background[top: top + height, left: left + width] = crop
+        out.append(background)
+        keep.append(index)
+    return _like(images, out, keep=keep, dropped=dropped)
+
+
+def resize_images(images, image_size, resample="bicubic") -> np.ndarray:
+    """Step 3: resize every image to ``image_size`` -> one array (n, H, W, C) in [-1, 1]."""
+    size = _check_image_size(image_size)
+    resample = _check_resample(resample)
+    images = _as_list(images)
+    if not images:
+        raise ValueError("images is empty; nothing to resize.")
+    return np.stack([from_uint8(_resize_uint8(to_uint8(image), size, resample)) for image in images])
+
+
+def _pixel_keys(pixels_uint8):
+    return [hashlib.blake2b(np.ascontiguousarray(p).tobytes(), digest_size=16).digest() for p in pixels_uint8]
+
+
+def drop_duplicates(images, return_index=False):
+    """Step 4: keep the first of every set of exactly identical images (after resizing).
+
+    Exact duplicates (the same sprite scraped twice) would count double in training and
+    could sit on both sides of a train / held-out split. Compares the 8-bit pixels.
+
+    Returns:
+        The unique images (n_unique, H, W, C), in their original order; with
+        ``return_index=True`` also the indices kept.
+    """
+    array = np.asarray(images, dtype=np.float32)
+    if array.ndim != 4:
+        raise ValueError(f"images has shape {array.shape}; expected (n, H, W, C) (resize first).")
+    seen, kept = set(), []
+    for index, key in enumerate(_pixel_keys(to_uint8(array))):
+        if key not in seen:
+            seen.add(key)
+            kept.append(index)
+    unique = array[kept]
+    return (unique, np.asarray(kept)) if return_index else unique
+
+
+def clean_sprites(images, image_size, channels=3, resample="bicubic", verbose=True):
+    """All cleaning steps in order, printing the count after each one.
+
+    RGBA sprites -> composited on white -> trimmed (blank ones dropped) -> resized ->
+    exact duplicates dropped.
+
+    Returns:
+        ``(array, log)``: float32 [-1, 1] array (n, H, W, channels) and the list of
+        ``(step, count)`` pairs that was printed.
+    """
+    channels = _check_channels(channels)
+    size = _check_image_size(image_size)
+    images = _as_list(images)
+    log = [("read", len(images))]
+    images = composite_on_white(images, keep_alpha=channels == 4)
+    log.append(("composited on white", len(images)))
+    images = trim_borders(images)
+    log.append(("trimmed (blank images dropped)", len(images)))
+    array = resize_images(images, size, resample)
+    if channels == 1:
+        grey = array[..., 0:1] * 0.299 + array[..., 1:2] * 0.587 + array[..., 2:3] * 0.114
+        array = from_uint8(to_uint8(grey))
+    log.append((f"resized to {size[0]}x{size[1]}", len(array)))
+    array = drop_duplicates(array)
+    log.append(("exact duplicates dropped", len(array)))
+    if verbose:
+        for step, count in log:
+            print(f"  {step:<32s} {count:>7,d}")
+    return array, log
+
+
+# ----------------------------------------------------------------------------------------
+# Procedural sprites (the offline stand-in for the Pokemon sprites)
+# ----------------------------------------------------------------------------------------
+def _hsv(hue, saturation, value):
+    import colorsys
+
+    return np.array(colorsys.hsv_to_rgb(hue % 1.0, saturation, value)) * 255.0
+
+
+def _one_sprite(rng: np.random.Generator) -> np.ndarray:
+    """One RGBA uint8 creature: symmetric, outlined, a few colours, on a random canvas."""
+    from scipy import ndimage
+
+    half_width = int(rng.integers(4, 8))
+    centre_column = bool(rng.random() < 0.5)
+    height = int(rng.integers(8, 14))
+
+    def mirror(half, centre):
+        """Columns [half reversed | centre? | half]: symmetric about the vertical axis."""
+        parts = [half[:, ::-1], centre, half] if centre_column else [half[:, ::-1], half]
+        return np.concatenate(parts, axis=1)
+
+    rows = np.linspace(-1.0, 1.0, height)[:, None]
+    columns = (np.arange(half_width)[None, :] + 0.5) / half_width
+    probability = 0.85 - 0.55 * columns ** 1.5 - 0.25 * np.abs(rows) ** 3
+    spine = slice(height // 4, max(height // 4 + 2, (3 * height) // 4))
+    while True:
+        half = rng.random((height, half_width)) < probability
+        half[spine, 0] = True  # a spine next to the axis joins the two halves
+        full = mirror(half, half[:, :1])
+        labels, _ = ndimage.label(full)
+        body = labels == labels[height // 2, half_width]  # the part holding the spine
+        body = ndimage.binary_fill_holes(body)
+        if body.sum() >= 0.3 * body.size:
+            break
+    width = body.shape[1]
+    # colours: drawn for one half (column 0 = the axis) and mirrored, so they stay symmetric
+    hue = rng.random()
+    saturation = rng.uniform(0.45, 0.9)
+    palette = np.stack([
+        _hsv(hue, saturation * 0.55, 0.97),            # 0 light
+        _hsv(hue, saturation, 0.82),                   # 1 mid
+        _hsv(hue + 0.03, saturation, 0.58),            # 2 dark
+        _hsv(hue + 0.5 + rng.uniform(-0.12, 0.12), rng.uniform(0.5, 0.9), 0.9),  # 3 accent
+        np.array([250.0, 250.0, 250.0]),               # 4 eye white
+        _hsv(hue, saturation * 0.6, 0.16),             # 5 outline (very dark)
+    ])
+    shade = np.linspace(0.0, 1.0, height)[:, None] + rng.normal(0, 0.18, (height, half_width + 1))
+    half_index = np.where(shade < 0.36, 0, np.where(shade < 0.7, 1, 2))
+    half_index = np.where(rng.random(half_index.shape) < 0.12, 3, half_index)
+    index = np.where(body, mirror(half_index[:, 1:], half_index[:, :1]), -1)
+    # eyes: a symmetric pair in the upper half, a white cell over a dark pupil
+    eye_rows = [r for r in range(1, max(2, height // 2)) if body[r].sum() >= 4]
+    if eye_rows:
+        row = int(rng.choice(eye_rows))
+        first_right = half_width + 1 if centre_column else half_width
+        right = int(rng.integers(first_right, max(first_right + 1, width - 1)))
+        left = width - 1 - right
+        if body[row, left] and body[row, right]:
+            index[row, left] = index[row, right] = 4
+            if row + 1 < height and body[row + 1, left]:
+                index[row + 1, left] = index[row + 1, right] = 5
+    # outline: background cells touching the body (8-neighbourhood) become the dark colour
+    padded_body = np.pad(body, 1)
+    index = np.pad(index, 1, constant_values=-1)
+    ring = ndimage.binary_dilation(padded_body, structure=np.ones((3, 3), bool)) & ~padded_body
+    index[ring] = 5
+    # pixels: each cell becomes a block of `scale` x `scale` pixels
+    scale = int(rng.integers(2, 5))
+    cells = index.repeat(scale, axis=0).repeat(scale, axis=1)
+    visible = cells >= 0
+    sprite = np.zeros((*cells.shape, 4), np.uint8)
+    sprite[..., :3] = np.rint(palette[np.clip(cells, 0, None)]).astype(np.uint8)
+    sprite[..., 3] = np.where(visible, 255, 0)
+    sprite[~visible] = 0
+    # canvas: random size and position (so trimming has work to do); mostly transparent
+    # backgrounds with black under them (as many sprite files have), some opaque white
+    sprite_height, sprite_width = sprite.shape[:2]
+    side = max(sprite_height, sprite_width) + int(rng.integers(4, 28))
+    canvas = np.zeros((side, side, 4), np.uint8)
+    if rng.random() < 0.2:
+        canvas[...] = 255
+        sprite[~visible] = 255
+    top = int(rng.integers(0, side - sprite_height + 1))
+    left = int(rng.integers(0, side - sprite_width + 1))
+    canvas[top: top + sprite_height, left: left + sprite_width] = sprite
+    return canvas
+
+
+def procedural_sprites(count=1000, seed=0, duplicate_fraction=0.02) -> ImageList:
+    """Made-up pixel creatures: the offline stand-in for the Pokemon sprites (not files).
+
+    Each sprite is a left-right symmetric blob on a small grid (4 to 15 cells wide), with a
+    dark outline, a palette of a few shades of one hue plus an accent colour, a pair of
+    eyes, drawn with 2 to 4 pixels per cell. Like a scraped sprite folder they are messy on
+    purpose: RGBA with transparent (black underneath) or white backgrounds, canvases of
+    different sizes with the creature off-centre, and ``duplicate_fraction`` of them exact
+    copies of earlier ones, so every cleaning step has something to do.
+
+    Args:
+        count: how many sprites (a few hundred to a few thousand; 1000 take about a second).
+        seed: the same seed gives the same sprites.
+        duplicate_fraction: share of exact copies, in [0, 0.5).
+
+    Returns:
+        An :class:`ImageList` of RGBA float32 [-1, 1] images of different sizes.
+    """
+    count = check_positive("count", count, integer=True)
+    duplicate_fraction = check_range("duplicate_fraction", duplicate_fraction, 0.0, 0.5, high_open=True)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be an integer >= 0.")
+    rng = np.random.default_rng(seed)
+    sprites = [_one_sprite(rng) for _ in range(count)]
+    copies = int(round(duplicate_fraction * count)) if count > 1 else 0
+    names = [f"procedural_{i:05d}" for i in range(count)]
+    if copies:
+        targets = rng.choice(np.arange(1, count), size=copies, replace=False)
+        for target in np.sort(targets):
+            source_index = int(rng.integers(0, target))
+            sprites[target] = sprites[source_index].copy()
+            names[target] = f"procedural_{target:05d} (copy of {source_index:05d})"
+    return ImageList([from_uint8(s) for s in sprites], paths=names)
+
+
+def load_sprites(image_size=64, source="auto", path=None, channels=3, count=1000, seed=0,
+                 resample="bicubic", timeout=5.0, verbose=True) -> ImageSet:
+    """Sprites for lesson 03: the Pokemon sprites when present or downloadable, else procedural.
+
+    Either way the same cleaning steps run (printing the count after each):
+    composite on white, trim empty borders (blank images dropped), resize, drop exact
+    duplicates. See :func:`clean_sprites` and the step functions to show them one by one.
+
+    Args:
+        image_size: output size; 64 in d2l's Pokemon DCGAN (the classic Keras model uses 28).
+        source: 'auto' (Pokemon if in the data folder or downloadable, else procedural),
+            'pokemon' (or an error that says where to put pokemon.zip), 'procedural'.
+        path: your own folder of sprites (any subfolders), used instead of the download.
+        channels: 3 (RGB on white) or 4 (RGBA, for the classic 28x28x4 model); 1 for grey.
+        count, seed: size and seed of the procedural set.
+        resample: the resizing filter (see :func:`load_image`).
+        timeout: seconds per download mirror before giving up ('auto' falls back quickly).
+        verbose: print which source was used and the counts.
+
+    Returns:
+        An in-memory :class:`ImageSet`; ``.log`` holds the (step, count) pairs.
+    """
+    size = _check_image_size(image_size)
+    channels = _check_channels(channels)
+    check_choice("source", source, ("auto", "pokemon", "procedural"))
+    _check_resample(resample)
+    if source == "procedural" and path is not None:
+        raise ValueError(f"path={str(path)!r} cannot be used with source='procedural'; use source='auto' "
+                         "or 'pokemon' to read your own sprites.")
+    folder, note = None, None
+    if path is not None:
+        folder = _check_folder(path)
+    elif source in ("auto", "pokemon"):
+        try:
+            folder = fetch("pokemon", timeout=timeout, progress=verbose)
+        except (OSError, ValueError) as error:
+            if source == "pokemon":
+                raise
+            note = str(error).splitlines()[0]
+    if folder is None:
+        _say(verbose, (f"load_sprites: the Pokemon sprites are not available ({note}).\n" if note else "")
+             + f"load_sprites: using {count} procedural sprites (seed {seed}), cleaned:")
+        raw = procedural_sprites(count, seed=seed)
+        array, log = clean_sprites(raw, size, channels=channels, resample=resample, verbose=verbose)
+        sprites = ImageSet("procedural", f"{len(array)} procedural sprites (seed {seed}) at {size[0]}x{size[1]}",
+                           size, channels, pixels=to_uint8(array), log=log)
+        sprites.note = note
+        return sprites
+    label = "pokemon" if path is None else "folder"
+    _say(verbose, f"load_sprites: reading sprites from {folder}, cleaned:")
+    candidates, others = _list_files(folder, recursive=True)
+    skipped = [SkippedFile(p, f"not an image file (extension {os.path.splitext(p)[1] or 'none'})") for p in others]
+    if not candidates:
+        raise DataFolderError(f"path={str(folder)!r} holds no image files (looked for {', '.join(IMAGE_EXTENSIONS)}).")
+    chunks, counts = [], {"read": 0, "composited on white": 0, "trimmed (blank images dropped)": 0,
+                          f"resized to {size[0]}x{size[1]}": 0}
+    for start in range(0, len(candidates), 1024):  # in chunks: full-size sprites never all in memory
+        arrays, kept, bad = _decode_all(candidates[start: start + 1024], _raw_rgba, False, label)
+        skipped.extend(bad)
+        raw = ImageList([from_uint8(a) for a in arrays], paths=kept)
+        counts["read"] += len(raw)
+        composited = composite_on_white(raw, keep_alpha=channels == 4)
+        counts["composited on white"] += len(composited)
+        trimmed = trim_borders(composited)
+        counts["trimmed (blank images dropped)"] += len(trimmed)
+        if len(trimmed):
+            resized = resize_images(trimmed, size, resample)
+            if channels == 1:
+                resized = resized[..., 0:1] * 0.299 + resized[..., 1:2] * 0.587 + resized[..., 2:3] * 0.114
+            chunks.append(to_uint8(resized))
+            counts[f"resized to {size[0]}x{size[1]}"] += len(resized)
+    _warn_skipped(f"load_sprites {folder}", skipped, len(candidates) + len(others))
+    if not chunks:
+        raise DataFolderError(f"path={str(folder)!r}: no sprite could be read or all were blank.")
+    pixels = np.concatenate(chunks)
+    seen, kept_rows = set(), []
+    for row, key in enumerate(_pixel_keys(pixels)):
+        if key not in seen:
+            seen.add(key)
+            kept_rows.append(row)
+    pixels = pixels[kept_rows]
+    log = list(counts.items()) + [("exact duplicates dropped", len(pixels))]
+    if verbose:
+        for step, number in log:
+            print(f"  {step:<32s} {number:>7,d}")
+        if skipped:
+            print(f"  ({len(skipped)} unreadable or non-image files skipped: see .skipped)")
+    return ImageSet(label, f"{len(pixels)} sprites from {folder} at {size[0]}x{size[1]}", size, channels,
+                    pixels=pixels, skipped=skipped, log=log, root=folder)
