@@ -6,6 +6,8 @@
   literature (Srivastava et al. 2017, VEEGAN; Metz et al. 2017, unrolled GANs).
 * ``sliced_wasserstein``: the Laplacian-pyramid sliced Wasserstein distance between two
   image sets (Karras et al. 2018).
+* ``gaussian_noise_baseline``, ``pixel_gaussian_baseline``: image sets with no GAN behind
+  them, the reference points an image metric is read against (lesson 02).
 """
 from __future__ import annotations
 
@@ -132,3 +134,80 @@ def hole_ssim(references, estimates, masks, data_range: float = 2.0, win_size: i
         )
         scores.append(ssim_map.mean(axis=-1)[hole].mean())
     return np.asarray(scores)
+
+
+# --- Reference points for image metrics (lesson 02): what a score means without a GAN ---
+
+
+def _training_images(images):
+    """``images`` as float64 (N, H, W, C) with N >= 2, finite and inside [-1, 1]."""
+    array = np.asarray(images, dtype=np.float64)
+    if array.ndim != 4 or len(array) < 2:
+        raise ValueError(
+            f"images has shape {array.shape}; expected (N, H, W, C) with N >= 2 images to fit from."
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError("images contains NaN or inf; every pixel must be finite.")
+    low, high = float(array.min()), float(array.max())
+    if low < -1.0 - 1e-6 or high > 1.0 + 1e-6:
+        raise ValueError(
+            f"images has values in [{low:.3g}, {high:.3g}]; expected images scaled to [-1, 1]."
+        )
+    return array
+
+
+def _baseline_count(n):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+        raise ValueError(f"n={n!r} must be a positive integer (the number of images to draw).")
+    return int(n)
+
+
+def gaussian_noise_baseline(images, n: int, seed: int = 0) -> np.ndarray:
+    """Baseline 1 for an image metric: pure Gaussian noise with the images' brightness.
+
+    Every pixel of every channel is drawn independently from ``N(mu, sigma^2)``, where
+    ``mu`` and ``sigma`` are the mean and standard deviation of *all* pixels of
+    ``images`` (the training set), then clipped to [-1, 1]. It has the right overall
+    brightness and contrast and nothing else: no face, no smoothness. A generator that
+    does not beat it has learnt nothing a metric can see. (The two baselines of lesson
+    02 follow ganlib's issue 3; a generator must beat both.)
+
+    Args:
+        images: the training images, (N, H, W, C) in [-1, 1], N >= 2.
+        n: how many images to draw.
+        seed: seed of NumPy's generator, so the baseline is the same on every run.
+
+    Returns:
+        float32 array (n, H, W, C) in [-1, 1].
+    """
+    array = _training_images(images)
+    n = _baseline_count(n)
+    rng = np.random.default_rng(seed)
+    samples = rng.normal(array.mean(), array.std(), size=(n,) + array.shape[1:])
+    return np.clip(samples, -1.0, 1.0).astype(np.float32)
+
+
+def pixel_gaussian_baseline(images, n: int, seed: int = 0) -> np.ndarray:
+    """Baseline 2: a Gaussian fitted to each pixel of the training images on its own.
+
+    Pixel (i, j) of channel c is drawn from ``N(mean_ijc, std_ijc^2)``, the mean and
+    standard deviation of that pixel over ``images``, independently of every other
+    pixel, then clipped to [-1, 1]. Its average image is the average face, so it gets the
+    layout right (face in the middle, background around it), but neighbouring pixels are
+    uncorrelated, so there are no edges, eyes or mouths: only structure *shared by pixels*
+    tells a generator apart from it. (Issue 3 of ganlib; this is the "independent pixels"
+    model a GAN is meant to improve on.)
+
+    Args:
+        images: the training images, (N, H, W, C) in [-1, 1], N >= 2.
+        n: how many images to draw.
+        seed: seed of NumPy's generator, so the baseline is the same on every run.
+
+    Returns:
+        float32 array (n, H, W, C) in [-1, 1].
+    """
+    array = _training_images(images)
+    n = _baseline_count(n)
+    rng = np.random.default_rng(seed)
+    samples = rng.normal(array.mean(axis=0), array.std(axis=0), size=(n,) + array.shape[1:])
+    return np.clip(samples, -1.0, 1.0).astype(np.float32)
