@@ -29,17 +29,14 @@ import numbers
 import os
 import shutil
 import socket
-import sys
 import tarfile
 import tempfile
 import threading
-import time
 import urllib.error
 import urllib.request
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -500,9 +497,11 @@ class ImageSet:
     """
 
     def __init__(self, source, description, image_size, channels, pixels=None, files=None,
-                 decoder=None, skipped=None, log=None, root=None):
+                 decoder=None, skipped=None, log=None, root=None, paths=None, note=None):
         if (pixels is None) == (files is None):
             raise ValueError("ImageSet needs exactly one of pixels= (uint8 array) or files= (paths).")
+        if pixels is not None and paths is not None and len(paths) != len(pixels):
+            raise ValueError(f"paths has {len(paths)} entries for {len(pixels)} images; give one per image.")
         self.source = source
         self.description = description
         self.image_size = tuple(image_size)
@@ -513,6 +512,8 @@ class ImageSet:
         self.skipped = skipped if skipped is not None else []
         self.log = list(log or [])
         self.root = root
+        self.note = note  # why a fallback was used, if it was
+        self._paths = None if paths is None else list(paths)
         self._lock = threading.Lock()
 
     # --- facts -------------------------------------------------------------------------
@@ -528,8 +529,13 @@ class ImageSet:
 
     @property
     def files(self):
-        """The image files of a streamed set (None for in-memory sets)."""
-        return None if self._files is None else list(self._files)
+        """The file of each image, in order (None for generated sets such as LFW or procedural).
+
+        For streamed sets this includes files found unreadable while decoding (see ``skipped``).
+        """
+        if self._files is not None:
+            return list(self._files)
+        return None if self._paths is None else list(self._paths)
 
     def __len__(self) -> int:
         if self._pixels is not None:
@@ -631,16 +637,22 @@ class ImageSet:
         """
         import tensorflow as tf
 
-        if self._pixels is not None or not shuffle:
+        size_bytes = len(self) * int(np.prod(self.shape)) * 4
+        cached = cache is True or isinstance(cache, (str, os.PathLike)) or (
+            cache == "auto" and size_bytes <= CACHE_LIMIT_BYTES)
+        if self._pixels is not None or not shuffle or cached:
+            # decode in a fixed order (and cache), then shuffle the images every epoch
             return training_pipeline(self.dataset, batch_size=batch_size, shuffle=shuffle, seed=seed,
                                      drop_remainder=drop_remainder, augment=augment, cache=cache,
                                      repeat=repeat, _count=len(self))
+        # too big to cache: shuffle the file names every epoch (a full shuffle at no memory
+        # cost), then decode in parallel
         _check_batch_size(batch_size, len(self), drop_remainder)
         paths = tf.data.Dataset.from_tensor_slices(self._files)
         paths = paths.shuffle(len(self._files), seed=seed, reshuffle_each_iteration=True)
         dataset = self._file_dataset(paths).map(self._to_float, num_parallel_calls=tf.data.AUTOTUNE)
         return training_pipeline(dataset, batch_size=batch_size, shuffle=False, seed=seed,
-                                 drop_remainder=drop_remainder, augment=augment, cache=cache,
+                                 drop_remainder=drop_remainder, augment=augment, cache=False,
                                  repeat=repeat, _count=len(self))
 
     def __iter__(self):
@@ -659,7 +671,8 @@ class ImageSet:
                       image_size=self.image_size, channels=self.channels, skipped=self.skipped,
                       log=self.log, root=self.root)
         if self._pixels is not None:
-            return ImageSet(pixels=self._pixels[indices], **kwargs)
+            paths = None if self._paths is None else [self._paths[i] for i in indices]
+            return ImageSet(pixels=self._pixels[indices], paths=paths, **kwargs)
         return ImageSet(files=[self._files[i] for i in indices], decoder=self._decoder, **kwargs)
 
     def split(self, held_out=0.2, seed=0):
@@ -727,10 +740,8 @@ def load_folder(path, image_size, channels=3, crop="square", resample="bicubic",
         if not arrays:
             raise DataFolderError(f"path={str(path)!r}: none of its {len(candidates)} image files could be read "
                                   f"(e.g. {skipped[0].name}: {skipped[0].reason}).")
-        images = ImageSet(source, description, image_size, channels, pixels=np.stack(arrays),
-                          skipped=skipped, root=folder)
-        images.files_read = kept
-        return images
+        return ImageSet(source, description, image_size, channels, pixels=np.stack(arrays),
+                        skipped=skipped, root=folder, paths=kept)
     # Streamed: check each file's first bytes now (cheap); broken data is found while decoding.
     good = []
     for candidate in candidates:
@@ -1229,6 +1240,14 @@ def _say(verbose, message):
         print(message)
 
 
+def _short_reason(error: BaseException) -> str:
+    """One line on why a data set could not be had (for the fallback message)."""
+    if isinstance(error, DownloadError) and error.failures:
+        reasons = sorted({reason for _, reason in error.failures})
+        return f"download failed from {len(error.failures)} mirror(s): {'; '.join(reasons)}"
+    return str(error).splitlines()[0]
+
+
 def _lfw_faces(image_size, channels) -> ImageSet:
     """The 100 faces of scikit-image's LFW subset (25x25 grey), resized; ships with scikit-image."""
     from skimage import data as skimage_data
@@ -1284,6 +1303,9 @@ def load_faces(image_size=64, channels=3, source="auto", path=None, crop=None, t
     celeba = REGISTRY["celeba"]
     chosen_crop = celeba.crop if crop is None else crop
     _check_crop(chosen_crop)
+    if source == "lfw" and path is not None:
+        raise ValueError(f"path={str(path)!r} cannot be used with source='lfw'; use source='auto' or "
+                         "'celeba' to read your own face folder.")
     if source == "lfw":
         faces = _lfw_faces(image_size, channels)
         _say(verbose, f"load_faces: using {faces.description}.")
@@ -1299,11 +1321,11 @@ def load_faces(image_size=64, channels=3, source="auto", path=None, crop=None, t
     except (OSError, ValueError) as error:
         if source == "celeba":
             raise
-        reason = str(error).splitlines()[0]
+        reason = _short_reason(error)
         faces = _lfw_faces(image_size, channels)
         _say(verbose, f"load_faces: CelebA is not available ({reason}).\n"
                       f"load_faces: using {faces.description} instead.")
-        faces.note = reason
+        faces.note = f"CelebA is not available: {reason}"
         return faces
     faces = load_folder(folder, image_size, channels, crop=chosen_crop, in_memory=in_memory,
                         source="celeba", description=f"CelebA aligned faces from {folder}", verbose=verbose)
@@ -1448,20 +1470,53 @@ def drop_duplicates(images, return_index=False):
     array = np.asarray(images, dtype=np.float32)
     if array.ndim != 4:
         raise ValueError(f"images has shape {array.shape}; expected (n, H, W, C) (resize first).")
+    kept = _first_of_each(to_uint8(array))
+    unique = array[kept]
+    return (unique, np.asarray(kept)) if return_index else unique
+
+
+def _luminance(images):
+    """RGB [-1, 1] -> grey (ITU-R 601 weights, as Pillow's 'L'), keeping a channel axis."""
+    return images[..., 0:1] * 0.299 + images[..., 1:2] * 0.587 + images[..., 2:3] * 0.114
+
+
+def _clean_steps(raw: ImageList, size, channels, resample):
+    """composite -> trim -> resize; returns (uint8 pixels, their paths, count after each step)."""
+    composited = composite_on_white(raw, keep_alpha=channels == 4)
+    trimmed = trim_borders(composited)
+    if not len(trimmed):
+        return np.zeros((0, *size, channels), np.uint8), [], [len(composited), 0, 0]
+    resized = resize_images(trimmed, size, resample)
+    if channels == 1:
+        resized = _luminance(resized)
+    return to_uint8(resized), list(trimmed.paths), [len(composited), len(trimmed), len(resized)]
+
+
+def _first_of_each(pixels_uint8):
+    """Indices of the first occurrence of every distinct image."""
     seen, kept = set(), []
-    for index, key in enumerate(_pixel_keys(to_uint8(array))):
+    for index, key in enumerate(_pixel_keys(pixels_uint8)):
         if key not in seen:
             seen.add(key)
             kept.append(index)
-    unique = array[kept]
-    return (unique, np.asarray(kept)) if return_index else unique
+    return kept
+
+
+def _cleaning_log(read, counts, unique, size):
+    return [("read", read), ("composited on white", counts[0]), ("trimmed (blank images dropped)", counts[1]),
+            (f"resized to {size[0]}x{size[1]}", counts[2]), ("exact duplicates dropped", unique)]
+
+
+def _print_log(log):
+    for step, number in log:
+        print(f"  {step:<32s} {number:>7,d}")
 
 
 def clean_sprites(images, image_size, channels=3, resample="bicubic", verbose=True):
     """All cleaning steps in order, printing the count after each one.
 
-    RGBA sprites -> composited on white -> trimmed (blank ones dropped) -> resized ->
-    exact duplicates dropped.
+    RGBA sprites -> :func:`composite_on_white` -> :func:`trim_borders` (blank ones dropped)
+    -> :func:`resize_images` -> :func:`drop_duplicates`.
 
     Returns:
         ``(array, log)``: float32 [-1, 1] array (n, H, W, channels) and the list of
@@ -1469,23 +1524,14 @@ def clean_sprites(images, image_size, channels=3, resample="bicubic", verbose=Tr
     """
     channels = _check_channels(channels)
     size = _check_image_size(image_size)
+    resample = _check_resample(resample)
     images = _as_list(images)
-    log = [("read", len(images))]
-    images = composite_on_white(images, keep_alpha=channels == 4)
-    log.append(("composited on white", len(images)))
-    images = trim_borders(images)
-    log.append(("trimmed (blank images dropped)", len(images)))
-    array = resize_images(images, size, resample)
-    if channels == 1:
-        grey = array[..., 0:1] * 0.299 + array[..., 1:2] * 0.587 + array[..., 2:3] * 0.114
-        array = from_uint8(to_uint8(grey))
-    log.append((f"resized to {size[0]}x{size[1]}", len(array)))
-    array = drop_duplicates(array)
-    log.append(("exact duplicates dropped", len(array)))
+    pixels, _, counts = _clean_steps(images, size, channels, resample)
+    kept = _first_of_each(pixels)
+    log = _cleaning_log(len(images), counts, len(kept), size)
     if verbose:
-        for step, count in log:
-            print(f"  {step:<32s} {count:>7,d}")
-    return array, log
+        _print_log(log)
+    return from_uint8(pixels[kept]), log
 
 
 # ----------------------------------------------------------------------------------------
@@ -1650,54 +1696,46 @@ def load_sprites(image_size=64, source="auto", path=None, channels=3, count=1000
         except (OSError, ValueError) as error:
             if source == "pokemon":
                 raise
-            note = str(error).splitlines()[0]
+            note = _short_reason(error)
     if folder is None:
         _say(verbose, (f"load_sprites: the Pokemon sprites are not available ({note}).\n" if note else "")
              + f"load_sprites: using {count} procedural sprites (seed {seed}), cleaned:")
         raw = procedural_sprites(count, seed=seed)
         array, log = clean_sprites(raw, size, channels=channels, resample=resample, verbose=verbose)
-        sprites = ImageSet("procedural", f"{len(array)} procedural sprites (seed {seed}) at {size[0]}x{size[1]}",
-                           size, channels, pixels=to_uint8(array), log=log)
-        sprites.note = note
-        return sprites
+        return ImageSet("procedural", f"{len(array)} procedural sprites (seed {seed}) at {size[0]}x{size[1]}",
+                        size, channels, pixels=to_uint8(array), log=log,
+                        note=None if note is None else f"Pokemon sprites not available: {note}")
     label = "pokemon" if path is None else "folder"
     _say(verbose, f"load_sprites: reading sprites from {folder}, cleaned:")
     candidates, others = _list_files(folder, recursive=True)
     skipped = [SkippedFile(p, f"not an image file (extension {os.path.splitext(p)[1] or 'none'})") for p in others]
     if not candidates:
         raise DataFolderError(f"path={str(folder)!r} holds no image files (looked for {', '.join(IMAGE_EXTENSIONS)}).")
-    chunks, counts = [], {"read": 0, "composited on white": 0, "trimmed (blank images dropped)": 0,
-                          f"resized to {size[0]}x{size[1]}": 0}
-    for start in range(0, len(candidates), 1024):  # in chunks: full-size sprites never all in memory
+    chunks, paths, read, counts = [], [], 0, np.zeros(3, int)
+    starts = range(0, len(candidates), 1024)  # in chunks: full-size sprites are never all in memory
+    if verbose and len(candidates) > 2048:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="cleaning sprites", unit="chunk")
+    for start in starts:
         arrays, kept, bad = _decode_all(candidates[start: start + 1024], _raw_rgba, False, label)
         skipped.extend(bad)
-        raw = ImageList([from_uint8(a) for a in arrays], paths=kept)
-        counts["read"] += len(raw)
-        composited = composite_on_white(raw, keep_alpha=channels == 4)
-        counts["composited on white"] += len(composited)
-        trimmed = trim_borders(composited)
-        counts["trimmed (blank images dropped)"] += len(trimmed)
-        if len(trimmed):
-            resized = resize_images(trimmed, size, resample)
-            if channels == 1:
-                resized = resized[..., 0:1] * 0.299 + resized[..., 1:2] * 0.587 + resized[..., 2:3] * 0.114
-            chunks.append(to_uint8(resized))
-            counts[f"resized to {size[0]}x{size[1]}"] += len(resized)
+        read += len(arrays)
+        pixels, chunk_paths, chunk_counts = _clean_steps(
+            ImageList([from_uint8(a) for a in arrays], paths=kept), size, channels, resample)
+        chunks.append(pixels)
+        paths.extend(chunk_paths)
+        counts += chunk_counts
     _warn_skipped(f"load_sprites {folder}", skipped, len(candidates) + len(others))
-    if not chunks:
-        raise DataFolderError(f"path={str(folder)!r}: no sprite could be read or all were blank.")
     pixels = np.concatenate(chunks)
-    seen, kept_rows = set(), []
-    for row, key in enumerate(_pixel_keys(pixels)):
-        if key not in seen:
-            seen.add(key)
-            kept_rows.append(row)
-    pixels = pixels[kept_rows]
-    log = list(counts.items()) + [("exact duplicates dropped", len(pixels))]
+    if not len(pixels):
+        raise DataFolderError(f"path={str(folder)!r}: no sprite could be read, or all were blank.")
+    unique = _first_of_each(pixels)
+    log = _cleaning_log(read, counts.tolist(), len(unique), size)
     if verbose:
-        for step, number in log:
-            print(f"  {step:<32s} {number:>7,d}")
+        _print_log(log)
         if skipped:
             print(f"  ({len(skipped)} unreadable or non-image files skipped: see .skipped)")
-    return ImageSet(label, f"{len(pixels)} sprites from {folder} at {size[0]}x{size[1]}", size, channels,
-                    pixels=pixels, skipped=skipped, log=log, root=folder)
+    return ImageSet(label, f"{len(unique)} sprites from {folder} at {size[0]}x{size[1]}", size, channels,
+                    pixels=pixels[unique], skipped=skipped, log=log, root=folder,
+                    paths=[paths[i] for i in unique])

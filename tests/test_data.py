@@ -86,7 +86,7 @@ def test_mixed_sprite_folder_loads_and_reports_broken_files(messy_folder):
     assert "empty" in reasons["i_empty.jpg"]
     assert "not an image file" in reasons["notes.txt"]
     assert "truncated" in reasons["g_truncated.png"] or "corrupt" in reasons["g_truncated.png"]
-    assert {os.path.basename(p) for p in report.files_read} == GOOD
+    assert {os.path.basename(p) for p in report.files} == GOOD
 
 
 def test_transparent_pixels_become_white_in_every_channel_mode(messy_folder):
@@ -220,6 +220,25 @@ def test_pipeline_batches_every_image_once_per_epoch_and_reshuffles():
     assert int(gd.training_pipeline(images, batch_size=8).cardinality()) == 6  # Keras can show an ETA
 
 
+def _numbered_folder(folder, count):
+    folder.mkdir()
+    for index in range(count):
+        Image.fromarray(np.full((6, 6), index * 10, np.uint8), "L").save(folder / f"{index:02d}.png")
+
+
+@pytest.mark.parametrize("cache", ["auto", False])
+def test_streamed_set_is_reshuffled_every_epoch(tmp_path, cache):
+    _numbered_folder(tmp_path / "numbers", 12)
+    images = gd.load_folder(tmp_path / "numbers", 6, channels=1, in_memory=False, verbose=False)
+    batches = images.pipeline(batch_size=4, seed=0, cache=cache)
+    epochs = []
+    for _ in range(3):
+        values = np.concatenate([b[:, 0, 0, 0] for b in batches.as_numpy_iterator()])
+        epochs.append(np.rint((values + 1) * 127.5 / 10).astype(int).tolist())
+    assert all(sorted(epoch) == list(range(12)) for epoch in epochs)  # each image once per epoch
+    assert len({tuple(epoch) for epoch in epochs}) == 3                # a new order every epoch
+
+
 def test_pipeline_applies_augment_per_batch():
     images = _numbered_images(16)
     flipped = gd.training_pipeline(images, batch_size=4, shuffle=False, augment=lambda batch: -batch)
@@ -322,6 +341,7 @@ def test_auto_faces_fall_back_to_lfw_quickly_and_say_why(offline_registry, capsy
     out = capsys.readouterr().out
     assert faces.source == "lfw" and len(faces) == 100
     assert "CelebA is not available" in out and "LFW" in out
+    assert faces.note.startswith("CelebA is not available: download failed from 2 mirror(s): cannot connect")
     assert elapsed < 10
     assert not list(offline_registry.glob("**/*.part"))  # no partial download left behind
 
@@ -360,6 +380,8 @@ def test_load_faces_bad_arguments():
         gd.load_faces(channels=2, source="lfw")
     with pytest.raises(ValueError, match="image_size=0"):
         gd.load_faces(image_size=0, source="lfw")
+    with pytest.raises(ValueError, match="cannot be used with source='lfw'"):
+        gd.load_faces(source="lfw", path="faces/")
 
 
 # ----------------------------------------------------------------------------------------
