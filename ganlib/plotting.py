@@ -1,0 +1,249 @@
+"""Pictures for the lessons: image grids, training curves, nearest neighbours, GIFs.
+
+Images come in ganlib's convention: float arrays in [-1, 1], shape (N, H, W, C) with
+C = 1 (grey), 3 (RGB) or 4 (RGBA). RGBA is shown composited on a white background, the
+way a sprite with a transparent background looks on a page.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+__all__ = [
+    "to_uint8",
+    "image_grid",
+    "save_image_grid",
+    "show_images",
+    "plot_history",
+    "nearest_neighbours",
+    "plot_nearest_neighbours",
+    "save_gif",
+]
+
+
+def _as_images(images, name="images"):
+    """(N, H, W, C) float array with C in 1/3/4; a single (H, W, C) image becomes N=1."""
+    if hasattr(images, "numpy"):
+        images = images.numpy()
+    array = np.asarray(images, dtype=np.float32)
+    if array.ndim == 3:
+        array = array[None]
+    if array.ndim != 4 or array.shape[-1] not in (1, 3, 4) or array.shape[0] == 0:
+        raise ValueError(
+            f"{name} has shape {array.shape}; expected (N, H, W, C) or (H, W, C) with N >= 1 "
+            "and C = 1, 3 or 4 (channels last)."
+        )
+    return array
+
+
+def to_uint8(images):
+    """Map [-1, 1] images to uint8 [0, 255] RGB or grey; RGBA is composited on white.
+
+    Returns (N, H, W, 3) for colour and RGBA input, (N, H, W) for grey input. Values
+    outside [-1, 1] are clipped.
+    """
+    images = _as_images(images)
+    unit = (np.clip(images, -1.0, 1.0) + 1.0) / 2.0  # [0, 1]
+    if unit.shape[-1] == 4:
+        alpha = unit[..., 3:4]
+        unit = unit[..., :3] * alpha + (1.0 - alpha)  # "over" a white background
+    elif unit.shape[-1] == 1:
+        unit = unit[..., 0]
+    return np.round(unit * 255.0).astype(np.uint8)
+
+
+def image_grid(images, ncols: int | None = None, padding: int = 2, pad_value: int = 255):
+    """Tile images into one uint8 picture, ``ncols`` per row (default: a near square).
+
+    Returns an (H', W', 3) array for colour/RGBA input or (H', W') for grey input, with
+    ``padding`` pixels of ``pad_value`` (white) between and around the tiles.
+    """
+    tiles = to_uint8(images)
+    count, height, width = tiles.shape[:3]
+    if ncols is None:
+        ncols = int(math.ceil(math.sqrt(count)))
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols={ncols!r} must be a positive integer.")
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding={padding!r} must be an integer >= 0.")
+    ncols = min(ncols, count)
+    nrows = int(math.ceil(count / ncols))
+    shape = (nrows * (height + padding) + padding, ncols * (width + padding) + padding) + tiles.shape[3:]
+    grid = np.full(shape, pad_value, dtype=np.uint8)
+    for index, tile in enumerate(tiles):
+        row, col = divmod(index, ncols)
+        top, left = padding + row * (height + padding), padding + col * (width + padding)
+        grid[top:top + height, left:left + width] = tile
+    return grid
+
+
+def save_image_grid(images, path, ncols: int | None = None, padding: int = 2, scale: int = 1):
+    """Save ``image_grid(images)`` as a PNG at ``path`` (enlarged ``scale`` times)."""
+    from PIL import Image
+
+    grid = image_grid(images, ncols=ncols, padding=padding)
+    picture = Image.fromarray(grid)
+    if scale != 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    picture.save(path)
+    return path
+
+
+def show_images(images, ncols: int | None = None, title: str | None = None, ax=None,
+                figsize=(6, 6)):
+    """Draw an image grid with matplotlib and return the figure."""
+    import matplotlib.pyplot as plt
+
+    grid = image_grid(images, ncols=ncols)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, dpi=80)
+    else:
+        fig = ax.figure
+    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=255,
+              interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _smooth(values, window):
+    values = np.asarray(values, dtype=np.float64)
+    if window <= 1 or len(values) < window:
+        return values
+    kernel = np.ones(window) / window
+    padded = np.concatenate([np.full(window - 1, values[0]), values])
+    return np.convolve(padded, kernel, mode="valid")
+
+
+def plot_history(history, smooth: int = 1, figsize=(11, 3.5)):
+    """Training curves from a history dict: losses left, D(x) and D(G(z)) right.
+
+    ``history`` maps names to lists: ``d_loss`` and ``g_loss`` (and for a GAN ``d_real`` =
+    mean D(x), ``d_fake`` = mean D(G(z))); an optional ``step`` list gives the x axis
+    (``fit_gan``'s history), else the index is used (Keras' per-epoch ``History.history``).
+    A WGAN-GP history (``wasserstein``, ``gp``) is drawn in the right panel instead.
+    ``smooth`` is a moving-average window in points. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if hasattr(history, "history"):  # a keras.callbacks.History
+        history = history.history
+    if not isinstance(history, dict) or "d_loss" not in history or "g_loss" not in history:
+        raise ValueError("history must be a dict with at least 'd_loss' and 'g_loss' lists.")
+    if isinstance(smooth, bool) or not isinstance(smooth, int) or smooth < 1:
+        raise ValueError(f"smooth={smooth!r} must be a positive integer (1 = no smoothing).")
+    length = len(history["d_loss"])
+    steps = history.get("step", list(range(1, length + 1)))
+    xlabel = "step" if "step" in history else "epoch"
+    fig, (left, right) = plt.subplots(1, 2, figsize=figsize, dpi=80)
+    for key, label in (("d_loss", "D loss"), ("g_loss", "G loss")):
+        left.plot(steps, _smooth(history[key], smooth), label=label)
+    left.set_xlabel(xlabel)
+    left.set_title("losses")
+    left.legend()
+    if "d_real" in history:
+        right.plot(steps, _smooth(history["d_real"], smooth), label="D(x), real")
+        right.plot(steps, _smooth(history["d_fake"], smooth), label="D(G(z)), generated")
+        right.axhline(0.5, color="grey", lw=0.8, ls="--")
+        right.set_ylim(-0.02, 1.02)
+        right.set_title("discriminator outputs")
+    else:
+        for key in ("wasserstein", "gp"):
+            if key in history:
+                right.plot(steps, _smooth(history[key], smooth), label=key)
+        right.set_title("critic")
+    right.set_xlabel(xlabel)
+    right.legend()
+    fig.tight_layout()
+    return fig
+
+
+def nearest_neighbours(samples, training_images, batch_size: int = 256):
+    """For each sample, the index of and the L2 pixel distance to its nearest training image.
+
+    Distances are root mean squared differences per pixel in [-1, 1] units, so 0 means an
+    exact copy and about 0.5 or more means clearly different images.
+
+    Returns:
+        (indices, distances): int array (N,) and float array (N,).
+    """
+    samples = _as_images(samples, "samples")
+    training = _as_images(training_images, "training_images")
+    if samples.shape[1:] != training.shape[1:]:
+        raise ValueError(
+            f"samples have images of shape {samples.shape[1:]} but training_images have "
+            f"{training.shape[1:]}; give images of the same shape."
+        )
+    flat_samples = samples.reshape(len(samples), -1).astype(np.float64)
+    flat_training = training.reshape(len(training), -1).astype(np.float64)
+    training_norms = (flat_training ** 2).sum(axis=1)
+    indices = np.empty(len(samples), dtype=np.int64)
+    squared = np.empty(len(samples), dtype=np.float64)
+    for start in range(0, len(samples), batch_size):
+        block = flat_samples[start:start + batch_size]
+        distances = (block ** 2).sum(axis=1)[:, None] - 2 * block @ flat_training.T + training_norms
+        indices[start:start + len(block)] = distances.argmin(axis=1)
+        squared[start:start + len(block)] = distances.min(axis=1)
+    rms = np.sqrt(np.maximum(squared, 0.0) / flat_samples.shape[1])
+    return indices, rms
+
+
+def plot_nearest_neighbours(samples, training_images, n: int = 8, figsize=None):
+    """Each of the first ``n`` samples (top row) above its nearest training image (bottom
+    row), with the RMS pixel distance: a near-zero distance means the generator copied a
+    training image (memorisation). Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    samples = _as_images(samples, "samples")[:n]
+    training = _as_images(training_images, "training_images")
+    indices, distances = nearest_neighbours(samples, training)
+    count = len(samples)
+    fig, axes = plt.subplots(2, count, figsize=figsize or (1.4 * count, 3.2), dpi=80, squeeze=False)
+    for column in range(count):
+        for row, image in enumerate((samples[column], training[indices[column]])):
+            tile = to_uint8(image)[0]
+            axes[row, column].imshow(tile, cmap="gray" if tile.ndim == 2 else None, vmin=0, vmax=255)
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+        axes[1, column].set_xlabel(f"d={distances[column]:.2f}")
+    axes[0, 0].set_ylabel("sample")
+    axes[1, 0].set_ylabel("nearest\ntraining")
+    fig.tight_layout()
+    return fig
+
+
+def save_gif(frames, path, duration: float = 0.3, max_frames: int = 60, max_side: int = 512):
+    """Write frames (PNG paths or uint8 arrays) as a looping GIF; returns ``path``.
+
+    At most ``max_frames`` frames are kept (evenly spaced, always the last) and each is
+    shrunk to at most ``max_side`` pixels so the GIF stays small (the series keeps
+    animations under 1 MB).
+    """
+    from PIL import Image
+
+    frames = list(frames)
+    if not frames:
+        raise ValueError("frames is empty; give at least one PNG path or image array.")
+    if len(frames) > max_frames:
+        keep = np.unique(np.linspace(0, len(frames) - 1, max_frames).round().astype(int))
+        frames = [frames[i] for i in keep]
+    pictures = []
+    for frame in frames:
+        picture = Image.open(frame) if isinstance(frame, (str, os.PathLike)) else Image.fromarray(np.asarray(frame))
+        picture = picture.convert("RGB")
+        if max(picture.size) > max_side:
+            ratio = max_side / max(picture.size)
+            picture = picture.resize((max(1, round(picture.width * ratio)), max(1, round(picture.height * ratio))),
+                                     Image.LANCZOS)
+        pictures.append(picture.quantize(colors=128, method=Image.MEDIANCUT))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    temporary = f"{path}.partial"
+    pictures[0].save(temporary, format="GIF", save_all=True, append_images=pictures[1:],
+                     duration=int(duration * 1000), loop=0, optimize=True)
+    os.replace(temporary, path)
+    return path

@@ -1,0 +1,91 @@
+"""Light tests of ganlib.plotting: pixel values, grid layout, figures, GIFs, bad input."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from ganlib import plotting  # noqa: E402
+
+
+def test_to_uint8_maps_minus_one_one_and_composites_rgba_on_white():
+    grey = np.array([-1.0, 0.0, 1.0, 3.0], np.float32).reshape(1, 2, 2, 1)
+    assert plotting.to_uint8(grey).tolist() == [[[0, 128], [255, 255]]]
+    # RGBA: a black pixel fully transparent shows white, fully opaque shows black,
+    # half transparent (alpha 0.5 -> value 0) shows mid grey.
+    rgba = np.array([[[[-1, -1, -1, -1], [-1, -1, -1, 1], [-1, -1, -1, 0]]]], np.float32)
+    assert plotting.to_uint8(rgba)[0, 0].tolist() == [[255, 255, 255], [0, 0, 0], [128, 128, 128]]
+
+
+def test_image_grid_layout():
+    images = np.stack([np.full((4, 5, 3), value, np.float32) for value in (-1.0, 1.0, -1.0)])
+    grid = plotting.image_grid(images, ncols=2, padding=1)
+    assert grid.shape == (2 * (4 + 1) + 1, 2 * (5 + 1) + 1, 3)
+    assert grid[1, 1].tolist() == [0, 0, 0]  # first tile black
+    assert grid[1, 7].tolist() == [255, 255, 255]  # second tile white
+    assert grid[6, 1].tolist() == [0, 0, 0]  # third tile starts a new row
+    assert grid[0, 0].tolist() == [255, 255, 255]  # white padding
+    assert plotting.image_grid(np.zeros((9, 4, 4, 1))).shape == (3 * 6 + 2, 3 * 6 + 2)  # 3x3 grey
+
+
+def test_save_image_grid_and_gif(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for epoch in range(3):
+        paths.append(plotting.save_image_grid(rng.uniform(-1, 1, (4, 8, 8, 3)), tmp_path / f"e{epoch}.png"))
+    with Image.open(paths[0]) as picture:
+        assert picture.size == (2 * 10 + 2, 2 * 10 + 2)
+    gif = plotting.save_gif(paths, tmp_path / "run.gif", duration=0.2)
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 3
+        assert animation.info["duration"] == 200
+    frames = [np.full((700, 700, 3), value, np.uint8) for value in range(100)]
+    with Image.open(plotting.save_gif(frames, tmp_path / "big.gif", max_frames=10, max_side=100)) as small:
+        assert small.n_frames == 10 and max(small.size) == 100
+
+
+def test_plot_history_gan_and_wgan():
+    history = {"step": [1, 2, 3], "d_loss": [1.4, 1.2, 1.1], "g_loss": [0.7, 0.9, 1.0],
+               "d_real": [0.5, 0.6, 0.7], "d_fake": [0.5, 0.4, 0.3]}
+    figure = plotting.plot_history(history, smooth=2)
+    left, right = figure.axes
+    assert left.lines[0].get_xdata().tolist() == [1, 2, 3]
+    assert right.lines[0].get_ydata().tolist() == pytest.approx([0.5, 0.55, 0.65])  # smoothed D(x)
+    plt.close(figure)
+    wgan = {"d_loss": [-1.0, -2.0], "g_loss": [0.5, 0.4], "wasserstein": [1.0, 2.0], "gp": [0.1, 0.0]}
+    figure = plotting.plot_history(wgan)
+    assert [line.get_label() for line in figure.axes[1].lines] == ["wasserstein", "gp"]
+    plt.close(figure)
+
+
+def test_nearest_neighbours_finds_copies():
+    rng = np.random.default_rng(1)
+    training = rng.uniform(-1, 1, (20, 8, 8, 1)).astype(np.float32)
+    samples = np.stack([training[7], training[3] + 0.01, rng.uniform(-1, 1, (8, 8, 1))]).astype(np.float32)
+    indices, distances = plotting.nearest_neighbours(samples, training, batch_size=2)
+    assert indices[:2].tolist() == [7, 3]
+    assert distances[0] == pytest.approx(0.0, abs=1e-3)
+    assert distances[1] == pytest.approx(0.01, abs=1e-3)
+    assert distances[2] > 0.5  # uniform noise is far from every training image
+    figure = plotting.plot_nearest_neighbours(samples, training, n=3)
+    assert len(figure.axes) == 6
+    plt.close(figure)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match=r"images has shape \(4, 8, 8, 2\).*C = 1, 3 or 4"):
+        plotting.image_grid(np.zeros((4, 8, 8, 2)))
+    with pytest.raises(ValueError, match=r"ncols=0 must be a positive integer"):
+        plotting.image_grid(np.zeros((4, 8, 8, 3)), ncols=0)
+    with pytest.raises(ValueError, match=r"padding=-1"):
+        plotting.image_grid(np.zeros((4, 8, 8, 3)), padding=-1)
+    with pytest.raises(ValueError, match=r"samples have images of shape \(8, 8, 1\) but training_images have \(8, 8, 3\)"):
+        plotting.nearest_neighbours(np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8, 3)))
+    with pytest.raises(ValueError, match=r"history must be a dict"):
+        plotting.plot_history({"loss": [1.0]})
+    with pytest.raises(ValueError, match=r"smooth=0"):
+        plotting.plot_history({"d_loss": [1.0], "g_loss": [1.0]}, smooth=0)
+    with pytest.raises(ValueError, match=r"frames is empty"):
+        plotting.save_gif([], "never.gif")
