@@ -615,7 +615,7 @@ class ImageSet:
     def _to_float(pixels):
         import tensorflow as tf
 
-        return tf.cast(pixels, tf.float32) * (1.0 / 127.5) - 1.0
+        return tf.cast(pixels, tf.float32) / 127.5 - 1.0  # exactly as from_uint8
 
     @property
     def dataset(self):
@@ -637,6 +637,8 @@ class ImageSet:
         """
         import tensorflow as tf
 
+        if self._pixels is not None and cache == "auto":
+            cache = False  # already in memory: converting to float on the fly costs nothing
         size_bytes = len(self) * int(np.prod(self.shape)) * 4
         cached = cache is True or isinstance(cache, (str, os.PathLike)) or (
             cache == "auto" and size_bytes <= CACHE_LIMIT_BYTES)
