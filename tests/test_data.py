@@ -605,6 +605,23 @@ def test_extract_refuses_paths_outside_the_folder(tmp_path):
     assert not list(tmp_path.glob(".out.*"))
 
 
+def test_extract_tar_gz_all_or_nothing(tmp_path):
+    import tarfile
+
+    source = tmp_path / "src"
+    (source / "inner").mkdir(parents=True)
+    (source / "inner" / "a.txt").write_text("a")
+    archive = tmp_path / "bundle.tar.gz"
+    with tarfile.open(archive, "w:gz") as bundle:
+        bundle.add(source / "inner", arcname="inner")
+    out = gd.extract(archive, tmp_path / "out", progress=False)
+    assert (out / "inner" / "a.txt").read_text() == "a"
+    (tmp_path / "junk.zip").write_bytes(b"neither zip nor tar")
+    with pytest.raises(OSError, match="neither a zip nor a tar"):
+        gd.extract(tmp_path / "junk.zip", tmp_path / "junk", progress=False)
+    assert not (tmp_path / "junk").exists() and not list(tmp_path.glob(".junk.*"))
+
+
 def test_registry_entries_are_complete():
     pokemon, celeba = gd.REGISTRY["pokemon"], gd.REGISTRY["celeba"]
     assert pokemon.checksum == "sha1:c065c0e2593b8b161a2d7873e42418bf6a21106c"  # d2l's published sha1
