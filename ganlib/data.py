@@ -60,6 +60,7 @@ __all__ = [
     "drop_duplicates",
     "extract",
     "fetch",
+    "file_digest",
     "from_uint8",
     "image_folder",
     "load_faces",
