@@ -52,6 +52,9 @@ __all__ = [
     "perceptual_loss",
     "poisson_blend",
     "overlay",
+    "mean_fill",
+    "biharmonic_fill",
+    "search_latents",
     "inpaint",
 ]
 
@@ -377,6 +380,35 @@ def poisson_blend(generated, images, masks, clip: bool = True) -> np.ndarray:
     return blended[0] if single else blended
 
 
+# ------------------------------------------------------- classical baselines
+
+
+def mean_fill(images, masks) -> np.ndarray:
+    """The simplest fill: every missing pixel gets the mean of its image's known pixels
+    (per channel). A baseline any method must beat."""
+    single = np.asarray(images).ndim == 3
+    images, masks = _check_images_and_masks(images, masks)
+    known = masks.sum(axis=(1, 2))  # (N, 1)
+    means = (images * masks).sum(axis=(1, 2)) / known  # (N, C)
+    filled = overlay(np.broadcast_to(means[:, None, None, :], images.shape), images, masks)
+    return filled[0] if single else filled
+
+
+def biharmonic_fill(images, masks) -> np.ndarray:
+    """Classical inpainting: scikit-image's ``inpaint_biharmonic`` (Damelin and Hoang
+    2018), the smoothest surface (biharmonic equation) through the known pixels, per image."""
+    from skimage.restoration import inpaint_biharmonic
+
+    single = np.asarray(images).ndim == 3
+    images, masks = _check_images_and_masks(images, masks)
+    filled = np.stack([
+        inpaint_biharmonic(image, mask[..., 0] < 0.5, channel_axis=-1)
+        for image, mask in zip(images, masks)
+    ]).astype(np.float32)
+    filled = np.clip(overlay(filled, images, masks), -1.0, 1.0)
+    return filled[0] if single else filled
+
+
 # ------------------------------------------------------------------ the search
 
 
@@ -435,6 +467,84 @@ def _model_image_shape(model, name):
     return tuple(shape[1:]) if shape is not None else None
 
 
+def search_latents(generator, discriminator, images, weights, steps=1000, n_candidates=8,
+                   perceptual_weight=0.1, contextual_weight=1.0, learning_rate=0.01, z_clip=3.0,
+                   seed=0, record_every=10, progress=True) -> dict:
+    """The heart of ``inpaint``: Adam on a batch of latent vectors, all images at once.
+
+    Candidate k of image i sits at row ``i * n_candidates + k`` of one (N * K, latent_dim)
+    variable; the loss of each row depends only on that row, so minimising their sum
+    moves every candidate as if alone, in one batched, compiled step. Arguments as in
+    ``inpaint`` (already checked there); ``weights`` from ``contextual_weights``.
+
+    Returns dict(z=(N, K, latent_dim) the best z seen per candidate, loss=(N, K) its loss,
+    history=dict(step, loss=(records, N) the best loss so far per image)).
+    """
+    import keras
+    import tensorflow as tf
+
+    n_images, latent_dim = len(images), int(generator.input_shape[-1])
+    total = n_images * n_candidates
+    repeated_images = tf.constant(np.repeat(images, n_candidates, axis=0), tf.float32)
+    repeated_weights = tf.constant(np.repeat(weights, n_candidates, axis=0), tf.float32)
+    start = np.random.default_rng(seed).standard_normal((total, latent_dim))  # z ~ N(0, I)
+    start = np.clip(start, -z_clip, z_clip).astype(np.float32)
+    z = tf.Variable(start, name="z")
+    best_z = tf.Variable(start, name="best_z")
+    best_loss = tf.Variable(tf.fill([total], np.float32(np.inf)), name="best_loss")
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.9, beta_2=0.999)
+    optimizer.build([z])
+
+    def total_loss(latent):
+        generated = generator(latent, training=False)
+        loss = contextual_weight * contextual_loss(generated, repeated_images, repeated_weights)
+        if perceptual_weight > 0:
+            loss += perceptual_weight * perceptual_loss(discriminator, generated)
+        return loss
+
+    @tf.function
+    def run(n_steps):
+        for _ in tf.range(n_steps):
+            with tf.GradientTape() as tape:
+                loss = total_loss(z)  # one value per candidate
+                summed = tf.reduce_sum(loss)  # candidates are independent: sum, not mean
+            improved = loss < best_loss  # remember the best z seen so far per candidate
+            best_loss.assign(tf.where(improved, loss, best_loss))
+            best_z.assign(tf.where(improved[:, None], z, best_z))
+            optimizer.apply_gradients([(tape.gradient(summed, z), z)])
+            z.assign(tf.clip_by_value(z, -z_clip, z_clip))  # stay in the prior's range
+        return best_loss
+
+    history_steps, history_losses = [], []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc="inpainting", unit="step", leave=False)
+    done = 0
+    while done < steps:
+        chunk = min(record_every, steps - done)
+        current = run(tf.constant(chunk)).numpy()
+        done += chunk
+        history_steps.append(done)
+        history_losses.append(current.reshape(n_images, n_candidates).min(axis=1))
+        if bar is not None:
+            bar.update(chunk)
+            bar.set_postfix(loss=f"{history_losses[-1].mean():.4g}")
+    if bar is not None:
+        bar.close()
+    # the z after the last update has not been scored yet: it competes too
+    final_loss = total_loss(z).numpy()
+    improved = final_loss < best_loss.numpy()
+    candidates_z = np.where(improved[:, None], z.numpy(), best_z.numpy())
+    candidates_loss = np.where(improved, final_loss, best_loss.numpy())
+    return {
+        "z": candidates_z.reshape(n_images, n_candidates, latent_dim),
+        "loss": candidates_loss.reshape(n_images, n_candidates),
+        "history": {"step": np.asarray(history_steps), "loss": np.stack(history_losses)},
+    }
+
+
 def inpaint(
     generator,
     discriminator,
@@ -488,11 +598,8 @@ def inpaint(
         'blended' (Poisson-blended), 'z' (N, latent_dim), 'contextual_loss',
         'perceptual_loss', 'loss' (per image, at z*), 'weights' (the contextual
         weights W) and 'history' (dict of 'step' and 'loss', the best loss so far
-        per image, shape (records, N)).
+        per image, shape (records, N)), 'candidate_loss' (N, n_candidates).
     """
-    import keras
-    import tensorflow as tf
-
     single = np.asarray(images).ndim == 3
     images_batch, masks_batch = _check_images_and_masks(images, masks)
     generated_shape = _model_image_shape(generator, "generator")
@@ -520,74 +627,16 @@ def inpaint(
     window = _check_window(window)
     z_clip = check_positive("z_clip", z_clip)
     record_every = check_positive("record_every", record_every, integer=True)
-    latent_dim = int(generator.input_shape[-1])
-
-    n_images = len(images_batch)
-    total = n_images * n_candidates
     weights = contextual_weights(masks_batch, window)
-    # candidate k of image i sits at row i * n_candidates + k
-    repeated_images = tf.constant(np.repeat(images_batch, n_candidates, axis=0))
-    repeated_weights = tf.constant(np.repeat(weights, n_candidates, axis=0))
-    rng = np.random.default_rng(seed)
-    start = np.clip(rng.standard_normal((total, latent_dim)), -z_clip, z_clip).astype(np.float32)
-    z = tf.Variable(start, name="z")
-    best_z = tf.Variable(start, name="best_z")
-    best_loss = tf.Variable(tf.fill([total], np.float32(np.inf)), name="best_loss")
-    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=0.9, beta_2=0.999)
-    optimizer.build([z])
-
-    def losses(latent):
-        generated = generator(latent, training=False)
-        context = contextual_loss(generated, repeated_images, repeated_weights)
-        if perceptual_weight > 0:
-            perceptual = perceptual_loss(discriminator, generated)
-        else:
-            perceptual = tf.zeros_like(context)
-        return context, perceptual, contextual_weight * context + perceptual_weight * perceptual
-
-    @tf.function
-    def run(n_steps):
-        for _ in tf.range(n_steps):
-            with tf.GradientTape() as tape:
-                tape.watch(z)
-                _, _, loss = losses(z)
-                summed = tf.reduce_sum(loss)  # candidates are independent: sum, not mean
-            improved = loss < best_loss
-            best_loss.assign(tf.where(improved, loss, best_loss))
-            best_z.assign(tf.where(improved[:, None], z, best_z))
-            gradient = tape.gradient(summed, z)
-            optimizer.apply_gradients([(gradient, z)])
-            z.assign(tf.clip_by_value(z, -z_clip, z_clip))
-        return best_loss
-
-    history_steps, history_losses = [], []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc="inpainting", unit="step", leave=False)
-    done = 0
-    while done < steps:
-        chunk = min(record_every, steps - done)
-        current = run(tf.constant(chunk)).numpy()
-        done += chunk
-        history_steps.append(done)
-        history_losses.append(current.reshape(n_images, n_candidates).min(axis=1))
-        if bar is not None:
-            bar.update(chunk)
-            bar.set_postfix(loss=f"{history_losses[-1].mean():.4g}")
-    if bar is not None:
-        bar.close()
-
-    # The final z has not been scored yet: include it among the candidates.
-    context, perceptual, final_loss = losses(z)
-    final_loss = final_loss.numpy()
-    improved = final_loss < best_loss.numpy()
-    candidates_z = np.where(improved[:, None], z.numpy(), best_z.numpy())
-    candidates_loss = np.where(improved, final_loss, best_loss.numpy())
-    best_index = candidates_loss.reshape(n_images, n_candidates).argmin(axis=1)
-    rows = np.arange(n_images) * n_candidates + best_index
-    chosen_z = candidates_z[rows]
+    search = search_latents(
+        generator, discriminator, images_batch, weights, steps=steps, n_candidates=n_candidates,
+        perceptual_weight=perceptual_weight, contextual_weight=contextual_weight,
+        learning_rate=learning_rate, z_clip=z_clip, seed=seed, record_every=record_every,
+        progress=progress,
+    )
+    n_images = len(images_batch)
+    best_index = search["loss"].argmin(axis=1)  # the best candidate of each image
+    chosen_z = search["z"][np.arange(n_images), best_index]
     generated = generator(chosen_z, training=False)
     chosen_context = contextual_loss(generated, images_batch, weights).numpy()
     chosen_perceptual = perceptual_loss(discriminator, generated).numpy()  # reported even if unused
@@ -608,6 +657,7 @@ def inpaint(
         "perceptual_loss": chosen_perceptual,
         "loss": contextual_weight * chosen_context + perceptual_weight * chosen_perceptual,
         "weights": weights,
-        "history": {"step": np.asarray(history_steps), "loss": np.stack(history_losses)},
+        "history": search["history"],
+        "candidate_loss": search["loss"],
     }
     return completed, details

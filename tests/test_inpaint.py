@@ -191,7 +191,48 @@ def test_poisson_blend_single_image_shape():
     assert ip.poisson_blend(image, image, ip.center_mask(SIZE)).shape == (SIZE, SIZE, 1)
 
 
+# ------------------------------------------------------- classical baselines
+
+
+def test_mean_fill_uses_each_images_known_mean_per_channel():
+    images = np.zeros((2, 4, 4, 2), np.float32)
+    images[0, :, :2, 0], images[0, :, 2:, 0] = 0.2, 0.6  # channel 0: left 0.2, right 0.6
+    images[0, ..., 1] = -0.5
+    images[1] = 0.9
+    mask = ip.mask_from_rectangles(4, (0, 1, 4, 2))  # columns 1 and 2 missing
+    filled = ip.mean_fill(images, mask)
+    np.testing.assert_allclose(filled[0, :, 1:3, 0], 0.4, rtol=1e-6)  # mean of columns 0 and 3
+    np.testing.assert_allclose(filled[0, :, 1:3, 1], -0.5, rtol=1e-6)
+    np.testing.assert_allclose(filled[1], 0.9, rtol=1e-6)
+    np.testing.assert_array_equal(filled[:, :, [0, 3]], images[:, :, [0, 3]])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_biharmonic_fill_of_a_ramp_is_the_ramp(channels):
+    image = ramp(channels=channels)
+    mask = ip.center_mask(SIZE)
+    filled = ip.biharmonic_fill(image, mask)
+    assert filled.shape == image.shape
+    np.testing.assert_allclose(filled, image, atol=1e-4)
+    assert not np.allclose(ip.mean_fill(image, mask), image, atol=1e-2)
+
+
 # ---------------------------------------------------------------- the search
+
+
+def test_search_latents_shapes_and_candidates_are_independent():
+    generator = tiny_generator()
+    images, _ = target_in_generator_range(generator, count=2)
+    weights = ip.contextual_weights(np.stack([ip.center_mask(SIZE)] * 2))
+    both = ip.search_latents(generator, constant_discriminator(0.0), images, weights, steps=20,
+                             n_candidates=3, record_every=5, progress=False)
+    assert both["z"].shape == (2, 3, 4) and both["loss"].shape == (2, 3)
+    assert both["history"]["step"].tolist() == [5, 10, 15, 20]
+    # the same starting points searched one image at a time give the same result
+    alone = ip.search_latents(generator, constant_discriminator(0.0), images[:1], weights[:1], steps=20,
+                              n_candidates=3, record_every=5, progress=False)
+    np.testing.assert_allclose(alone["z"][0], both["z"][0], atol=1e-5)
+    np.testing.assert_allclose(alone["loss"][0], both["loss"][0], rtol=1e-5)
 
 
 def target_in_generator_range(generator, seed=5, count=2):
