@@ -19,7 +19,20 @@ __version__ = "0.1.0"
 
 PRESETS = ("quick", "cpu", "gpu")
 
-__all__ = ["setup", "preset", "PRESETS", "__version__"]
+SUBMODULES = ("augment", "callbacks", "classic", "data", "inpaint", "metrics", "models",
+              "plotting", "toy", "train")
+
+__all__ = ["setup", "preset", "PRESETS", "__version__", *SUBMODULES]
+
+
+def __getattr__(name):
+    """Import submodules on first use, so `import ganlib; ganlib.data.load_faces()` works
+    without importing TensorFlow until it is needed (PEP 562)."""
+    if name in SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'ganlib' has no attribute {name!r}")
 
 
 def _has_gpu() -> bool:

@@ -62,3 +62,9 @@ def test_checks_name_argument_value_and_what_is_allowed():
     with pytest.raises(ValueError, match=r"means has 2, stds has 3"):
         check_same_length(means=[0, 1], stds=[1, 1, 1])
     assert check_positive("n", 3, integer=True) == 3
+
+
+def test_submodules_are_reachable_from_the_package():
+    assert ganlib.metrics.wasserstein_1d([0.0], [1.0]) == 1.0
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        ganlib.nonsense
