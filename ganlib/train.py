@@ -13,6 +13,8 @@ that x is real (Goodfellow et al. 2014). Real data is labelled 1, generated data
 """
 from __future__ import annotations
 
+import os
+
 import keras
 import tensorflow as tf
 
@@ -34,6 +36,105 @@ def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
     )
     fake_term = tf.nn.softplus(fake_logits)
     return tf.reduce_mean(real_term) + tf.reduce_mean(fake_term)
+
+
+def _static_shape(model, attribute):
+    """``model.input_shape[1:]`` (or output_shape) as a tuple, None when unknown."""
+    try:
+        shape = getattr(model, attribute)
+    except (AttributeError, ValueError, RuntimeError):
+        return None
+    if isinstance(shape, list) or shape is None:  # several inputs/outputs: not checked
+        return None
+    return tuple(shape[1:])
+
+
+def _check_networks_fit(generator, discriminator, latent_dim):
+    """The generator must take ``latent_dim`` numbers and make what D takes as input."""
+    z_shape = _static_shape(generator, "input_shape")
+    if z_shape is not None and z_shape != (latent_dim,):
+        raise ValueError(
+            f"latent_dim={latent_dim} but the generator takes inputs of shape {z_shape}; "
+            f"give latent_dim={z_shape[0] if len(z_shape) == 1 else z_shape}."
+        )
+    produced = _static_shape(generator, "output_shape")
+    expected = _static_shape(discriminator, "input_shape")
+    if produced is not None and expected is not None and produced != expected:
+        raise ValueError(
+            f"generator makes examples of shape {produced} but the discriminator takes "
+            f"{expected}; build both for the same image size and channels."
+        )
+
+
+def _first_batch(data):
+    """The first batch of a tf.data.Dataset / array / (x, y) tuple, as a NumPy array."""
+    import numpy as np
+
+    if isinstance(data, (tuple, list)) and data:
+        data = data[0]
+    if isinstance(data, tf.data.Dataset):
+        spec = data.element_spec
+        if isinstance(spec, (tuple, list)):
+            spec = spec[0]
+        for element in data.take(1):
+            if isinstance(element, (tuple, list)):
+                element = element[0]
+            return np.asarray(element), spec
+        raise ValueError("the data set is empty; it yields no batch to train on.")
+    if isinstance(data, dict) or data is None:
+        return None, None
+    array = np.asarray(data)
+    return array[:256], None  # an in-memory array: fit batches it itself
+
+
+def check_training_data(data, expected_shape):
+    """Raise ValueError unless ``data`` yields batches of examples of ``expected_shape``.
+
+    For images (examples of rank 3) the pixel values of the first batch must also be
+    finite and within [-1, 1], the range of the generator's tanh output (Radford et al.
+    2015): images in [0, 255] or [0, 1] are the usual mistake. Returns the first batch.
+    """
+    import numpy as np
+
+    batch, spec = _first_batch(data)
+    if batch is None or expected_shape is None:
+        return batch
+    if spec is not None and spec.shape.rank == len(expected_shape):
+        raise ValueError(
+            f"the data set yields single examples of shape {tuple(spec.shape)}, not batches; "
+            "batch it first, e.g. dataset.batch(64)."
+        )
+    found = tuple(batch.shape[1:])
+    if found != tuple(expected_shape):
+        raise ValueError(
+            f"the data has examples of shape {found} but the discriminator expects "
+            f"{tuple(expected_shape)}; load the data at that size (image_size, channels) or "
+            "build the networks for the data's shape."
+        )
+    if len(expected_shape) == 3:
+        if not np.issubdtype(batch.dtype, np.floating):
+            raise ValueError(
+                f"the images have dtype {batch.dtype}; expected float32 values in [-1, 1] "
+                "(for uint8 images use x / 127.5 - 1)."
+            )
+        if not np.all(np.isfinite(batch)):
+            raise ValueError("the first batch of images contains NaN or inf values.")
+        low, high = float(batch.min()), float(batch.max())
+        if low < -1.001 or high > 1.001:
+            hint = " (looks like [0, 255]: use x / 127.5 - 1)" if high > 2 else ""
+            raise ValueError(
+                f"the images have values in [{low:.3g}, {high:.3g}]; the generator's tanh "
+                f"makes images in [-1, 1], so scale the real images to [-1, 1]{hint}."
+            )
+        if low >= 0.0 and batch.size > 1000:
+            import warnings
+
+            warnings.warn(
+                f"the first batch of images has values in [{low:.3g}, {high:.3g}], none "
+                "negative: images scaled to [0, 1] instead of [-1, 1]? (use 2 * x - 1)",
+                stacklevel=3,
+            )
+    return batch
 
 
 def generator_loss(fake_logits, kind: str = "non-saturating"):
@@ -62,6 +163,25 @@ class _AdversarialModel(keras.Model):
         self.latent_dim = check_positive("latent_dim", latent_dim, integer=True)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
+
+    @property
+    def data_shape(self):
+        """The shape of one real example the discriminator expects, e.g. (64, 64, 3)."""
+        return _static_shape(self.discriminator, "input_shape")
+
+    def fit(self, x=None, *args, check_data: bool = True, **kwargs):
+        """``keras.Model.fit`` after checking that the data matches the networks.
+
+        With ``check_data`` (default) the first batch is inspected: its examples must have
+        the discriminator's input shape and, for images, values in [-1, 1] (the range of
+        the generator's tanh); the generator must take ``latent_dim`` numbers and make
+        examples of that shape. Otherwise a ValueError says what was found and how to fix
+        it, before any training. Everything else is passed on to ``keras.Model.fit``.
+        """
+        _check_networks_fit(self.generator, self.discriminator, self.latent_dim)
+        if check_data:
+            check_training_data(x, self.data_shape)
+        return super().fit(x, *args, **kwargs)
 
     @property
     def metrics(self):
@@ -101,6 +221,10 @@ class GAN(_AdversarialModel):
         label_smoothing: one-sided label smoothing of the real target, in [0, 0.5).
         generator_loss: 'non-saturating' (default) or 'saturating'.
         seed: seed of the noise generator (None: from Keras' global seed).
+        augment: None, or a callable images -> images (e.g. ``ganlib.augment.DiffAugment``)
+            applied to real *and* generated images every time D sees them, in the
+            discriminator and the generator steps (Zhao et al. 2020), so gradients reach G
+            through it. It must work on symbolic tensors inside ``tf.function``.
 
     Metrics: ``d_loss``, ``g_loss``, ``d_real`` = mean D(x) and ``d_fake`` = mean D(G(z)).
     """
@@ -116,25 +240,44 @@ class GAN(_AdversarialModel):
         label_smoothing: float = 0.0,
         generator_loss: str = "non-saturating",
         seed=None,
+        augment=None,
         **kwargs,
     ):
+        if augment is not None and not callable(augment):
+            raise ValueError(
+                f"augment={augment!r} is not callable; give None or a function/layer that maps "
+                "a batch of images to a batch of the same shape (e.g. ganlib.augment.DiffAugment())."
+            )
         super().__init__(generator, discriminator, latent_dim, seed=seed, **kwargs)
+        self.augment = augment
         self.d_steps = check_positive("d_steps", d_steps, integer=True)
         self.label_smoothing = check_range("label_smoothing", label_smoothing, 0.0, 0.5, high_open=True)
         self.generator_loss_kind = check_choice("generator_loss", generator_loss, GENERATOR_LOSSES)
 
     def compile(self, d_optimizer=None, g_optimizer=None, jit_compile="auto", **kwargs):
-        """Defaults: Adam(2e-4, beta_1=0.5) for both networks (Radford et al. 2015)."""
+        """Defaults: Adam(2e-4, beta_1=0.5) for both networks (Radford et al. 2015).
+
+        ``jit_compile`` is passed to Keras: 'auto' compiles the train step with XLA on a
+        GPU and not on a CPU (Keras' rule), True or False forces it. Keras' own single
+        ``optimizer`` is not used (each network has its own), so none is created.
+        """
+        kwargs.setdefault("optimizer", None)
         super().compile(jit_compile=jit_compile, **kwargs)
         self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+
+    def discriminate(self, images):
+        """D's logits for a batch, after ``augment`` when one was given."""
+        if self.augment is not None:
+            images = self.augment(images)
+        return self.discriminator(images, training=True)
 
     def discriminator_step(self, real):
         batch_size = tf.shape(real)[0]
         fake = self.generator(self.sample_noise(batch_size), training=True)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
+            real_logits = self.discriminate(real)
+            fake_logits = self.discriminate(fake)
             d_loss = discriminator_loss(real_logits, fake_logits, self.label_smoothing)
         weights = self.discriminator.trainable_weights
         self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
@@ -143,7 +286,7 @@ class GAN(_AdversarialModel):
     def generator_step(self, batch_size):
         z = self.sample_noise(batch_size)
         with tf.GradientTape() as tape:
-            fake_logits = self.discriminator(self.generator(z, training=True), training=True)
+            fake_logits = self.discriminate(self.generator(z, training=True))
             g_loss = generator_loss(fake_logits, self.generator_loss_kind)
         weights = self.generator.trainable_weights
         self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
@@ -387,3 +530,171 @@ class WGANGP(_WassersteinModel):
         )
         gp = gradient_penalty(self.critic, real, fake, seed=self.seed_generator)
         return -wasserstein + self.gp_weight * gp, {"gp": gp, "wasserstein": wasserstein}
+
+
+# --- fit_gan: one call that trains with sample grids, checkpoints, resume and a NaN guard ---
+
+
+class TrainingHistory(dict):
+    """``fit_gan``'s result: a dict of per-step lists (``step``, ``epoch``, ``d_loss``,
+    ``g_loss``, ...) with three attributes: ``status`` ('completed' or why training
+    stopped), ``run_dir`` and ``resumed_from_step`` (None for a fresh run)."""
+
+    def __init__(self, history, status, run_dir, resumed_from_step=None):
+        super().__init__(history)
+        self.status = status
+        self.run_dir = run_dir
+        self.resumed_from_step = resumed_from_step
+
+
+def _steps_per_epoch(dataset, steps_per_epoch=None):
+    if steps_per_epoch is not None:
+        return check_positive("steps_per_epoch", steps_per_epoch, integer=True)
+    cardinality = int(dataset.cardinality().numpy())
+    if cardinality == tf.data.INFINITE_CARDINALITY:
+        raise ValueError(
+            "dataset is infinite (it repeats); give steps_per_epoch=... or remove .repeat()."
+        )
+    if cardinality == tf.data.UNKNOWN_CARDINALITY:  # e.g. after filter(): count once
+        cardinality = int(dataset.reduce(0, lambda count, _: count + 1).numpy())
+    if cardinality < 1:
+        raise ValueError("dataset is empty; it yields no batch to train on.")
+    return cardinality
+
+
+def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None = 500,
+            resume: bool = True, n_samples: int = 64, sample_seed: int = 0, sample_every: int = 1,
+            nan_guard: bool = True, save_models: bool = True, steps_per_epoch: int | None = None,
+            callbacks=None, verbose: int = 1):
+    """Train ``gan`` for ``epochs`` epochs with everything a long run needs; return its history.
+
+    * a grid of ``n_samples`` images from one fixed noise batch after each epoch
+      (``out_dir/samples/epoch_NNNN.png``) and their GIF at the end (``out_dir/samples.gif``);
+    * a checkpoint every ``checkpoint_every`` steps and at the end (``out_dir/checkpoints``,
+      written atomically: both networks, both optimizers, step, history, fixed noise);
+    * automatic resume: when ``out_dir`` holds a checkpoint (a run that was interrupted,
+      killed or already finished), training continues from it instead of starting over,
+      and stops at the same total of ``epochs * steps_per_epoch`` steps;
+    * a guard that stops on NaN or inf, restores the last good checkpoint and says so;
+    * one progress bar over the whole run with its ETA;
+    * the final networks saved as ``out_dir/generator.keras`` and
+      ``out_dir/discriminator.keras`` (load them with ``keras.models.load_model``) and the
+      history as ``out_dir/history.json``.
+
+    Args:
+        gan: a ``GAN`` / ``WGANGP`` / ``WGAN``; compiled with its defaults if it was not.
+        dataset: a finite ``tf.data.Dataset`` of image batches in [-1, 1] (one pass = one
+            epoch); checked against the networks before training.
+        epochs: total epochs of the run (also when resuming).
+        out_dir: the run folder, e.g. ``notebooks/runs/02_dcgan``.
+        checkpoint_every: steps between checkpoints (None: only at the end). A checkpoint
+            of the 64x64 DCGAN is about 75 MB and takes about a second to write.
+        resume: continue from ``out_dir``'s newest checkpoint if there is one; False
+            deletes the old checkpoints and grids and starts afresh.
+        n_samples, sample_seed: size and seed of the fixed noise (restored on resume).
+        sample_every: save a grid every this many epochs.
+        nan_guard: stop and roll back on NaN/inf.
+        save_models: write the two ``.keras`` files at the end.
+        steps_per_epoch: only needed when the dataset's length is unknown or infinite.
+        callbacks: more Keras callbacks, called after ganlib's.
+        verbose: 1 prints what happens and shows the progress bar, 0 is quiet.
+
+    Returns:
+        ``TrainingHistory``: a dict of per-step lists (``step``, ``epoch`` and every metric,
+        each the value of that step) with ``.status``, ``.run_dir`` and
+        ``.resumed_from_step``.
+    """
+    import json
+    import shutil
+
+    import numpy as np
+
+    from . import callbacks as cb
+
+    epochs = check_positive("epochs", epochs, integer=True)
+    n_samples = check_positive("n_samples", n_samples, integer=True)
+    sample_every = check_positive("sample_every", sample_every, integer=True)
+    if not isinstance(dataset, tf.data.Dataset):
+        raise ValueError(
+            f"dataset is a {type(dataset).__name__}; fit_gan needs a tf.data.Dataset of image "
+            "batches, e.g. tf.data.Dataset.from_tensor_slices(images).shuffle(1000).batch(64)."
+        )
+    if not getattr(gan, "compiled", False):
+        gan.compile()
+    _check_networks_fit(gan.generator, gan.discriminator, gan.latent_dim)
+    check_training_data(dataset, gan.data_shape)
+    steps_per_epoch = _steps_per_epoch(dataset, steps_per_epoch)
+    total_steps = epochs * steps_per_epoch
+
+    out_dir = str(out_dir)
+    checkpoint_dir = os.path.join(out_dir, "checkpoints")
+    samples_dir = os.path.join(out_dir, "samples")
+    if not resume:
+        for folder in (checkpoint_dir, samples_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(out_dir, exist_ok=True)
+
+    state = cb.TrainingState()
+    checkpoint = cb.Checkpoint(checkpoint_dir, state, every_steps=checkpoint_every)
+    resumed_from = None
+    if resume and checkpoint.latest() is not None:
+        path = checkpoint.latest()
+        try:
+            checkpoint.restore(gan)
+        except ValueError as error:
+            raise ValueError(
+                f"{error} Use another out_dir, or resume=False to start this one afresh."
+            ) from None
+        resumed_from = state.step
+        if verbose:
+            print(f"Resumed from checkpoint {path} at step {state.step} "
+                  f"(epoch {state.step / steps_per_epoch:.2f} of {epochs}).")
+    if state.fixed_noise is None:
+        rng = np.random.default_rng(sample_seed)
+        state.fixed_noise = rng.standard_normal((n_samples, gan.latent_dim)).astype(np.float32)
+
+    grid = cb.SampleGrid(samples_dir, state, every_epochs=sample_every, make_gif=False)
+    run_callbacks = [cb.HistoryRecorder(state)]
+    if nan_guard:
+        run_callbacks.append(cb.NaNGuard(state, checkpoint))
+    run_callbacks += [checkpoint, grid]
+    progress = cb.ProgressBar(state, total_steps) if verbose else None
+    if progress is not None:
+        run_callbacks.append(progress)
+    run_callbacks += list(callbacks or [])
+
+    if state.step >= total_steps:
+        state.status = "completed"
+        if verbose:
+            print(f"Nothing to train: {out_dir} already holds {state.step} of {total_steps} steps.")
+    else:
+        state.status = "running"
+        first_epoch, done_in_epoch = divmod(state.step, steps_per_epoch)
+        try:
+            if done_in_epoch:  # finish the epoch the interrupted run was in
+                gan.fit(dataset, epochs=first_epoch + 1, initial_epoch=first_epoch,
+                        steps_per_epoch=steps_per_epoch - done_in_epoch, callbacks=run_callbacks,
+                        verbose=0, shuffle=False, check_data=False)
+                first_epoch += 1
+            if state.status == "running" and first_epoch < epochs:
+                gan.fit(dataset, epochs=epochs, initial_epoch=first_epoch, callbacks=run_callbacks,
+                        verbose=0, shuffle=False, check_data=False)
+        finally:
+            if progress is not None:
+                progress.close()
+        if state.status == "running":
+            state.status = "completed"
+
+    gif = grid.write_gif(os.path.join(out_dir, "samples.gif"))
+    if save_models:
+        cb.atomic_save_model(gan.generator, os.path.join(out_dir, "generator.keras"))
+        cb.atomic_save_model(gan.discriminator, os.path.join(out_dir, "discriminator.keras"))
+    history_path = os.path.join(out_dir, "history.json")
+    with open(history_path + ".partial", "w") as handle:
+        json.dump({"status": state.status, **state.history}, handle)
+    os.replace(history_path + ".partial", history_path)
+    if verbose:
+        print(f"Run {state.status}: {state.step} steps; samples in {samples_dir}"
+              + (f", GIF {gif}" if gif else "") + (", networks saved as .keras" if save_models else "")
+              + ".")
+    return TrainingHistory(state.history, state.status, out_dir, resumed_from)

@@ -1,0 +1,484 @@
+"""Keras callbacks that make GAN training watchable and fault tolerant.
+
+``ganlib.train.fit_gan`` wires them together; they can also be passed to ``gan.fit`` by
+hand, sharing one ``TrainingState``::
+
+    state = TrainingState(fixed_noise=np.random.default_rng(0).standard_normal((64, 100)))
+    gan.fit(dataset, epochs=5, callbacks=[
+        HistoryRecorder(state),                          # first: counts steps
+        NaNGuard(state, checkpoint),                     # stop and roll back on NaN/inf
+        checkpoint := Checkpoint("run/checkpoints", state, every_steps=500),
+        SampleGrid("run/samples", state),                # PNG per epoch, GIF at the end
+    ])
+
+Everything a run needs to continue is in one checkpoint file (``ckpt-<step>.npz``): the
+weights of both networks (batch-norm statistics included), the variables of both
+optimizers (Adam's moments and step counts), the noise generator's state, the step and
+epoch, the per-step loss history and the fixed noise of the sample grids. It is written
+to a temporary file, flushed to disk and renamed, so a crash or a kill at any moment
+leaves either the old checkpoint or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import re
+import time
+
+import keras
+import numpy as np
+
+from .plotting import save_gif, save_image_grid
+
+__all__ = [
+    "TrainingState",
+    "HistoryRecorder",
+    "Checkpoint",
+    "NaNGuard",
+    "SampleGrid",
+    "ProgressBar",
+    "save_checkpoint",
+    "load_checkpoint",
+    "latest_checkpoint",
+    "atomic_save_model",
+]
+
+CHECKPOINT_FORMAT = 1
+_CHECKPOINT_NAME = re.compile(r"ckpt-(\d{8,})\.npz$")
+
+
+class TrainingState:
+    """What the callbacks of one run share: the step count, the history, the fixed noise.
+
+    Attributes:
+        step: training steps (``train_step`` calls) done so far, over all ``fit`` calls.
+        epoch: epochs completed.
+        history: dict of lists, one entry per step: ``step``, ``epoch`` and each metric
+            the model reports (``d_loss``, ``g_loss``, ``d_real``, ``d_fake`` for a GAN),
+            each the mean over that step alone (not Keras' running mean over the epoch).
+        fixed_noise: the latent vectors of the sample grids, the same all run long.
+        status: 'running', 'completed' or a sentence saying why training stopped.
+    """
+
+    def __init__(self, fixed_noise=None):
+        self.step = 0
+        self.epoch = 0
+        self.history: dict = {"step": [], "epoch": []}
+        self.fixed_noise = None if fixed_noise is None else np.asarray(fixed_noise, np.float32)
+        self.status = "running"
+
+    def truncate(self, step):
+        """Forget history after ``step`` (used when rolling back to a checkpoint)."""
+        keep = sum(1 for value in self.history["step"] if value <= step)
+        for key in self.history:
+            del self.history[key][keep:]
+        self.step = step
+
+
+def _variable_groups(gan):
+    """The variables a checkpoint holds, by group, in a fixed order.
+
+    Optimizers create their variables lazily on the first update, so they are built here
+    first; a fresh model and a trained one then have the same list of variables.
+    """
+    for optimizer_name, network in (("d_optimizer", gan.discriminator), ("g_optimizer", gan.generator)):
+        optimizer = getattr(gan, optimizer_name, None)
+        if optimizer is None:
+            raise ValueError(f"gan has no {optimizer_name}; call gan.compile() before training.")
+        if not optimizer.built:
+            optimizer.build(network.trainable_variables)
+    return {
+        "generator": list(gan.generator.weights),
+        "discriminator": list(gan.discriminator.weights),
+        "d_optimizer": list(gan.d_optimizer.variables),
+        "g_optimizer": list(gan.g_optimizer.variables),
+        "seed_generator": [gan.seed_generator.state],
+    }
+
+
+def _fsync_directory(directory):
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened; rename is still atomic
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def save_checkpoint(gan, path, state: TrainingState):
+    """Write everything needed to resume ``gan`` at ``state.step`` to ``path``, atomically.
+
+    Returns ``path``. Raises ValueError (and writes nothing) when a weight is NaN or inf:
+    a checkpoint must always be a state worth going back to.
+    """
+    arrays = {}
+    for group, variables in _variable_groups(gan).items():
+        for index, variable in enumerate(variables):
+            value = np.asarray(keras.ops.convert_to_numpy(variable.value))
+            if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"not saving a checkpoint at step {state.step}: {group} variable "
+                    f"{variable.path!r} contains NaN or inf."
+                )
+            arrays[f"{group}/{index:04d}"] = value
+    if state.fixed_noise is not None:
+        arrays["fixed_noise"] = state.fixed_noise
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "step": int(state.step),
+        "epoch": int(state.epoch),
+        "history": state.history,
+        "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "generator": gan.generator.name,
+        "discriminator": gan.discriminator.name,
+    }
+    arrays["meta"] = np.array(json.dumps(meta))
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.partial")
+    with open(temporary, "wb") as handle:
+        np.savez(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)  # atomic: readers see the old file or the complete new one
+    _fsync_directory(directory)
+    return path
+
+
+def load_checkpoint(gan, path, state: TrainingState | None = None):
+    """Restore ``gan`` (weights, optimizers, noise generator) from ``path``.
+
+    Every array is checked against the model's variable before anything is assigned, so
+    a checkpoint of a different model raises ValueError and leaves ``gan`` untouched.
+    When ``state`` is given, its step, epoch, history and fixed noise are restored too.
+    Returns the checkpoint's metadata dict (step, epoch, history, ...).
+    """
+    if not os.path.exists(path):
+        raise ValueError(f"checkpoint path={str(path)!r} does not exist.")
+    groups = _variable_groups(gan)
+    with np.load(path, allow_pickle=False) as archive:
+        meta = json.loads(str(archive["meta"]))
+        values = {}
+        for group, variables in groups.items():
+            stored = sorted(key for key in archive.files if key.startswith(group + "/"))
+            if len(stored) != len(variables):
+                raise ValueError(
+                    f"checkpoint {path} holds {len(stored)} {group} variables but the model has "
+                    f"{len(variables)}; it was saved from a different model."
+                )
+            for key, variable in zip(stored, variables):
+                value = archive[key]
+                if tuple(value.shape) != tuple(variable.shape):
+                    raise ValueError(
+                        f"checkpoint {path}: {group} variable {variable.path!r} has shape "
+                        f"{tuple(variable.shape)} in the model but {tuple(value.shape)} in the "
+                        "file; it was saved from a different model."
+                    )
+                values[id(variable)] = (variable, value)
+        fixed_noise = archive["fixed_noise"] if "fixed_noise" in archive.files else None
+    for variable, value in values.values():
+        variable.assign(value.astype(variable.dtype) if hasattr(value, "astype") else value)
+    if state is not None:
+        state.step = int(meta["step"])
+        state.epoch = int(meta["epoch"])
+        state.history = {key: list(value) for key, value in meta["history"].items()}
+        if fixed_noise is not None:
+            state.fixed_noise = fixed_noise.astype(np.float32)
+    return meta
+
+
+def _checkpoint_files(directory):
+    found = []
+    for path in glob.glob(os.path.join(directory, "ckpt-*.npz")):
+        match = _CHECKPOINT_NAME.search(os.path.basename(path))
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def latest_checkpoint(directory):
+    """The path of the checkpoint with the highest step in ``directory``, or None."""
+    files = _checkpoint_files(directory)
+    return files[-1][1] if files else None
+
+
+def atomic_save_model(model, path):
+    """``model.save(path)`` through a temporary ``.keras`` file renamed at the end."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = os.path.join(directory, f".{os.getpid()}-partial-{os.path.basename(path)}")
+    model.save(temporary)
+    os.replace(temporary, path)
+    return path
+
+
+def _finite_logs(logs):
+    """The name of the first non-finite value in ``logs``, or None when all are finite."""
+    for name, value in (logs or {}).items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if not math.isfinite(number):
+            return name
+    return None
+
+
+class HistoryRecorder(keras.callbacks.Callback):
+    """Counts steps and records each metric's value *per step* into ``state.history``.
+
+    Keras reports running means over the epoch; this callback reads each metric's running
+    total and count and takes differences, so every entry is the mean over that step
+    alone (over the steps of one execution when ``steps_per_execution`` > 1). A metric
+    that was not updated in a step (WGAN's ``g_loss`` between generator updates) repeats
+    its last value. Put it first in the callback list: the others read ``state.step``.
+    """
+
+    def __init__(self, state: TrainingState):
+        super().__init__()
+        self.state = state
+        self._previous = {}
+        self._epoch_start_step = 0
+        self._epoch = 0
+
+    def _totals(self):
+        totals = {}
+        for metric in self.model.metrics:
+            total, count = getattr(metric, "total", None), getattr(metric, "count", None)
+            if total is not None and count is not None:
+                totals[metric.name] = (float(total.numpy()), float(count.numpy()))
+        return totals
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._epoch_start_step = self.state.step
+        self._previous = {name: (0.0, 0.0) for name in self._totals()}
+
+    def on_train_batch_end(self, batch, logs=None):
+        history = self.state.history
+        self.state.step = self._epoch_start_step + batch + 1
+        history["step"].append(self.state.step)
+        history["epoch"].append(self._epoch + 1)
+        for name, (total, count) in self._totals().items():
+            previous_total, previous_count = self._previous.get(name, (0.0, 0.0))
+            values = history.setdefault(name, [])
+            if count > previous_count:
+                values.append((total - previous_total) / (count - previous_count))
+            else:
+                values.append(values[-1] if values else float("nan"))
+            self._previous[name] = (total, count)
+        # A metric that appeared late (never in practice) is padded to keep lists aligned.
+        for name, values in history.items():
+            if len(values) < len(history["step"]):
+                values[:0] = [float("nan")] * (len(history["step"]) - len(values))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.state.epoch = epoch + 1
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Saves a checkpoint every ``every_steps`` steps and when training ends.
+
+    Files are ``<directory>/ckpt-<step>.npz``; the newest ``keep`` are kept. Nothing is
+    saved while the logs or the weights hold NaN or inf. When no checkpoint exists at the
+    start, the initial state is saved, so ``NaNGuard`` always has one to return to.
+
+    Args:
+        directory: where the checkpoint files go.
+        state: the run's ``TrainingState``.
+        every_steps: save every this many training steps (None: only at the end).
+        keep: how many of the newest checkpoints to keep (>= 1).
+        verbose: print a line for each checkpoint saved.
+    """
+
+    def __init__(self, directory, state: TrainingState, every_steps: int | None = 500, keep: int = 2,
+                 verbose: int = 0):
+        super().__init__()
+        if every_steps is not None and (isinstance(every_steps, bool) or not isinstance(every_steps, int)
+                                        or every_steps < 1):
+            raise ValueError(f"every_steps={every_steps!r} must be a positive integer or None.")
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"keep={keep!r} must be a positive integer.")
+        self.directory = str(directory)
+        self.state = state
+        self.every_steps = every_steps
+        self.keep = keep
+        self.verbose = verbose
+        self.last_saved_step = None
+        self.skipped_non_finite = False
+
+    def path_for(self, step):
+        return os.path.join(self.directory, f"ckpt-{int(step):08d}.npz")
+
+    def latest(self):
+        return latest_checkpoint(self.directory)
+
+    def restore(self, gan):
+        """Load the newest checkpoint into ``gan`` and the state; returns its metadata or None."""
+        path = self.latest()
+        if path is None:
+            return None
+        meta = load_checkpoint(gan, path, self.state)
+        self.last_saved_step = self.state.step
+        return meta
+
+    def save(self):
+        """Save now (unless the state was already saved at this step); returns the path."""
+        if self.last_saved_step == self.state.step and os.path.exists(self.path_for(self.state.step)):
+            return self.path_for(self.state.step)
+        try:
+            path = save_checkpoint(self.model, self.path_for(self.state.step), self.state)
+        except ValueError as error:  # non-finite weights: keep the last good checkpoint
+            self.skipped_non_finite = True
+            print(f"Checkpoint skipped: {error}")
+            return None
+        self.last_saved_step = self.state.step
+        if self.verbose:
+            print(f"Checkpoint saved: {path}")
+        for _, old in _checkpoint_files(self.directory)[:-self.keep]:
+            os.remove(old)
+        for leftover in glob.glob(os.path.join(self.directory, ".ckpt-*.partial")):
+            if not leftover.endswith(f".{os.getpid()}.partial"):
+                os.remove(leftover)  # a temporary file of a killed run
+        return path
+
+    def on_train_begin(self, logs=None):
+        if self.latest() is None:
+            self.save()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every_steps is None or _finite_logs(logs) is not None:
+            return
+        last = self.last_saved_step or 0
+        if self.state.step // self.every_steps > last // self.every_steps:
+            self.save()
+
+    def on_train_end(self, logs=None):
+        if self.state.status == "running":  # not after NaNGuard rolled back
+            self.save()
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training when a loss or metric becomes NaN or inf and rolls back.
+
+    The model is restored from the newest checkpoint (weights, optimizers, history), the
+    run's ``state.status`` says what happened, and a message is printed. Runs that blow
+    up late are the common complaint about GANs; this keeps their last good state.
+    """
+
+    def __init__(self, state: TrainingState, checkpoint: Checkpoint):
+        super().__init__()
+        self.state = state
+        self.checkpoint = checkpoint
+        self.triggered = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = _finite_logs(logs)
+        if bad is None:
+            return
+        self.triggered = True
+        self.model.stop_training = True
+        failed_step = self.state.step
+        path = self.checkpoint.latest()
+        if path is None:
+            self.state.status = f"stopped at step {failed_step}: {bad} is {float(logs[bad])}; no checkpoint to restore"
+        else:
+            self.checkpoint.restore(self.model)
+            self.state.status = (
+                f"stopped at step {failed_step}: {bad} became {float(logs[bad])}; restored the last "
+                f"good checkpoint (step {self.state.step}, {path})"
+            )
+        print(f"NaNGuard: training {self.state.status}.")
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Saves a grid of images generated from ``state.fixed_noise`` after every epoch.
+
+    The same noise all run long, so grid N and grid N+1 differ only by what the generator
+    learnt in between (tf/docs' DCGAN tutorial, PyTorch's DCGAN tutorial). Grids are
+    ``<directory>/epoch_<n>.png``; with ``make_gif`` the grids are stitched into
+    ``<directory>.gif`` at the end of training. Images are made in inference mode
+    (``training=False``: batch norm uses its moving averages), as a saved generator would
+    make them.
+
+    Args:
+        directory: where the PNGs go.
+        state: the run's ``TrainingState`` (its ``fixed_noise`` is used).
+        every_epochs: save a grid every this many epochs (and after the last).
+        make_gif: write the GIF in ``on_train_end``.
+        scale: enlarge each grid this many times (small images are easier to see).
+    """
+
+    def __init__(self, directory, state: TrainingState, every_epochs: int = 1, make_gif: bool = True,
+                 scale: int = 1):
+        super().__init__()
+        if isinstance(every_epochs, bool) or not isinstance(every_epochs, int) or every_epochs < 1:
+            raise ValueError(f"every_epochs={every_epochs!r} must be a positive integer.")
+        self.directory = str(directory)
+        self.state = state
+        self.every_epochs = every_epochs
+        self.make_gif = make_gif
+        self.scale = scale
+
+    def images(self):
+        if self.state.fixed_noise is None:
+            raise ValueError("state.fixed_noise is None; give the run a fixed noise batch first.")
+        return keras.ops.convert_to_numpy(self.model.generator(self.state.fixed_noise, training=False))
+
+    def path_for(self, epoch):
+        return os.path.join(self.directory, f"epoch_{int(epoch):04d}.png")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_epochs == 0 or epoch + 1 == self.params.get("epochs"):
+            save_image_grid(self.images(), self.path_for(epoch + 1), scale=self.scale)
+
+    def grids(self):
+        return sorted(glob.glob(os.path.join(self.directory, "epoch_*.png")))
+
+    def write_gif(self, path=None, duration: float = 0.3):
+        grids = self.grids()
+        if not grids:
+            return None
+        return save_gif(grids, path or self.directory.rstrip("/\\") + ".gif", duration=duration)
+
+    def on_train_end(self, logs=None):
+        if self.make_gif:
+            self.write_gif()
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """One tqdm bar over all the run's steps (with ETA), showing the latest metrics."""
+
+    def __init__(self, state: TrainingState, total_steps: int, every: int = 1):
+        super().__init__()
+        self.state = state
+        self.total_steps = total_steps
+        self.every = max(1, every)
+        self.bar = None
+
+    def on_train_begin(self, logs=None):
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=self.total_steps, initial=self.state.step, unit="step",
+                            mininterval=2.0, dynamic_ncols=True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(self.state.step - self.bar.n)
+        if self.state.step % self.every == 0 and logs:
+            history = self.state.history
+            shown = {name: f"{history[name][-1]:.3f}" for name in ("d_loss", "g_loss", "d_real", "d_fake",
+                                                                     "wasserstein", "gp")
+                     if name in history and history[name]}
+            self.bar.set_postfix(shown, refresh=False)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
