@@ -518,21 +518,30 @@ def search_latents(generator, discriminator, images, weights, steps=1000, n_cand
     history_steps, history_losses = [], []
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         bar = tqdm(total=steps, desc="inpainting", unit="step", leave=False)
-    done = 0
-    while done < steps:
-        chunk = min(record_every, steps - done)
-        current = run(tf.constant(chunk)).numpy()
-        done += chunk
-        history_steps.append(done)
-        history_losses.append(current.reshape(n_images, n_candidates).min(axis=1))
+    # Each call compiles a new step function (it closes over this call's variables); TF
+    # warns about "retracing" after a few calls, which is expected here: silence it only
+    # while this search runs.
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        done = 0
+        while done < steps:
+            chunk = min(record_every, steps - done)
+            current = run(tf.constant(chunk)).numpy()
+            done += chunk
+            history_steps.append(done)
+            history_losses.append(current.reshape(n_images, n_candidates).min(axis=1))
+            if bar is not None:
+                bar.update(chunk)
+                bar.set_postfix(loss=f"{history_losses[-1].mean():.4g}")
+    finally:
+        logger.setLevel(level)
         if bar is not None:
-            bar.update(chunk)
-            bar.set_postfix(loss=f"{history_losses[-1].mean():.4g}")
-    if bar is not None:
-        bar.close()
+            bar.close()
     # the z after the last update has not been scored yet: it competes too
     final_loss = total_loss(z).numpy()
     improved = final_loss < best_loss.numpy()
