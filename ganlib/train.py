@@ -410,7 +410,8 @@ class _WassersteinModel(_AdversarialModel):
         with tf.GradientTape() as tape:
             g_loss = -tf.reduce_mean(self.critic(self.generator(z, training=True), training=True))
         weights = self.generator.trainable_weights
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
+        if weights:  # a frozen generator (trainable=False): only the critic learns
+            self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
         return g_loss
 
     def train_step(self, data):

@@ -169,6 +169,21 @@ def test_generator_moves_only_on_every_n_critic_th_step():
     assert not np.allclose(model.generator.get_weights()[0], start)
 
 
+@pytest.mark.parametrize("model_class", [WGANGP, WGAN])
+def test_a_frozen_generator_trains_only_the_critic(model_class):
+    # Lesson 04 trains critics against a fixed distribution this way (Gulrajani et al., fig. 1).
+    noise = keras.Input((2,))
+    fixed = keras.Model(noise, keras.layers.Identity()(noise))  # no weights: x = z ~ N(0, I)
+    critic = mlp(2, 1)
+    before = [w.copy() for w in critic.get_weights()]
+    model = model_class(fixed, critic, latent_dim=2, n_critic=2, seed=0)
+    model.compile()
+    history = model.fit(batches(16, 4), epochs=1, verbose=0).history
+    assert int(model.d_optimizer.iterations) == 4
+    assert any(not np.allclose(a, b) for a, b in zip(before, critic.get_weights()))
+    assert np.isfinite(history["g_loss"][-1])
+
+
 class Shift(keras.layers.Layer):
     """G(z) = 0.5 * z + shift, with a trainable shift starting at 0."""
 
