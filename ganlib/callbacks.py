@@ -219,15 +219,16 @@ def atomic_save_model(model, path):
 
 
 def _finite_logs(logs):
-    """The name of the first non-finite value in ``logs``, or None when all are finite."""
+    """The names of the non-finite values in ``logs`` (sorted, comma-separated), or None."""
+    bad = []
     for name, value in (logs or {}).items():
         try:
             number = float(value)
         except (TypeError, ValueError):
             continue
         if not math.isfinite(number):
-            return name
-    return None
+            bad.append(name)
+    return ", ".join(sorted(bad)) if bad else None
 
 
 class HistoryRecorder(keras.callbacks.Callback):
@@ -311,6 +312,7 @@ class Checkpoint(keras.callbacks.Callback):
         self.keep = keep
         self.verbose = verbose
         self.last_saved_step = None
+        self._last_saved = None
         self.skipped_non_finite = False
 
     def path_for(self, step):
@@ -326,11 +328,13 @@ class Checkpoint(keras.callbacks.Callback):
             return None
         meta = load_checkpoint(gan, path, self.state)
         self.last_saved_step = self.state.step
+        self._last_saved = (self.state.step, self.state.epoch)
         return meta
 
     def save(self):
         """Save now (unless the state was already saved at this step); returns the path."""
-        if self.last_saved_step == self.state.step and os.path.exists(self.path_for(self.state.step)):
+        if (self._last_saved == (self.state.step, self.state.epoch)
+                and os.path.exists(self.path_for(self.state.step))):
             return self.path_for(self.state.step)
         try:
             path = save_checkpoint(self.model, self.path_for(self.state.step), self.state)
@@ -339,6 +343,7 @@ class Checkpoint(keras.callbacks.Callback):
             print(f"Checkpoint skipped: {error}")
             return None
         self.last_saved_step = self.state.step
+        self._last_saved = (self.state.step, self.state.epoch)
         if self.verbose:
             print(f"Checkpoint saved: {path}")
         for _, old in _checkpoint_files(self.directory)[:-self.keep]:
@@ -387,11 +392,11 @@ class NaNGuard(keras.callbacks.Callback):
         failed_step = self.state.step
         path = self.checkpoint.latest()
         if path is None:
-            self.state.status = f"stopped at step {failed_step}: {bad} is {float(logs[bad])}; no checkpoint to restore"
+            self.state.status = f"stopped at step {failed_step}: {bad} became NaN or inf; no checkpoint to restore"
         else:
             self.checkpoint.restore(self.model)
             self.state.status = (
-                f"stopped at step {failed_step}: {bad} became {float(logs[bad])}; restored the last "
+                f"stopped at step {failed_step}: {bad} became NaN or inf; restored the last "
                 f"good checkpoint (step {self.state.step}, {path})"
             )
         print(f"NaNGuard: training {self.state.status}.")

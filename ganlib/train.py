@@ -181,6 +181,8 @@ class _AdversarialModel(keras.Model):
         _check_networks_fit(self.generator, self.discriminator, self.latent_dim)
         if check_data:
             check_training_data(x, self.data_shape)
+        if isinstance(x, tf.data.Dataset) and not args:
+            kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself; Keras would warn
         return super().fit(x, *args, **kwargs)
 
     @property

@@ -1,0 +1,299 @@
+"""Tests of ganlib.callbacks and ganlib.train.fit_gan: grids, checkpoints, resume, NaN guard."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from ganlib import callbacks, models
+from ganlib.train import GAN, fit_gan
+
+LATENT_DIM = 8
+
+
+def tiny_gan(seed=0):
+    keras.utils.set_random_seed(seed)
+    gan = GAN(models.dcgan_generator(LATENT_DIM, 16, 1, width=4), models.dcgan_discriminator(16, 1, width=4),
+              LATENT_DIM, seed=seed)
+    gan.compile()
+    return gan
+
+
+def dataset(count=24, batch_size=8):
+    images = np.random.default_rng(0).uniform(-1, 1, (count, 16, 16, 1)).astype(np.float32)
+    return tf.data.Dataset.from_tensor_slices(images).batch(batch_size)
+
+
+def weights_of(gan):
+    return {group: [keras.ops.convert_to_numpy(v) for v in variables]
+            for group, variables in callbacks._variable_groups(gan).items()}
+
+
+def stored_arrays(path):
+    with np.load(path) as archive:
+        return {key: archive[key] for key in archive.files}
+
+
+class EpochLogs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.logs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.logs.append(dict(logs))
+
+
+def test_fit_gan_writes_grids_gif_checkpoints_models_and_history(tmp_path):
+    gan = tiny_gan()
+    epoch_logs = EpochLogs()
+    history = fit_gan(gan, dataset(), 2, tmp_path, checkpoint_every=2, n_samples=9, callbacks=[epoch_logs],
+                      verbose=0)
+    assert history.status == "completed" and history.resumed_from_step is None
+    assert history["step"] == [1, 2, 3, 4, 5, 6] and history["epoch"] == [1, 1, 1, 2, 2, 2]
+    # Per-step values average to the epoch means Keras reports.
+    for epoch, logs in enumerate(epoch_logs.logs):
+        for name in ("d_loss", "g_loss", "d_real", "d_fake"):
+            assert np.mean(history[name][3 * epoch:3 * epoch + 3]) == pytest.approx(logs[name], rel=1e-4)
+    # One 3x3 grid per epoch (16 px tiles, 2 px padding) and the GIF of both.
+    assert sorted(os.listdir(tmp_path / "samples")) == ["epoch_0001.png", "epoch_0002.png"]
+    with Image.open(tmp_path / "samples" / "epoch_0002.png") as grid:
+        assert grid.size == (3 * 18 + 2, 3 * 18 + 2)
+    with Image.open(tmp_path / "samples.gif") as gif:
+        assert gif.n_frames == 2
+    # Checkpoints at steps 4 and 6 kept (the 2 newest); the last holds the final state.
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["ckpt-00000004.npz", "ckpt-00000006.npz"]
+    arrays = stored_arrays(tmp_path / "checkpoints" / "ckpt-00000006.npz")
+    meta = json.loads(str(arrays["meta"]))
+    assert meta["step"] == 6 and meta["epoch"] == 2 and meta["history"]["d_loss"] == history["d_loss"]
+    assert arrays["fixed_noise"].shape == (9, LATENT_DIM)
+    current = weights_of(gan)
+    np.testing.assert_array_equal(arrays["generator/0000"], current["generator"][0])
+    assert int(arrays["g_optimizer/0000"]) == 6  # Adam's iteration counter travels along
+    # The final networks load with keras.models.load_model and compute the same thing.
+    z = np.random.default_rng(1).standard_normal((4, LATENT_DIM)).astype(np.float32)
+    loaded = keras.models.load_model(tmp_path / "generator.keras")
+    np.testing.assert_allclose(loaded(z).numpy(), gan.generator(z).numpy(), atol=1e-6)
+    assert keras.models.load_model(tmp_path / "discriminator.keras").output_shape == (None, 1)
+    saved = json.loads((tmp_path / "history.json").read_text())
+    assert saved["status"] == "completed" and saved["step"] == history["step"]
+
+
+def test_resuming_gives_the_same_run_as_not_stopping(tmp_path):
+    # 3 epochs in one go, against 1 epoch + (stop) + resume to 3 epochs in a new process-
+    # like setting (fresh model objects). The noise generator's state is restored, the data
+    # order is fixed, so the weights must agree.
+    straight = fit_gan(tiny_gan(), dataset(), 3, tmp_path / "straight", checkpoint_every=None, verbose=0)
+    fit_gan(tiny_gan(), dataset(), 1, tmp_path / "resumed", checkpoint_every=None, verbose=0)
+    resumed_gan = tiny_gan(seed=5)  # different initial weights: everything must come from the file
+    resumed = fit_gan(resumed_gan, dataset(), 3, tmp_path / "resumed", checkpoint_every=None, verbose=0)
+    assert resumed.resumed_from_step == 3
+    assert resumed["step"] == straight["step"] == list(range(1, 10))
+    np.testing.assert_allclose(resumed["d_loss"], straight["d_loss"], rtol=1e-4)
+    final_straight = stored_arrays(tmp_path / "straight" / "checkpoints" / "ckpt-00000009.npz")
+    final_resumed = stored_arrays(tmp_path / "resumed" / "checkpoints" / "ckpt-00000009.npz")
+    for key in final_straight:
+        if key != "meta":
+            np.testing.assert_allclose(final_resumed[key], final_straight[key], rtol=1e-4, atol=1e-6)
+    # A finished run is not trained again; resume=False starts afresh.
+    again = fit_gan(resumed_gan, dataset(), 3, tmp_path / "resumed", verbose=0)
+    assert again.resumed_from_step == 9 and len(again["step"]) == 9
+    fresh = fit_gan(tiny_gan(), dataset(), 1, tmp_path / "resumed", resume=False, verbose=0)
+    assert fresh.resumed_from_step is None and fresh["step"] == [1, 2, 3]
+    assert sorted(os.listdir(tmp_path / "resumed" / "samples")) == ["epoch_0001.png"]
+
+
+def test_checkpoint_round_trip_and_wrong_model(tmp_path):
+    gan = tiny_gan()
+    gan.fit(dataset(), epochs=1, verbose=0)
+    state = callbacks.TrainingState(fixed_noise=np.ones((4, LATENT_DIM)))
+    state.step, state.epoch, state.history = 3, 1, {"step": [1, 2, 3], "epoch": [1, 1, 1], "d_loss": [1.0, 0.5, 0.25]}
+    path = callbacks.save_checkpoint(gan, tmp_path / "ckpt-00000003.npz", state)
+    assert os.listdir(tmp_path) == ["ckpt-00000003.npz"]  # no temporary file left behind
+    expected = weights_of(gan)
+
+    other = tiny_gan(seed=3)
+    restored = callbacks.TrainingState()
+    meta = callbacks.load_checkpoint(other, path, restored)
+    assert meta["step"] == 3 and restored.step == 3 and restored.epoch == 1
+    assert restored.history["d_loss"] == [1.0, 0.5, 0.25]
+    np.testing.assert_array_equal(restored.fixed_noise, np.ones((4, LATENT_DIM)))
+    for group, values in weights_of(other).items():
+        for value, wanted in zip(values, expected[group]):
+            np.testing.assert_array_equal(value, wanted)
+
+    keras.utils.set_random_seed(0)
+    wider = GAN(models.dcgan_generator(LATENT_DIM, 16, 1, width=8), models.dcgan_discriminator(16, 1, width=8),
+                LATENT_DIM)
+    wider.compile()
+    before = weights_of(wider)
+    with pytest.raises(ValueError, match=r"has shape .* in the model but .* in the file; it was saved from a different model"):
+        callbacks.load_checkpoint(wider, path)
+    for group, values in weights_of(wider).items():  # untouched
+        for value, wanted in zip(values, before[group]):
+            np.testing.assert_array_equal(value, wanted)
+
+
+def test_a_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    gan = tiny_gan()
+    state = callbacks.TrainingState()
+    first = callbacks.save_checkpoint(gan, tmp_path / "ckpt-00000001.npz", state)
+    good = stored_arrays(first)
+
+    def crash(handle, **arrays):
+        handle.write(b"PK\x03\x04 half a zip file")
+        raise KeyboardInterrupt("killed while writing")
+
+    monkeypatch.setattr(np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        callbacks.save_checkpoint(gan, tmp_path / "ckpt-00000002.npz", state)
+    monkeypatch.undo()
+    assert not (tmp_path / "ckpt-00000002.npz").exists()
+    assert callbacks.latest_checkpoint(tmp_path) == str(tmp_path / "ckpt-00000001.npz")
+    for key, value in stored_arrays(first).items():
+        np.testing.assert_array_equal(value, good[key])
+
+
+class PoisonAtStep(keras.callbacks.Callback):
+    """Puts a NaN into the discriminator after the given step (a run that blows up)."""
+
+    def __init__(self, state_of, step):
+        super().__init__()
+        self.state_of, self.step = state_of, step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.state_of() == self.step:
+            kernel = self.model.discriminator.get_layer("logit").kernel
+            kernel.assign(tf.fill(kernel.shape, float("nan")))
+
+
+def test_nan_guard_stops_and_restores_the_last_good_checkpoint(tmp_path, capsys):
+    gan = tiny_gan()
+    history_holder = {}
+
+    class StepReader(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            history_holder["step"] = int(self.model.g_optimizer.iterations)
+
+    poison = PoisonAtStep(lambda: history_holder.get("step"), 5)
+    history = fit_gan(gan, dataset(), 4, tmp_path, checkpoint_every=2, callbacks=[StepReader(), poison], verbose=0)
+    # Step 6 sees the NaN; the newest good checkpoint is step 4 (step 5 was not a multiple of 2).
+    assert history.status.startswith(
+        "stopped at step 6: d_fake, d_loss, d_real, g_loss became NaN or inf; restored the last good checkpoint (step 4")
+    assert "NaNGuard: training stopped at step 6" in capsys.readouterr().out
+    assert history["step"] == [1, 2, 3, 4]
+    assert np.all(np.isfinite(history["d_loss"]))
+    good = stored_arrays(tmp_path / "checkpoints" / "ckpt-00000004.npz")
+    np.testing.assert_array_equal(weights_of(gan)["discriminator"][-2], good[f"discriminator/{len(gan.discriminator.weights) - 2:04d}"])
+    assert all(np.all(np.isfinite(w.numpy())) for w in gan.discriminator.weights)
+    assert callbacks.latest_checkpoint(tmp_path / "checkpoints").endswith("ckpt-00000004.npz")
+    assert json.loads((tmp_path / "history.json").read_text())["status"] == history.status
+
+
+CHILD = textwrap.dedent(
+    """
+    import os, sys, time
+    import keras, numpy as np, tensorflow as tf
+    from ganlib import models
+    from ganlib.callbacks import _variable_groups
+    from ganlib.train import GAN, fit_gan
+
+    out_dir, epochs, sample_seed, dump = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    keras.utils.set_random_seed(sample_seed)  # a different start on restart: all must come from the file
+    gan = GAN(models.dcgan_generator(8, 16, 1, width=4), models.dcgan_discriminator(16, 1, width=4), 8, seed=0)
+    gan.compile()
+    images = np.random.default_rng(0).uniform(-1, 1, (16, 16, 16, 1)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices(images).batch(8)
+
+    class Dump(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):  # after fit_gan restored the checkpoint
+            if not os.path.exists(dump):
+                arrays = {f"{group}/{i:04d}": keras.ops.convert_to_numpy(v)
+                          for group, variables in _variable_groups(self.model).items()
+                          for i, v in enumerate(variables)}
+                np.savez(dump, **arrays)
+
+    class Slow(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            time.sleep(0.05)
+
+    history = fit_gan(gan, data, epochs, out_dir, checkpoint_every=2, sample_seed=sample_seed,
+                      callbacks=[Dump(), Slow()], verbose=0)
+    print("RESUMED_FROM", history.resumed_from_step, "STEPS", history["step"][0], history["step"][-1], len(history["step"]))
+    """
+)
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    out_dir = tmp_path / "run"
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED="0")
+    first = subprocess.Popen([sys.executable, str(script), str(out_dir), "1000", "0", str(tmp_path / "first.npz")],
+                             env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and first.poll() is None:
+            latest = callbacks.latest_checkpoint(out_dir / "checkpoints")
+            if latest and int(os.path.basename(latest)[5:13]) >= 6:
+                break
+            time.sleep(0.1)
+        assert first.poll() is None, first.communicate()[0].decode()[-3000:]
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == -signal.SIGKILL
+    saved = callbacks.latest_checkpoint(out_dir / "checkpoints")
+    saved_step = int(os.path.basename(saved)[5:13])
+    assert saved_step >= 6 and saved_step % 2 == 0
+    saved_arrays = stored_arrays(saved)
+
+    total_epochs = saved_step // 2 + 2  # 2 steps per epoch: two more epochs to go
+    second = subprocess.run(
+        [sys.executable, str(script), str(out_dir), str(total_epochs), "1", str(tmp_path / "second.npz")],
+        env=environment, capture_output=True, text=True, timeout=300,
+    )
+    assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-3000:]
+    total_steps = 2 * total_epochs
+    assert f"RESUMED_FROM {saved_step} STEPS 1 {total_steps} {total_steps}" in second.stdout
+    # The restarted process began training with exactly the saved weights and optimizer state.
+    restarted = stored_arrays(tmp_path / "second.npz")
+    assert set(restarted) == {key for key in saved_arrays if key not in ("meta", "fixed_noise")}
+    for key, value in restarted.items():
+        np.testing.assert_array_equal(value, saved_arrays[key], err_msg=key)
+    # ... and kept the first run's fixed noise (the restart asked for sample_seed=1).
+    final = stored_arrays(callbacks.latest_checkpoint(out_dir / "checkpoints"))
+    np.testing.assert_array_equal(final["fixed_noise"], saved_arrays["fixed_noise"])
+    assert json.loads(str(final["meta"]))["step"] == total_steps
+    assert not [name for name in os.listdir(out_dir / "checkpoints") if name.endswith(".partial")]
+
+
+def test_bad_input(tmp_path):
+    gan = tiny_gan()
+    images = np.zeros((8, 16, 16, 1), np.float32)
+    with pytest.raises(ValueError, match=r"dataset is a ndarray; fit_gan needs a tf.data.Dataset"):
+        fit_gan(gan, images, 1, tmp_path)
+    with pytest.raises(ValueError, match=r"epochs=0 must be a positive integer"):
+        fit_gan(gan, dataset(), 0, tmp_path)
+    with pytest.raises(ValueError, match=r"dataset is infinite \(it repeats\); give steps_per_epoch"):
+        fit_gan(gan, dataset().repeat(), 1, tmp_path)
+    with pytest.raises(ValueError, match=r"n_samples=0 must be a positive integer"):
+        fit_gan(gan, dataset(), 1, tmp_path, n_samples=0)
+    state = callbacks.TrainingState()
+    with pytest.raises(ValueError, match=r"every_steps=0 must be a positive integer or None"):
+        callbacks.Checkpoint(tmp_path, state, every_steps=0)
+    with pytest.raises(ValueError, match=r"keep=0 must be a positive integer"):
+        callbacks.Checkpoint(tmp_path, state, keep=0)
+    with pytest.raises(ValueError, match=r"every_epochs=0 must be a positive integer"):
+        callbacks.SampleGrid(tmp_path, state, every_epochs=0)
+    with pytest.raises(ValueError, match=r"checkpoint path='.*missing.npz' does not exist"):
+        callbacks.load_checkpoint(gan, str(tmp_path / "missing.npz"))
