@@ -1,0 +1,115 @@
+"""Tests of ganlib.metrics.wasserstein_1d and ganlib.metrics.mode_coverage (known values)."""
+import numpy as np
+import pytest
+
+from ganlib.metrics import mode_coverage, wasserstein_1d
+
+
+# ----------------------------------------------------------------------------- wasserstein_1d
+def test_w1_of_identical_samples_is_zero():
+    samples = np.random.default_rng(0).normal(size=500)
+    assert wasserstein_1d(samples, samples) == 0.0
+    # order and shape do not matter: (n,) and (n, 1) are the same sample
+    assert wasserstein_1d(samples[::-1], samples.reshape(-1, 1)) == 0.0
+
+
+def test_w1_of_point_masses_is_their_distance():
+    assert wasserstein_1d([0.0], [3.5]) == pytest.approx(3.5)
+    assert wasserstein_1d([0.0, 1.0], [1.0, 2.0]) == pytest.approx(1.0)
+
+
+def test_w1_small_example_by_hand():
+    # Sorted pairs (0, 0), (1, 3), (2, 5): mean |difference| = (0 + 2 + 3) / 3.
+    assert wasserstein_1d([2.0, 0.0, 1.0], [5.0, 3.0, 0.0]) == pytest.approx(5.0 / 3.0)
+
+
+def test_w1_of_shifted_gaussians_is_the_shift():
+    rng = np.random.default_rng(1)
+    base = rng.normal(4.0, 0.5, size=20_000)
+    # The same sample shifted: exactly the shift.
+    assert wasserstein_1d(base, base + 0.3) == pytest.approx(0.3, abs=1e-9)
+    # Two independent samples of N(4, 0.5) and N(4.3, 0.5): the shift, up to sampling noise.
+    other = rng.normal(4.3, 0.5, size=20_000)
+    assert wasserstein_1d(base, other) == pytest.approx(0.3, abs=0.02)
+
+
+def test_w1_of_two_samples_of_one_gaussian_is_small():
+    """The floor of the W1 printed in lesson 01: 10k vs 10k samples of N(4, 0.5)."""
+    rng = np.random.default_rng(2)
+    values = [wasserstein_1d(rng.normal(4, 0.5, 10_000), rng.normal(4, 0.5, 10_000)) for _ in range(5)]
+    assert max(values) < 0.02 and min(values) > 0.0
+
+
+def test_w1_is_symmetric_and_accepts_different_sizes():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=300), rng.normal(1.0, 2.0, size=700)
+    assert wasserstein_1d(a, b) == pytest.approx(wasserstein_1d(b, a))
+
+
+@pytest.mark.parametrize("bad, message", [([], "is empty"), ([0.0, np.nan], "NaN or inf"),
+                                           ([np.inf], "NaN or inf")])
+def test_w1_rejects_bad_samples(bad, message):
+    with pytest.raises(ValueError, match=message):
+        wasserstein_1d(bad, [0.0])
+    with pytest.raises(ValueError, match=f"b .*{message}|b {message}"):
+        wasserstein_1d([0.0], bad)
+
+
+# ----------------------------------------------------------------------------- mode_coverage
+SQUARE = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+
+
+def test_samples_on_every_centre_cover_every_mode():
+    samples = np.repeat(SQUARE, 25, axis=0)
+    result = mode_coverage(samples, SQUARE, std=0.05)
+    assert result["modes_covered"] == 4 and result["n_modes"] == 4
+    assert result["high_quality_fraction"] == 1.0
+    assert result["samples_per_mode"] == [25, 25, 25, 25]
+
+
+def test_collapsed_samples_cover_one_mode():
+    samples = np.tile([[0.0, 1.0]], (100, 1)) + np.random.default_rng(0).normal(0, 0.01, (100, 2))
+    result = mode_coverage(samples, SQUARE, std=0.05)
+    assert result["modes_covered"] == 1
+    assert result["samples_per_mode"] == [0, 100, 0, 0]
+    assert result["high_quality_fraction"] == 1.0
+
+
+def test_samples_between_modes_are_not_high_quality():
+    # 30 samples at the origin (distance 1 from every centre, far beyond 3 std = 0.15),
+    # 70 on the first centre.
+    samples = np.vstack([np.zeros((30, 2)), np.tile(SQUARE[:1], (70, 1))])
+    result = mode_coverage(samples, SQUARE, std=0.05)
+    assert result["high_quality_fraction"] == pytest.approx(0.7)
+    assert result["modes_covered"] == 1
+
+
+def test_three_std_is_the_quality_radius():
+    centre = SQUARE[:1]
+    inside = centre + [[0.149, 0.0]]
+    outside = centre + [[0.151, 0.0]]
+    assert mode_coverage(inside, SQUARE, std=0.05)["high_quality_fraction"] == 1.0
+    assert mode_coverage(outside, SQUARE, std=0.05)["high_quality_fraction"] == 0.0
+
+
+def test_a_few_strays_do_not_count_as_a_covered_mode():
+    # 4000 samples: a mode needs max(1, 1% of 4000 / 4) = 10 high-quality samples.
+    samples = np.vstack([np.tile(SQUARE[:1], (3991, 1)), np.tile(SQUARE[1:2], (9, 1))])
+    assert mode_coverage(samples, SQUARE, std=0.05)["modes_covered"] == 1
+    samples = np.vstack([np.tile(SQUARE[:1], (3990, 1)), np.tile(SQUARE[1:2], (10, 1))])
+    assert mode_coverage(samples, SQUARE, std=0.05)["modes_covered"] == 2
+
+
+@pytest.mark.parametrize(
+    "samples, centers, std, message",
+    [
+        (np.zeros((5, 3)), SQUARE, 0.1, r"samples_2d has shape \(5, 3\)"),
+        (np.zeros((0, 2)), SQUARE, 0.1, r"samples_2d has shape \(0, 2\)"),
+        (np.zeros((5, 2)), np.zeros(2), 0.1, r"centers has shape \(2,\)"),
+        (np.zeros((5, 2)), SQUARE, 0.0, r"std=0.0 must be a positive number"),
+        (np.zeros((5, 2)), SQUARE, -1, r"std=-1 must be a positive number"),
+    ],
+)
+def test_mode_coverage_rejects_bad_input(samples, centers, std, message):
+    with pytest.raises(ValueError, match=message):
+        mode_coverage(samples, centers, std)

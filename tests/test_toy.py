@@ -1,0 +1,289 @@
+"""Tests of ganlib.toy: targets, networks, train_toy_gan, pictures, and the hand-written
+training step of notebook 01 against ganlib.train.GAN.train_step."""
+import json
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ganlib import toy
+from ganlib.metrics import wasserstein_1d
+from ganlib.train import GAN
+
+NOTEBOOK_01 = Path(__file__).resolve().parents[1] / "notebooks" / "01_toy_gan_1d.ipynb"
+
+
+# ----------------------------------------------------------------------------- targets
+def test_gaussian_samples_shape_moments_and_seed():
+    target = toy.gaussian_1d(4.0, 0.5)
+    samples = target.sample(20_000, seed=3)
+    assert samples.shape == (20_000, 1) and samples.dtype == np.float32
+    assert samples.mean() == pytest.approx(4.0, abs=0.02)
+    assert samples.std() == pytest.approx(0.5, abs=0.01)
+    np.testing.assert_array_equal(samples, target.sample(20_000, seed=3))
+    assert not np.array_equal(samples, target.sample(20_000, seed=4))
+
+
+def test_gaussian_pdf_is_the_normal_density():
+    target = toy.gaussian_1d(4.0, 0.5)
+    assert target.pdf(4.0) == pytest.approx(1.0 / (0.5 * math.sqrt(2 * math.pi)))
+    assert target.pdf(4.5) == pytest.approx(target.pdf(4.0) * math.exp(-0.5))
+    grid = np.linspace(0, 8, 8001)
+    assert np.trapezoid(target.pdf(grid), grid) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_mixture_samples_follow_the_weights_and_pdf_integrates_to_one():
+    target = toy.mixture_1d([2.0, 8.0], [0.5, 0.25], [0.3, 0.7])
+    samples = target.sample(20_000, seed=0)
+    assert samples.shape == (20_000, 1)
+    fractions = target.mode_fractions(samples)
+    # Within 3 std of a mode: 99.73% of that mode's share.
+    np.testing.assert_allclose(fractions, [0.3 * 0.9973, 0.7 * 0.9973], atol=0.01)
+    grid = np.linspace(-2, 12, 14001)
+    assert np.trapezoid(target.pdf(grid), grid) == pytest.approx(1.0, abs=1e-6)
+    assert target.pdf(8.0) == pytest.approx(0.7 / (0.25 * math.sqrt(2 * math.pi)), rel=1e-6)
+
+
+def test_mode_fractions_of_a_collapsed_sample():
+    target = toy.mixture_1d([2.0, 8.0], [0.5, 0.5], [0.5, 0.5])
+    collapsed = np.full((100, 1), 2.1)
+    np.testing.assert_array_equal(target.mode_fractions(collapsed), [1.0, 0.0])
+
+
+def test_ring_centres_samples_and_coverage():
+    ring = toy.ring_of_gaussians()
+    assert ring.centers.shape == (8, 2)
+    np.testing.assert_allclose(np.linalg.norm(ring.centers, axis=1), 2.0)
+    np.testing.assert_allclose(ring.centers[0], [2.0, 0.0], atol=1e-12)
+    samples = ring.sample(4000, seed=1)
+    assert samples.shape == (4000, 2) and samples.dtype == np.float32
+    nearest = np.linalg.norm(samples[:, None] - ring.centers[None], axis=-1).min(axis=1)
+    assert nearest.max() < 6 * 0.02
+    coverage = ring.coverage(samples)
+    assert coverage["modes_covered"] == 8 and coverage["high_quality_fraction"] > 0.98
+
+
+def test_ring_pdf_integrates_to_one():
+    ring = toy.ring_of_gaussians(n_modes=4, radius=1.0, std=0.2)
+    axis = np.linspace(-2.5, 2.5, 501)
+    xx, yy = np.meshgrid(axis, axis)
+    density = ring.pdf(np.stack([xx, yy], axis=-1))
+    assert np.trapezoid(np.trapezoid(density, axis, axis=1), axis) == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: toy.gaussian_1d(0.0, 0.0), r"std=0.0 must be a positive number"),
+        (lambda: toy.gaussian_1d(0.0, -1.0), r"std=-1.0 must be a positive number"),
+        (lambda: toy.mixture_1d([0, 1], [1.0, 0.0], [0.5, 0.5]), r"stds\[1\]=0.0 must be a positive number"),
+        (lambda: toy.mixture_1d([0, 1], [1, 1], [0.5, 0.6]), r"weights=\[0.5, 0.6\] sum to 1.1; they must sum to 1"),
+        (lambda: toy.mixture_1d([0, 1], [1, 1], [1.5, -0.5]), r"weights\[1\]=-0.5 must be >= 0"),
+        (lambda: toy.mixture_1d([0, 1], [1, 1, 1], [0.5, 0.5]), r"means has 2, stds has 3, weights has 2"),
+        (lambda: toy.mixture_1d([0, 1, 2], [1, 1, 1], [0.5, 0.5]), r"means has 3, stds has 3, weights has 2"),
+        (lambda: toy.mixture_1d([], [], []), r"means is empty"),
+        (lambda: toy.ring_of_gaussians(std=0), r"std=0 must be a positive number"),
+        (lambda: toy.ring_of_gaussians(n_modes=0), r"n_modes=0 must be a positive integer"),
+        (lambda: toy.gaussian_1d(0, 1).sample(0), r"n=0 must be a positive integer"),
+        (lambda: toy.InstanceNoise(-0.1), r"stddev=-0.1 must be a finite number >= 0"),
+    ],
+)
+def test_targets_reject_bad_input(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+# ----------------------------------------------------------------------------- networks
+def test_default_networks_shapes_and_parameter_counts():
+    generator, discriminator = toy.toy_generator(seed=0), toy.toy_discriminator(seed=1)
+    assert generator.output_shape == (None, 1) and discriminator.output_shape == (None, 1)
+    # (1*16 + 16) + (16*16 + 16) + (16*1 + 1) = 321 for both.
+    assert generator.count_params() == 321 and discriminator.count_params() == 321
+    ring_generator = toy.toy_generator(latent_dim=2, output_dim=2, hidden_units=128)
+    assert ring_generator.output_shape == (None, 2)
+    assert ring_generator.count_params() == (2 * 128 + 128) + (128 * 128 + 128) + (128 * 2 + 2)
+
+
+def test_networks_are_reproducible_from_their_seed():
+    first, second = toy.toy_generator(seed=5), toy.toy_generator(seed=5)
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_instance_noise_acts_only_in_training_and_follows_its_variable():
+    layer = toy.InstanceNoise(0.5, seed=0)
+    x = tf.zeros((20_000, 1))
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    assert float(tf.math.reduce_std(layer(x, training=True))) == pytest.approx(0.5, rel=0.03)
+    layer.stddev.assign(0.1)
+    assert float(tf.math.reduce_std(layer(x, training=True))) == pytest.approx(0.1, rel=0.03)
+    assert layer.get_config()["stddev"] == 0.5
+
+
+# ----------------------------------------------------------------------------- train_toy_gan
+@pytest.fixture(scope="module")
+def gaussian_run():
+    return toy.train_toy_gan(toy.gaussian_1d(4.0, 0.5), 400, d_steps=2, seed=0, n_snapshots=3,
+                             record_every=50, eval_samples=2000)
+
+
+def test_train_toy_gan_learns_the_gaussian(gaussian_run):
+    history = gaussian_run
+    start = history["snapshots"][0]
+    assert start["step"] == 0 and start["w1"] > 3.0  # the untrained generator sits near 0
+    assert history["w1"][-1] < 0.6 and history["w1"][-1] < start["w1"] / 5
+    generated = history["generator"].predict(np.random.default_rng(0).normal(size=(2000, 1)), verbose=0)
+    assert abs(float(generated.mean()) - 4.0) < 0.5
+
+
+def test_train_toy_gan_history_layout(gaussian_run):
+    history = gaussian_run
+    assert history["step"] == [50, 100, 150, 200, 250, 300, 350, 400]
+    for key in ("d_loss", "g_loss", "d_real", "d_fake", "w1"):
+        assert len(history[key]) == 8 and all(np.isfinite(history[key])), key
+    assert [shot["step"] for shot in history["snapshots"]] == [0, 100, 400]
+    shot = history["snapshots"][-1]
+    assert shot["samples"].shape == (2000, 1) and shot["grid"].shape == (400, 1)
+    assert shot["d"].shape == (400,) and 0.0 <= shot["d"].min() and shot["d"].max() <= 1.0
+    assert shot["x_of_z"].shape == shot["z"].shape == (200,)
+    assert isinstance(history["generator"], keras.Model) and history["d_steps"] == 2
+    # k = 2 discriminator updates per generator step, 400 generator steps.
+    assert int(history["model"].g_optimizer.iterations) == 400
+    assert int(history["model"].d_optimizer.iterations) == 800
+
+
+def test_train_toy_gan_is_reproducible_and_seeds_differ():
+    target = toy.gaussian_1d(4.0, 0.5)
+    runs = [toy.train_toy_gan(target, 30, seed=3, record_every=10, eval_samples=500, n_snapshots=1)
+            for _ in range(2)]
+    assert runs[0]["d_loss"] == runs[1]["d_loss"] and runs[0]["w1"] == runs[1]["w1"]
+    # Another seed: other initial weights, other noise, other real batches.
+    other = toy.toy_generator(seed=4).get_weights()[0]
+    assert not np.array_equal(toy.toy_generator(seed=3).get_weights()[0], other)
+    assert not np.array_equal(target.sample(5, seed=3), target.sample(5, seed=4))
+
+
+def test_wgan_gp_counts_generator_steps_and_records_the_critic():
+    target = toy.gaussian_1d(4.0, 0.5)
+    history = toy.train_toy_gan(target, 40, loss="wgan-gp", seed=0, record_every=20,
+                                eval_samples=500, n_snapshots=2)
+    assert history["d_steps"] == 5 and "gp" in history and "wasserstein" in history
+    assert int(history["model"].g_optimizer.iterations) == 40
+    assert int(history["model"].d_optimizer.iterations) == 200
+    assert history["w1"][-1] < history["snapshots"][0]["w1"]
+
+
+def test_ring_run_records_2d_snapshots_and_draws_them():
+    ring = toy.ring_of_gaussians()
+    history = toy.train_toy_gan(ring, 60, seed=0, hidden_units=32, record_every=20, n_snapshots=2,
+                                grid_size=25, eval_samples=3000)
+    assert "w1" not in history and len(history["d_loss"]) == 3
+    shot = history["snapshots"][-1]
+    assert shot["d"].shape == (25, 25) and shot["grid"].shape == (625, 2)
+    assert shot["samples"].shape == (2000, 2)
+    figure = toy.plot_snapshots_2d(history)
+    assert len(figure.axes) == 3  # two panels and the colour bar
+
+
+def test_instance_noise_is_annealed_to_zero():
+    history = toy.train_toy_gan(toy.gaussian_1d(4.0, 0.5), 20, seed=0, instance_noise=0.8,
+                                record_every=10, eval_samples=500, n_snapshots=1)
+    layer = history["discriminator"].get_layer("instance_noise")
+    assert layer.initial_stddev == 0.8
+    assert float(layer.stddev) == pytest.approx(0.8 * 10 / 20)  # set before the last interval
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (dict(steps=0), r"steps=0 must be a positive integer"),
+        (dict(steps=-5), r"steps=-5 must be a positive integer"),
+        (dict(steps=2.5), r"steps=2.5 must be a positive integer"),
+        (dict(steps=10, loss="lsgan"), r"loss='lsgan' is not allowed; use one of 'gan', 'wgan-gp'"),
+        (dict(steps=10, d_steps=0), r"d_steps=0 must be a positive integer"),
+        (dict(steps=10, snapshot_steps=[0, 11]), r"snapshot_steps contains 11; each must lie in \[0, steps=10\]"),
+        (dict(steps=10, learning_rate=(1e-3,)), r"learning_rate=\(0.001,\) must be one number or a pair"),
+        (dict(steps=10, learning_rate=-1.0), r"learning_rate=-1.0 must be a positive number"),
+        (dict(steps=10, decay_to=2.0), r"decay_to=2.0 is outside the allowed range \[0.0, 1.0\]"),
+        (dict(steps=10, seed=-1), r"seed=-1 must be an integer >= 0"),
+    ],
+)
+def test_train_toy_gan_rejects_bad_input(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        toy.train_toy_gan(toy.gaussian_1d(4.0, 0.5), **arguments)
+
+
+def test_train_toy_gan_rejects_a_target_that_is_not_a_toy():
+    with pytest.raises(ValueError, match=r"target of type ndarray is not a toy target"):
+        toy.train_toy_gan(np.zeros((10, 1)), 10)
+
+
+# ----------------------------------------------------------------------------- pictures
+def test_panels_w1_plot_and_animation(gaussian_run, tmp_path):
+    figure = toy.plot_snapshots_1d(gaussian_run, n_panels=3)
+    assert len(figure.axes) == 3
+    assert figure.axes[-1].get_title() == f"step 400, W1 = {gaussian_run['snapshots'][-1]['w1']:.3f}"
+    with pytest.raises(ValueError, match=r"steps contains 7, which has no snapshot"):
+        toy.plot_snapshots_1d(gaussian_run, steps=[7])
+    ax = toy.plot_w1({"run": gaussian_run}, goal=0.05, floor=0.01)
+    assert len(ax.lines[0].get_xdata()) == 9  # step 0 from the first snapshot, then 8 records
+    path = toy.animate_1d(gaussian_run, tmp_path / "run.gif")
+    from PIL import Image
+
+    with Image.open(path) as gif:
+        assert gif.n_frames == 3
+    assert Path(path).stat().st_size < 1_000_000
+
+
+def test_w1_floor_is_the_distance_between_two_target_samples():
+    target = toy.gaussian_1d(4.0, 0.5)
+    expected = wasserstein_1d(target.sample(10_000, seed=0), target.sample(10_000, seed=1))
+    assert toy.w1_floor(target) == expected and 0.0 < expected < 0.02
+
+
+# ----------------------------------------------------------------------------- notebook 01
+def _notebook_cell(tag):
+    cells = json.loads(NOTEBOOK_01.read_text())["cells"]
+    found = [c for c in cells if tag in c.get("metadata", {}).get("tags", [])]
+    assert len(found) == 1, f"notebook 01 must have exactly one cell tagged {tag!r}"
+    source = found[0]["source"]
+    return "".join(source) if isinstance(source, list) else source
+
+
+@pytest.mark.skipif(not NOTEBOOK_01.exists(), reason="notebook 01 not written yet")
+@pytest.mark.parametrize("d_steps", [1, 3])
+def test_hand_written_steps_of_notebook_01_equal_ganlib_train_step(d_steps):
+    """Run the notebook's own GradientTape code and GAN.train_step from the same weights,
+    noise and real batches: the weights must come out identical, bit for bit."""
+    namespace = {}
+    exec(_notebook_cell("hand-written-steps"), namespace)
+    hand_written_iteration = namespace["hand_written_iteration"]
+
+    latent_dim, batch_size, seed = 1, 32, 11
+    generator, discriminator = toy.toy_generator(seed=1), toy.toy_discriminator(seed=2)
+    generator_copy, discriminator_copy = toy.toy_generator(seed=1), toy.toy_discriminator(seed=2)
+    start = [w.copy() for w in generator.get_weights() + discriminator.get_weights()]
+
+    def adam():
+        return keras.optimizers.Adam(1e-3, beta_1=0.5)
+
+    gan = GAN(generator_copy, discriminator_copy, latent_dim, d_steps=d_steps, seed=seed)
+    gan.compile(d_optimizer=adam(), g_optimizer=adam())
+    d_optimizer, g_optimizer = adam(), adam()
+    noise = keras.random.SeedGenerator(seed)
+    real_batches = toy.gaussian_1d(4.0, 0.5).sample(15 * batch_size, seed=0).reshape(15, batch_size, 1)
+    for real in real_batches:
+        real = tf.constant(real)
+        hand_written_iteration(generator, discriminator, d_optimizer, g_optimizer, real, noise,
+                               d_steps, latent_dim)
+        gan.train_step(real)
+
+    by_hand = generator.get_weights() + discriminator.get_weights()
+    by_ganlib = generator_copy.get_weights() + discriminator_copy.get_weights()
+    for hand, lib, initial in zip(by_hand, by_ganlib, start):
+        np.testing.assert_array_equal(hand, lib)
+        assert not np.array_equal(hand, initial)  # training did change every weight
+    assert int(d_optimizer.iterations) == 15 * d_steps == int(gan.d_optimizer.iterations)
