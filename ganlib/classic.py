@@ -203,8 +203,10 @@ class ClassicGAN:
         generator, discriminator: existing networks to train instead of fresh ones.
 
     ``history`` holds, per iteration, ``d_loss`` (the last of the D steps, the value the
-    original compares with the threshold), ``g_loss``; ``retrained_at`` lists the iterations
-    that triggered a re-training; ``labels`` holds the reports of ``mean_labels``.
+    original compares with the threshold), ``g_loss`` and ``iteration_seconds`` (wall time,
+    re-training included); ``retrained_at`` lists the iterations that triggered a
+    re-training; ``pretrain_loss`` / ``pretrain_seconds`` the (re-)training runs;
+    ``labels`` holds the reports of ``mean_labels``; ``seconds`` the time spent in ``train``.
     """
 
     def __init__(self, images, latent_dim: int = 100, filters: int = 200, d_filters: int = 256,
@@ -235,8 +237,8 @@ class ClassicGAN:
         self.g_optimizer = keras.optimizers.Adam(g_learning_rate)
         self.d_optimizer = keras.optimizers.Adam(d_learning_rate)
         self.iteration = 0
-        self.history = {"d_loss": [], "g_loss": [], "retrained_at": [], "pretrain_loss": [],
-                        "labels": [], "seconds": 0.0}
+        self.history = {"d_loss": [], "g_loss": [], "iteration_seconds": [], "retrained_at": [],
+                        "pretrain_loss": [], "pretrain_seconds": 0.0, "labels": [], "seconds": 0.0}
         self._d_step = tf.function(self._discriminator_step)
         self._g_step = tf.function(self._generator_step)
 
@@ -293,10 +295,12 @@ class ClassicGAN:
     def pretrain_discriminator(self, iterations: int | None = None) -> float:
         """``iterations`` D steps on fresh batches (original: 100); returns the last loss."""
         iterations = self.pretrain_iterations if iterations is None else iterations
+        start = time.perf_counter()
         loss = float("nan")
         for _ in range(iterations):
             loss = float(self._d_step(self.sample_real(self.batch_size), self.noise(self.batch_size)))
         self.history["pretrain_loss"].append(loss)
+        self.history["pretrain_seconds"] += time.perf_counter() - start
         return loss
 
     def mean_labels(self, n: int | None = None, verbose: bool = True) -> dict:
@@ -340,6 +344,7 @@ class ClassicGAN:
             self.mean_labels(verbose=verbose)
         first = self.iteration
         for _ in range(iterations):
+            iteration_start = time.perf_counter()
             for _ in range(self.d_steps):
                 d_loss = float(self._d_step(self.sample_real(self.batch_size), self.noise(self.batch_size)))
             self.history["d_loss"].append(d_loss)
@@ -350,6 +355,7 @@ class ClassicGAN:
                           "re-training the discriminator", flush=True)
                 self.pretrain_discriminator()
             self.history["g_loss"].append(float(self._g_step(self.noise(self.batch_size))))
+            self.history["iteration_seconds"].append(time.perf_counter() - iteration_start)
             self.iteration += 1
             if self.iteration % report_every == 0:
                 if verbose:
@@ -363,3 +369,50 @@ class ClassicGAN:
                     callback(self)
         self.history["seconds"] += time.perf_counter() - start
         return self.history
+
+    # -- diagnostics for the lesson ------------------------------------------------------
+    def diagnostics(self, n: int = 256) -> dict:
+        """Measurements that explain how the run went (used by lesson 03).
+
+        * ``d_real_to_fakes_inference``: mean P(real) that D (inference mode) gives to fakes
+          made by G in *inference* mode: the fakes D is trained on (``generator.predict``
+          in the original);
+        * ``d_real_to_fakes_training``: the same for fakes made by G in *training* mode
+          (batch statistics): the fakes G is trained through in the stacked model;
+        * ``pixel_gap``: mean absolute difference, in [0, 1] pixel units, between the two
+          kinds of fakes for the same noise (batch norm's moving averages versus batch
+          statistics);
+        * ``dead_features`` / ``features``: outputs of D's last convolution (ReLU, 2
+          channels) that are zero for all ``n`` real and ``n`` generated images: the dense
+          softmax layer gets no signal (and no gradient) through them;
+        * ``d_steps`` / ``g_steps``: updates made so far by each network.
+
+        G's batch-norm moving averages are restored afterwards, so measuring changes nothing.
+        """
+        n = check_positive("n", n, integer=True)
+        noise = self.noise(n)
+        saved = [weight.numpy().copy() for weight in self.generator.non_trainable_weights]
+        try:
+            training_fakes = keras.ops.convert_to_numpy(self.generator(noise, training=True))
+        finally:
+            for weight, value in zip(self.generator.non_trainable_weights, saved):
+                weight.assign(value)
+        inference_fakes = self.generate(noise=noise)
+
+        def p_real(images):
+            return float(keras.ops.convert_to_numpy(self.discriminator(images, training=False))[:, 0].mean())
+
+        last_conv = [layer for layer in self.discriminator.layers if isinstance(layer, keras.layers.Conv2D)][-1]
+        probe = keras.Model(self.discriminator.input, last_conv.output)
+        features = np.concatenate([keras.ops.convert_to_numpy(probe(self.sample_real(n), training=False)),
+                                   keras.ops.convert_to_numpy(probe(inference_fakes, training=False))])
+        features = features.reshape(len(features), -1)
+        return {
+            "d_real_to_fakes_inference": p_real(inference_fakes),
+            "d_real_to_fakes_training": p_real(training_fakes),
+            "pixel_gap": float(np.abs(training_fakes - inference_fakes).mean()),
+            "dead_features": int((features.max(axis=0) <= 0).sum()),
+            "features": int(features.shape[1]),
+            "d_steps": int(self.d_optimizer.iterations.numpy()),
+            "g_steps": int(self.g_optimizer.iterations.numpy()),
+        }

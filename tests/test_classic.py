@@ -188,3 +188,27 @@ def test_generate_in_both_formats():
 def test_bad_input_is_a_clear_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_diagnostics_measure_without_changing_the_networks():
+    gan = _small_gan()
+    gan.train(iterations=1, report_every=5, verbose=False)
+    moving = [w.numpy().copy() for w in gan.generator.non_trainable_weights]
+    report = gan.diagnostics(32)
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(moving, gan.generator.non_trainable_weights))
+    assert 0.0 <= report["d_real_to_fakes_inference"] <= 1.0 and 0.0 <= report["d_real_to_fakes_training"] <= 1.0
+    # After one generator step the moving averages still lag: the two kinds of fakes differ.
+    assert report["pixel_gap"] > 0.0
+    assert report["features"] == 2 * 2 * 2 and 0 <= report["dead_features"] <= report["features"]
+    assert report["d_steps"] == 2 + 3 and report["g_steps"] == 1
+    assert len(gan.history["iteration_seconds"]) == 1 and gan.history["pretrain_seconds"] > 0
+
+
+def test_dead_features_are_counted():
+    gan = _small_gan()
+    conv3 = gan.discriminator.get_layer("conv3")
+    kernel, bias = conv3.get_weights()
+    conv3.set_weights([np.zeros_like(kernel), np.full_like(bias, -1.0)])  # ReLU(-1) = 0 everywhere
+    assert gan.diagnostics(8)["dead_features"] == 8
+    conv3.set_weights([np.zeros_like(kernel), np.full_like(bias, 1.0)])
+    assert gan.diagnostics(8)["dead_features"] == 0
