@@ -520,7 +520,7 @@ def search_latents(generator, discriminator, images, weights, steps=1000, n_cand
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=steps, desc="inpainting", unit="step", leave=False)
+        bar = tqdm(total=steps, desc="inpainting", unit="step", leave=False, mininterval=1.0)
     # Each call compiles a new step function (it closes over this call's variables); TF
     # warns about "retracing" after a few calls, which is expected here: silence it only
     # while this search runs.
@@ -536,8 +536,8 @@ def search_latents(generator, discriminator, images, weights, steps=1000, n_cand
             history_steps.append(done)
             history_losses.append(current.reshape(n_images, n_candidates).min(axis=1))
             if bar is not None:
+                bar.set_postfix(loss=f"{history_losses[-1].mean():.4g}", refresh=False)
                 bar.update(chunk)
-                bar.set_postfix(loss=f"{history_losses[-1].mean():.4g}")
     finally:
         logger.setLevel(level)
         if bar is not None:
