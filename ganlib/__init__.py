@@ -9,9 +9,11 @@ Start every notebook with::
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
+import sys
 
 from ._checks import check_choice
 
@@ -35,9 +37,38 @@ def __getattr__(name):
     raise AttributeError(f"module 'ganlib' has no attribute {name!r}")
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Hide what TensorFlow's C++ side prints to stderr while it loads and probes devices
+    (CUDA probes on machines without a GPU: "Could not find cuda drivers", "failed call to
+    cuInit"). Python exceptions still propagate; only file descriptor 2 is redirected."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (some notebook front ends)
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _import_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _quiet_native_stderr():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # the CUDA probe happens here, once
+    return tf
+
+
 def _has_gpu() -> bool:
     try:
-        import tensorflow as tf
+        tf = _import_tensorflow()
 
         return bool(tf.config.list_physical_devices("GPU"))
     except Exception:  # TensorFlow missing or broken: no GPU to speak of
@@ -60,7 +91,7 @@ def preset() -> str:
 
 def _device() -> str:
     try:
-        import tensorflow as tf
+        tf = _import_tensorflow()
 
         if tf.config.list_logical_devices("TPU"):
             return "TPU"
@@ -86,13 +117,12 @@ def setup(seed: int = 42, deterministic: bool = False, verbose: bool = True) -> 
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed={seed!r} must be an integer >= 0.")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     import numpy as np
 
     np.random.seed(seed)
-    import tensorflow as tf
+    tf = _import_tensorflow()
     import keras
 
     keras.utils.set_random_seed(seed)  # seeds Python, NumPy and TF together
