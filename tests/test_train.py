@@ -74,14 +74,14 @@ def test_d_steps_makes_k_discriminator_updates():
 
 
 def test_discriminator_learns_to_separate_a_fixed_real_batch():
-    # Real images all +0.8, and the generator frozen (learning rate 0): D must learn to tell
+    # Real images all -0.8, and the generator frozen (learning rate 0): D must learn to tell
     # them from the generator's near-zero images, so D(x) rises and D(G(z)) falls.
     keras.utils.set_random_seed(0)
     generator = models.dcgan_generator(LATENT_DIM, 16, 1, width=4)
     discriminator = models.dcgan_discriminator(16, 1, width=4)
     gan = GAN(generator, discriminator, LATENT_DIM, seed=0)
     gan.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), g_optimizer=keras.optimizers.SGD(0.0))
-    real = np.full((64, 16, 16, 1), 0.8, np.float32)
+    real = np.full((64, 16, 16, 1), -0.8, np.float32)
     history = gan.fit(batches(real, 16), epochs=10, verbose=0).history
     assert history["d_real"][-1] > 0.8 and history["d_fake"][-1] < 0.2
     assert history["d_loss"][-1] < 0.5 * history["d_loss"][0]

@@ -1,0 +1,283 @@
+"""The DCGAN training benchmark behind ``python -m ganlib bench``.
+
+Two trainers train the *same* networks (``ganlib.models`` DCGAN, 32x32x1 and 64x64x3) on
+the same random batches of 64 images:
+
+* ``keras-io``: a plain ``keras.Model`` subclass with a ``train_step`` written the way the
+  keras-io DCGAN example does it (real and generated images concatenated into one
+  discriminator batch, ``BinaryCrossentropy``, two ``GradientTape`` blocks), compiled with
+  Keras' defaults on a CPU (no XLA), in a process with TensorFlow's default settings;
+* ``ganlib``: ``ganlib.train.GAN`` with ``compile()``'s defaults, in a process set up
+  the way ``import ganlib`` leaves it.
+
+More variants isolate what makes a difference: ``+xla`` compiles the train step with XLA
+(``jit_compile=True``), ``+onednn`` turns on TensorFlow's oneDNN kernels
+(``TF_ENABLE_ONEDNN_OPTS=1``, read once when TensorFlow is imported; TensorFlow turns them
+on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX). The ``keras-io`` variants run
+with TensorFlow's own default for this CPU, whatever ganlib would set.
+
+Each measurement runs in its own process (a fresh TensorFlow, an honest peak memory), with
+warm-up steps (tracing and compilation) excluded from the timing; the trainers alternate
+so that a busy machine slows both alike. Reported: images per second (wall clock), CPU
+seconds per step (less sensitive to other programs on a shared machine), the warm-up time
+and the peak resident memory of the process (TensorFlow itself takes about half a GB).
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+#: How each named variant sets up TensorFlow and the trainer. ``onednn``: "default" =
+#: TensorFlow's own choice for this CPU, "1" = on, None = as ``import ganlib`` leaves it.
+#: ``jit_compile``: None = the trainer's default (``GAN.compile()``), else forced.
+VARIANTS = {
+    "keras-io": dict(trainer="plain", jit_compile=False, onednn="default"),
+    "keras-io+xla": dict(trainer="plain", jit_compile=True, onednn="default"),
+    "keras-io+onednn": dict(trainer="plain", jit_compile=False, onednn="1"),
+    "ganlib": dict(trainer="ganlib", jit_compile=None, onednn=None),
+    "ganlib+xla": dict(trainer="ganlib", jit_compile=True, onednn=None),
+    "ganlib+onednn": dict(trainer="ganlib", jit_compile=None, onednn="1"),
+}
+DEFAULT_VARIANTS = ("keras-io", "ganlib")
+SHAPES = {"32x32x1": (32, 1), "64x64x3": (64, 3)}
+
+
+def _peak_rss_mb():
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 2 ** 20
+
+
+def _plain_trainer_class():
+    """The keras-io DCGAN pattern ("DCGAN to generate face images", Keras 3 version)."""
+    import keras
+    import tensorflow as tf
+
+    class PlainGAN(keras.Model):
+        def __init__(self, discriminator, generator, latent_dim):
+            super().__init__()
+            self.discriminator = discriminator
+            self.generator = generator
+            self.latent_dim = latent_dim
+            self.seed_generator = keras.random.SeedGenerator(1337)
+
+        def compile(self, d_optimizer, g_optimizer, loss_fn, **kwargs):
+            super().compile(**kwargs)
+            self.d_optimizer = d_optimizer
+            self.g_optimizer = g_optimizer
+            self.loss_fn = loss_fn
+            self.d_loss_metric = keras.metrics.Mean(name="d_loss")
+            self.g_loss_metric = keras.metrics.Mean(name="g_loss")
+
+        @property
+        def metrics(self):
+            return [self.d_loss_metric, self.g_loss_metric]
+
+        def train_step(self, real_images):
+            batch_size = tf.shape(real_images)[0]
+            random_latent_vectors = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+            generated_images = self.generator(random_latent_vectors, training=True)
+            combined_images = tf.concat([generated_images, real_images], axis=0)
+            labels = tf.concat([tf.zeros((batch_size, 1)), tf.ones((batch_size, 1))], axis=0)
+            with tf.GradientTape() as tape:
+                predictions = self.discriminator(combined_images, training=True)
+                d_loss = self.loss_fn(labels, predictions)
+            grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+
+            random_latent_vectors = keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+            misleading_labels = tf.ones((batch_size, 1))
+            with tf.GradientTape() as tape:
+                predictions = self.discriminator(self.generator(random_latent_vectors, training=True), training=True)
+                g_loss = self.loss_fn(misleading_labels, predictions)
+            grads = tape.gradient(g_loss, self.generator.trainable_weights)
+            self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+            self.d_loss_metric.update_state(d_loss)
+            self.g_loss_metric.update_state(g_loss)
+            return {"d_loss": self.d_loss_metric.result(), "g_loss": self.g_loss_metric.result()}
+
+    return PlainGAN
+
+
+def worker(variant, shape, batch_size, steps, warmup, width, seed=0):
+    """Run one measurement in this process and return a dict of results."""
+    import numpy as np
+
+    setting = VARIANTS[variant]
+    start = time.perf_counter()
+    import keras
+    import tensorflow as tf
+
+    from ganlib import models
+    from ganlib.train import GAN
+
+    keras.utils.set_random_seed(seed)
+    image_size, channels = SHAPES[shape]
+    latent_dim = 100
+    generator = models.dcgan_generator(latent_dim, image_size, channels, width=width)
+    discriminator = models.dcgan_discriminator(image_size, channels, width=width)
+    if setting["trainer"] == "plain":
+        model = _plain_trainer_class()(discriminator, generator, latent_dim)
+        model.compile(
+            d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+            g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+            loss_fn=keras.losses.BinaryCrossentropy(from_logits=True),
+            jit_compile=setting["jit_compile"],
+        )
+    else:
+        model = GAN(generator, discriminator, latent_dim, seed=seed)
+        if setting["jit_compile"] is None:
+            model.compile()
+        else:
+            model.compile(jit_compile=setting["jit_compile"])
+    images = np.random.default_rng(seed).uniform(-1, 1, (batch_size * 4, image_size, image_size, channels))
+    dataset = (tf.data.Dataset.from_tensor_slices(images.astype("float32"))
+               .batch(batch_size, drop_remainder=True).cache().repeat().prefetch(2))
+    rss_before = _peak_rss_mb()
+    setup_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    model.fit(dataset, steps_per_epoch=warmup, epochs=1, verbose=0, shuffle=False)
+    warmup_seconds = time.perf_counter() - start
+    cpu_start, start = time.process_time(), time.perf_counter()
+    model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    return {
+        "variant": variant,
+        "shape": shape,
+        "batch_size": batch_size,
+        "steps": steps,
+        "width": width,
+        "images_per_second": batch_size * steps / wall,
+        "wall_seconds_per_step": wall / steps,
+        "cpu_seconds_per_step": cpu / steps,
+        "warmup_seconds": warmup_seconds,
+        "setup_seconds": setup_seconds,
+        "peak_rss_mb": _peak_rss_mb(),
+        "rss_before_training_mb": rss_before,
+        "onednn": _onednn_enabled(),
+        "xla": bool(model.jit_compile),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
+def _onednn_enabled():
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except Exception:  # a TensorFlow build without the probe
+        return None
+
+
+_PROBE = ("import os; os.environ.pop('TF_ENABLE_ONEDNN_OPTS', None); "
+          "from tensorflow.python.util import _pywrap_util_port as p; print(int(p.IsMklEnabled()))")
+
+
+def tensorflow_default_onednn():
+    """'1' or '0': whether TensorFlow turns oneDNN on by itself on this CPU (ganlib not imported)."""
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    environment.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    result = subprocess.run([sys.executable, "-c", _PROBE], env=environment, capture_output=True, text=True)
+    lines = result.stdout.split()
+    return lines[-1] if lines and lines[-1] in ("0", "1") else "0"
+
+
+def _run_worker(variant, shape, batch_size, steps, warmup, width, default_onednn="0"):
+    environment = dict(os.environ)
+    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    onednn = VARIANTS[variant]["onednn"]
+    if onednn is None:
+        environment.pop("TF_ENABLE_ONEDNN_OPTS", None)  # whatever `import ganlib` does
+    else:
+        environment["TF_ENABLE_ONEDNN_OPTS"] = default_onednn if onednn == "default" else onednn
+    command = [sys.executable, "-m", "ganlib._bench", "--worker", variant, shape, str(batch_size), str(steps),
+               str(warmup), str(width)]
+    result = subprocess.run(command, env=environment, capture_output=True, text=True)
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise RuntimeError(f"benchmark worker failed ({variant}, {shape}):\n{result.stderr[-3000:]}")
+
+
+def _spread(values, digits=1):
+    values = sorted(values)
+    median = statistics.median(values)
+    if len(values) == 1:
+        return f"{median:.{digits}f}"
+    return f"{median:.{digits}f} [{values[0]:.{digits}f}-{values[-1]:.{digits}f}]"
+
+
+def run(shapes=tuple(SHAPES), variants=DEFAULT_VARIANTS, batch_size=64, steps=10, warmup=3, repeats=3,
+        width=64, json_path=None, echo=print):
+    """Measure every variant on every shape ``repeats`` times; print and return the results."""
+    for variant in variants:
+        if variant not in VARIANTS:
+            raise ValueError(f"variant={variant!r} is not known; use one of {', '.join(VARIANTS)}.")
+    for shape in shapes:
+        if shape not in SHAPES:
+            raise ValueError(f"shape={shape!r} is not known; use one of {', '.join(SHAPES)}.")
+    echo(f"DCGAN training throughput, batch {batch_size}, width {width} (ngf = ndf), {steps} timed steps "
+         f"after {warmup} warm-up steps, {repeats} runs each, {os.cpu_count()} CPU cores visible.")
+    default_onednn = tensorflow_default_onednn()
+    echo(f"TensorFlow's own oneDNN setting on this CPU: {'on' if default_onednn == '1' else 'off'}. "
+         + (f"Load average at the start: {os.getloadavg()[0]:.1f} (other programs share the CPU)."
+            if hasattr(os, "getloadavg") else ""))
+    results = []
+    for shape in shapes:
+        for repeat in range(repeats):
+            order = list(variants) if repeat % 2 == 0 else list(reversed(variants))
+            for variant in order:
+                outcome = _run_worker(variant, shape, batch_size, steps, warmup, width, default_onednn)
+                outcome["load_average"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+                results.append(outcome)
+                echo(f"  {shape} {variant:16s} run {repeat + 1}: {outcome['images_per_second']:7.1f} images/s, "
+                     f"{outcome['cpu_seconds_per_step']:.2f} CPU s/step, warm-up {outcome['warmup_seconds']:.0f} s, "
+                     f"peak {outcome['peak_rss_mb']:.0f} MB (oneDNN {'on' if outcome['onednn'] else 'off'}, "
+                     f"XLA {'on' if outcome['xla'] else 'off'}, load {outcome['load_average']:.1f})")
+    echo("")
+    echo(f"{'shape':8s} {'trainer':16s} {'images/s (median [min-max])':>30s} {'CPU s/step':>20s} "
+         f"{'warm-up s':>10s} {'peak MB':>8s}")
+    summary = {}
+    for shape in shapes:
+        for variant in variants:
+            rows = [r for r in results if r["shape"] == shape and r["variant"] == variant]
+            summary[(shape, variant)] = {
+                "images_per_second": statistics.median(r["images_per_second"] for r in rows),
+                "cpu_seconds_per_step": statistics.median(r["cpu_seconds_per_step"] for r in rows),
+            }
+            echo(f"{shape:8s} {variant:16s} {_spread([r['images_per_second'] for r in rows]):>30s} "
+                 f"{_spread([r['cpu_seconds_per_step'] for r in rows], 2):>20s} "
+                 f"{statistics.median(r['warmup_seconds'] for r in rows):10.0f} "
+                 f"{max(r['peak_rss_mb'] for r in rows):8.0f}")
+    baseline = variants[0]
+    for shape in shapes:
+        for variant in variants[1:]:
+            wall = summary[(shape, variant)]["images_per_second"] / summary[(shape, baseline)]["images_per_second"]
+            cpu = summary[(shape, baseline)]["cpu_seconds_per_step"] / summary[(shape, variant)]["cpu_seconds_per_step"]
+            echo(f"{shape}: {variant} vs {baseline}: {wall:.2f}x images/s (wall clock), {cpu:.2f}x less CPU time per step")
+    if json_path:
+        with open(json_path, "w") as handle:
+            json.dump(results, handle, indent=1)
+    return results
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--worker":
+        variant, shape, batch_size, steps, warmup, width = argv[1:7]
+        print(json.dumps(worker(variant, shape, int(batch_size), int(steps), int(warmup), int(width))))
+        return 0
+    run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

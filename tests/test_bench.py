@@ -1,0 +1,52 @@
+"""Tests of the speed benchmark (ganlib/_bench.py, `python -m ganlib bench`): it measures, it
+does not time anything here (speed is reported by the benchmark, not asserted in tests)."""
+import numpy as np
+import pytest
+
+from ganlib import _bench, cli
+
+
+def test_both_trainers_train_the_same_networks():
+    # One tiny in-process measurement per trainer: positive, finite numbers, and the
+    # same network sizes on both sides.
+    for variant in ("keras-io", "ganlib"):
+        result = _bench.worker(variant, "32x32x1", batch_size=8, steps=2, warmup=1, width=4)
+        assert result["variant"] == variant and result["shape"] == "32x32x1"
+        for key in ("images_per_second", "cpu_seconds_per_step", "wall_seconds_per_step", "peak_rss_mb"):
+            assert np.isfinite(result[key]) and result[key] > 0, key
+        assert result["images_per_second"] == pytest.approx(8 / result["wall_seconds_per_step"])
+        assert result["peak_rss_mb"] >= result["rss_before_training_mb"]
+
+
+def test_plain_trainer_matches_the_keras_io_losses():
+    # The baseline is a real DCGAN step: at initialisation both losses are near log 2
+    # (D outputs about 1/2 for everything).
+    import keras
+    import tensorflow as tf
+
+    from ganlib import models
+
+    keras.utils.set_random_seed(0)
+    plain = _bench._plain_trainer_class()(models.dcgan_discriminator(16, 1, width=4),
+                                          models.dcgan_generator(8, 16, 1, width=4), 8)
+    plain.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                  g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                  loss_fn=keras.losses.BinaryCrossentropy(from_logits=True), jit_compile=False)
+    images = np.random.default_rng(0).uniform(-1, 1, (8, 16, 16, 1)).astype("float32")
+    logs = plain.fit(tf.data.Dataset.from_tensor_slices(images).batch(8), epochs=1, verbose=0).history
+    assert logs["d_loss"][0] == pytest.approx(np.log(2), abs=0.1)  # mean over 2B examples
+    assert logs["g_loss"][0] == pytest.approx(np.log(2), abs=0.1)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["bench", "--steps", "0"], "--steps=0 must be a positive integer"),
+        (["bench", "--repeats", "-1"], "--repeats=-1 must be a positive integer"),
+        (["bench", "--shapes", "48x48x3"], "shape='48x48x3' is not known; use one of 32x32x1, 64x64x3"),
+        (["bench", "--variants", "pytorch"], "variant='pytorch' is not known"),
+    ],
+)
+def test_bad_options(argv, message, capsys):
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
