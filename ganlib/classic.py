@@ -281,11 +281,17 @@ class ClassicGAN:
         """``n`` training images drawn uniformly *with* replacement, as the original."""
         return self.images[self.rng.integers(0, len(self.images), n)]
 
-    def generate(self, n: int = 16, noise=None) -> np.ndarray:
-        """Generated images in the classic format ([0, 1], RGBA); G in inference mode."""
+    def generate(self, n: int = 16, noise=None, batch_size: int = 256) -> np.ndarray:
+        """Generated images in the classic format ([0, 1], RGBA); G in inference mode.
+
+        Made ``batch_size`` at a time (the generator's 28x28x200 layer takes 0.6 MB per image).
+        """
         if noise is None:
             noise = self.noise(check_positive("n", n, integer=True))
-        return keras.ops.convert_to_numpy(self.generator(np.asarray(noise, np.float32), training=False))
+        noise = np.asarray(noise, np.float32)
+        return np.concatenate([keras.ops.convert_to_numpy(self.generator(noise[start:start + batch_size],
+                                                                         training=False))
+                               for start in range(0, len(noise), batch_size)])
 
     def generate_ganlib(self, n: int = 16, noise=None, rgb: bool = True) -> np.ndarray:
         """Generated images converted to ganlib's [-1, 1] (composited on white with ``rgb``)."""
