@@ -151,8 +151,62 @@ def generator_loss(fake_logits, kind: str = "non-saturating"):
     return -tf.reduce_mean(tf.nn.softplus(fake_logits))
 
 
+class _ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A ``keras.random.SeedGenerator`` that gives each replica its own random numbers.
+
+    Under ``tf.distribute.MirroredStrategy`` the generator's state is a mirrored variable,
+    so every replica would draw the *same* noise (and the same interpolation alphas):
+    two replicas would train on one batch of noise twice. With more than one replica in
+    sync, the replica's id is folded into the seed (``tf.random.experimental.
+    stateless_fold_in``); on one device the seeds, and so the runs, are unchanged.
+    """
+
+    def next(self, ordered=True):
+        seed = super().next(ordered=ordered)
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return seed
+        return tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group)
+
+
+def _computes_in_float16(model) -> bool:
+    """True when a layer of ``model`` (nested models included) computes in float16."""
+    stack = [model]
+    while stack:
+        layer = stack.pop()
+        if getattr(layer, "compute_dtype", None) == "float16":
+            return True
+        stack.extend(getattr(layer, "layers", []))
+    return False
+
+
+def _output_dtype(model):
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return None
+    if not outputs or len(outputs) != 1:
+        return None
+    return keras.backend.standardize_dtype(outputs[0].dtype)
+
+
 class _AdversarialModel(keras.Model):
-    """What GAN and WGANGP share: the two networks, the noise, metric trackers."""
+    """What GAN and WGANGP share: the two networks, the noise, metric trackers.
+
+    It also makes the train steps work on several devices and in mixed precision:
+
+    * ``apply_loss_gradients`` divides each loss by the number of replicas in sync before
+      taking gradients: Keras' optimizer *sums* the gradients of the replicas
+      (``_all_reduce_sum_gradients`` in keras/src/backend/tensorflow/optimizer.py), so each
+      replica's mean loss must be divided by the replica count to get the gradient of the
+      mean over the global batch, as Keras' own ``compute_loss`` does
+      (``scale_loss_for_distribution``).
+    * the noise generator folds the replica id into its seed (``_ReplicaSeedGenerator``).
+    * when a network computes in float16 (the ``'mixed_float16'`` policy), both optimizers
+      are wrapped in ``keras.optimizers.LossScaleOptimizer`` and the losses are scaled by
+      ``optimizer.scale_loss`` (Micikevicius et al. 2018; the Keras mixed precision guide),
+      and the discriminator must output float32 (ganlib's models do).
+    """
 
     metric_names: tuple = ()
 
@@ -161,8 +215,98 @@ class _AdversarialModel(keras.Model):
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = check_positive("latent_dim", latent_dim, integer=True)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = _ReplicaSeedGenerator(seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
+        self.loss_scaling = _computes_in_float16(generator) or _computes_in_float16(discriminator)
+        if self.loss_scaling and _output_dtype(discriminator) not in (None, "float32"):
+            raise ValueError(
+                f"discriminator={discriminator.name!r} outputs {_output_dtype(discriminator)} under "
+                "mixed precision; its losses need float32 scores: give its last layer "
+                "dtype='float32' (as ganlib.models does), e.g. layers.Activation('linear', "
+                "dtype='float32')."
+            )
+        self._d_optimizer = None
+        self._g_optimizer = None
+
+    def _prepare_optimizer(self, optimizer, network):
+        """``optimizer`` ready for ``network``: wrapped in a LossScaleOptimizer when a network
+        computes in float16, and built now, under the model's distribution strategy.
+
+        Building here rather than inside the first train step matters on several devices:
+        variables created while a ``MirroredStrategy`` step is being traced (Adam's moments)
+        make the step fail, and a checkpoint restored before ``fit`` needs them to exist.
+        """
+        if optimizer is None:
+            return None
+        if self.loss_scaling and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        if not optimizer.built and network.built:
+            with self.distribute_strategy.scope():
+                optimizer.build(network.trainable_variables)
+        return optimizer
+
+    @property
+    def d_optimizer(self):
+        """The discriminator's (critic's) optimizer, set by ``compile``."""
+        return self._d_optimizer
+
+    @d_optimizer.setter
+    def d_optimizer(self, optimizer):
+        self._d_optimizer = self._prepare_optimizer(optimizer, self.discriminator)
+
+    @property
+    def g_optimizer(self):
+        """The generator's optimizer, set by ``compile``."""
+        return self._g_optimizer
+
+    @g_optimizer.setter
+    def g_optimizer(self, optimizer):
+        self._g_optimizer = self._prepare_optimizer(optimizer, self.generator)
+
+    def run_if(self, condition, function):
+        """Run ``function()`` (e.g. a generator update) when ``condition`` holds.
+
+        ``condition`` is a scalar boolean tensor with the same value on every replica. On
+        one device this is ``tf.cond``. On several replicas an optimizer update cannot sit
+        inside a ``tf.cond`` taken in each replica (its gradient all-reduce is a
+        ``merge_call``), so the branch is taken once in cross-replica context and then
+        runs ``function`` on each replica, as Keras' LossScaleOptimizer does.
+        """
+        def taken():
+            function()
+            return tf.constant(True)
+
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            tf.cond(condition, taken, lambda: tf.constant(False))
+            return
+
+        def cross_replica(strategy, condition):
+            first = strategy.experimental_local_results(condition)[0]
+
+            def taken_on_each_replica():
+                strategy.extended.call_for_each_replica(function)
+                return tf.constant(True)
+
+            tf.cond(first, taken_on_each_replica, lambda: tf.constant(False))
+
+        context.merge_call(cross_replica, args=(condition,))
+
+    def apply_loss_gradients(self, optimizer, tape, loss, weights):
+        """One update of ``weights`` by ``optimizer`` down the gradient of ``loss``.
+
+        ``loss`` is this replica's mean over its share of the batch. The gradient is taken
+        of ``optimizer.scale_loss(loss / replicas)``: the division makes the sum that Keras'
+        optimizer forms across replicas the gradient of the mean over the global batch, and
+        ``scale_loss`` multiplies by the loss scale under mixed precision (the optimizer
+        divides it out again). Both are applied as the tape's upstream gradient, so the
+        loss value itself (and the metrics) stay unscaled.
+        """
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        upstream = optimizer.scale_loss(tf.constant(1.0 / replicas, tf.float32))
+        upstream = tf.cast(upstream, loss.dtype)
+        gradients = tape.gradient(loss, weights, output_gradients=upstream)
+        optimizer.apply_gradients(zip(gradients, weights))
 
     @property
     def data_shape(self):
@@ -183,6 +327,10 @@ class _AdversarialModel(keras.Model):
             check_training_data(x, self.data_shape)
         if isinstance(x, tf.data.Dataset) and not args:
             kwargs.setdefault("shuffle", False)  # a Dataset shuffles itself; Keras would warn
+        if not self.built and self.generator.built and self.discriminator.built:
+            # Under a tf.distribute strategy Keras builds an unbuilt model by calling it on
+            # a data batch, but this model is called on noise: its networks are built.
+            self.built = True
         return super().fit(x, *args, **kwargs)
 
     @property
@@ -282,7 +430,7 @@ class GAN(_AdversarialModel):
             fake_logits = self.discriminate(fake)
             d_loss = discriminator_loss(real_logits, fake_logits, self.label_smoothing)
         weights = self.discriminator.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
+        self.apply_loss_gradients(self.d_optimizer, tape, d_loss, weights)
         return d_loss, real_logits, fake_logits
 
     def generator_step(self, batch_size):
@@ -291,7 +439,7 @@ class GAN(_AdversarialModel):
             fake_logits = self.discriminate(self.generator(z, training=True))
             g_loss = generator_loss(fake_logits, self.generator_loss_kind)
         weights = self.generator.trainable_weights
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
+        self.apply_loss_gradients(self.g_optimizer, tape, g_loss, weights)
         return g_loss
 
     def train_step(self, data):
@@ -395,7 +543,8 @@ class _WassersteinModel(_AdversarialModel):
         raise NotImplementedError
 
     def after_critic_update(self):
-        """Hook run after each critic update (weight clipping in WGAN)."""
+        """Hook run after each critic update (weight clipping in WGAN); nothing here."""
+        return None
 
     def critic_step(self, real):
         batch_size = tf.shape(real)[0]
@@ -403,7 +552,7 @@ class _WassersteinModel(_AdversarialModel):
         with tf.GradientTape() as tape:
             d_loss, parts = self.critic_loss(real, fake)
         weights = self.critic.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
+        self.apply_loss_gradients(self.d_optimizer, tape, d_loss, weights)
         self.after_critic_update()
         return d_loss, parts
 
@@ -413,7 +562,7 @@ class _WassersteinModel(_AdversarialModel):
             g_loss = -tf.reduce_mean(self.critic(self.generator(z, training=True), training=True))
         weights = self.generator.trainable_weights
         if weights:  # a frozen generator (trainable=False): only the critic learns
-            self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
+            self.apply_loss_gradients(self.g_optimizer, tape, g_loss, weights)
         return g_loss
 
     def train_step(self, data):
@@ -430,11 +579,7 @@ class _WassersteinModel(_AdversarialModel):
             return tf.cast(g_loss, tf.float32)
 
         critic_updates = self.d_optimizer.iterations
-        tf.cond(
-            tf.equal(critic_updates % self.n_critic, 0),
-            update_generator,
-            lambda: tf.constant(0.0, tf.float32),
-        )
+        self.run_if(tf.equal(critic_updates % self.n_critic, 0), update_generator)
         return self._result({"d_loss": d_loss, **parts})
 
 
@@ -693,8 +838,10 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         cb.atomic_save_model(gan.generator, os.path.join(out_dir, "generator.keras"))
         cb.atomic_save_model(gan.discriminator, os.path.join(out_dir, "discriminator.keras"))
     history_path = os.path.join(out_dir, "history.json")
+    finite = {key: [value if value == value else None for value in values]  # NaN -> null
+              for key, values in state.history.items()}
     with open(history_path + ".partial", "w") as handle:
-        json.dump({"status": state.status, **state.history}, handle)
+        json.dump({"status": state.status, **finite}, handle)
     os.replace(history_path + ".partial", history_path)
     if verbose:
         print(f"Run {state.status}: {state.step} steps; samples in {samples_dir}"
