@@ -408,7 +408,10 @@ class GAN(_AdversarialModel):
         """Defaults: Adam(2e-4, beta_1=0.5) for both networks (Radford et al. 2015).
 
         ``jit_compile`` is passed to Keras: 'auto' compiles the train step with XLA on a
-        GPU and not on a CPU (Keras' rule), True or False forces it. Keras' own single
+        GPU and not on a CPU (Keras' rule), True or False forces it. On a 2-core CPU
+        (``python -m ganlib bench``, benchmarks/README.md) XLA cut the DCGAN's CPU time
+        per step by 1.5-1.8x but took 0.5-2 minutes to compile, so it pays only for runs
+        of several minutes: pass ``jit_compile=True`` for those. Keras' own single
         ``optimizer`` is not used (each network has its own), so none is created.
         """
         kwargs.setdefault("optimizer", None)
