@@ -348,11 +348,15 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
             'saturating' (the minimax loss as written); 'gan' only.
         gp_weight: lambda of the gradient penalty; 0.1, the value of Gulrajani et al.'s toy
             experiments (their image experiments use 10).
-        record_every: steps between records of the losses and W1; None: about 100 records.
+        record_every: steps between records of the losses and W1; None: about 60 records.
         snapshot_steps: steps at which to store a snapshot; None: ``n_snapshots`` steps
             spread from 0 to ``steps`` (more of them early, where most happens).
         eval_samples: generated and target samples for W1 (10k each, as API.md says).
         grid_size: points per axis of the grid D is evaluated on; None: 400 (1-D), 60 (2-D).
+        instance_noise: std of the Gaussian noise the default discriminator adds to its
+            inputs in training (``InstanceNoise``), lowered linearly to 0 at the last step;
+            0 (default) adds none. A discriminator of your own is annealed the same way if
+            it has ``InstanceNoise`` layers.
         generator, discriminator: your own keras.Models to train instead of the default MLPs.
         verbose: print one line per record.
 
@@ -364,7 +368,8 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
         'snapshots': dicts with 'step', 'samples', 'grid', 'd' (sigmoid(D) for 'gan', the
         raw critic score for 'wgan-gp') and, in 1-D, 'w1', 'z', 'x_of_z'; plus
         'generator', 'discriminator', 'model' (the trained GAN/WGANGP), 'target', 'loss',
-        'd_steps' and 'seconds' (wall time of the training).
+        'd_steps', 'seconds' (time spent in the compiled training loop, tracing included)
+        and 'wall_seconds' (the whole call after setup, records and snapshots included).
     """
     import tensorflow as tf
 
@@ -376,6 +381,9 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
     if d_steps is None:
         d_steps = 1 if loss == "gan" else 5
     d_steps = check_positive("d_steps", d_steps, integer=True)
+    if loss == "wgan-gp" and generator_loss != "non-saturating":
+        raise ValueError(f"generator_loss={generator_loss!r} applies to loss='gan' only; the "
+                         "WGAN-GP generator minimises -mean f(G(z)).")
     batch_size = check_positive("batch_size", batch_size, integer=True)
     eval_samples = check_positive("eval_samples", eval_samples, integer=True)
     n_snapshots = check_positive("n_snapshots", n_snapshots, integer=True)
@@ -399,7 +407,7 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
         d_rate = g_rate = check_positive("learning_rate", learning_rate)
     grid_size = check_positive("grid_size", grid_size or (400 if dim == 1 else 60), integer=True)
     if record_every is None:
-        record_every = max(1, steps // 100)
+        record_every = max(1, steps // 60)
     record_every = check_positive("record_every", record_every, integer=True)
     if snapshot_steps is None:
         # Quadratic spacing: early steps, where the most happens, get more snapshots.
@@ -487,9 +495,16 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
     for stop in stops:
         count = stop - done
         calls = count * calls_per_step
-        real = target.sample(calls * batch_size, seed=int(rng.integers(2**31 - 1)))
-        for tracker in model.metrics:
-            tracker.reset_state()
+        # Real batches drawn per generator step from a seed made of (seed, step), so the
+        # data a run sees does not depend on when it stops to record or take snapshots.
+        real = np.concatenate([
+            target.sample(calls_per_step * batch_size,
+                          seed=int(np.random.SeedSequence([seed, step]).generate_state(1)[0]))
+            for step in range(done, stop)
+        ])
+        if done % record_every == 0:  # a new recording interval: its metrics start afresh
+            for tracker in model.metrics:
+                tracker.reset_state()
         for layer in noise_layers:  # linear decay to 0 at the last step
             layer.stddev.assign(layer.initial_stddev * (1.0 - done / steps))
         tick = time.perf_counter()
