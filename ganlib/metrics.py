@@ -52,8 +52,9 @@ def mode_coverage(samples_2d, centers, std) -> dict:
         raise ValueError(f"samples_2d has shape {samples.shape}; expected (n, 2) with n >= 1.")
     if centers.ndim != 2 or centers.shape[1] != 2 or len(centers) == 0:
         raise ValueError(f"centers has shape {centers.shape}; expected (n_modes, 2).")
-    if not std > 0:
-        raise ValueError(f"std={std!r} must be a positive number (> 0).")
+    from ._checks import check_positive
+
+    std = check_positive("std", std)  # also refuses NaN, inf and non-numbers
     distances = np.linalg.norm(samples[:, None, :] - centers[None, :, :], axis=-1)
     nearest = distances.argmin(axis=1)
     good = distances[np.arange(len(samples)), nearest] <= 3 * std

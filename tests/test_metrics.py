@@ -108,6 +108,8 @@ def test_a_few_strays_do_not_count_as_a_covered_mode():
         (np.zeros((5, 2)), np.zeros(2), 0.1, r"centers has shape \(2,\)"),
         (np.zeros((5, 2)), SQUARE, 0.0, r"std=0.0 must be a positive number"),
         (np.zeros((5, 2)), SQUARE, -1, r"std=-1 must be a positive number"),
+        (np.zeros((5, 2)), SQUARE, "wide", r"std='wide' must be a positive number"),
+        (np.zeros((5, 2)), SQUARE, float("nan"), r"std=nan must be a positive number"),
     ],
 )
 def test_mode_coverage_rejects_bad_input(samples, centers, std, message):
