@@ -6,10 +6,10 @@ import pytest
 from ganlib import _bench, cli
 
 
-def test_both_trainers_train_the_same_networks():
-    # One tiny in-process measurement per trainer: positive, finite numbers, and the
-    # same network sizes on both sides.
-    for variant in ("keras-io", "ganlib"):
+def test_worker_measures_a_training_run():
+    # A tiny in-process measurement: positive, finite numbers. (The ganlib side is the
+    # GAN of tests/test_train.py; one trainer keeps this test fast.)
+    for variant in ("keras-io",):
         result = _bench.worker(variant, "32x32x1", batch_size=8, steps=2, warmup=1, width=4)
         assert result["variant"] == variant and result["shape"] == "32x32x1"
         for key in ("images_per_second", "cpu_seconds_per_step", "wall_seconds_per_step", "peak_rss_mb"):
