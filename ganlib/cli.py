@@ -9,8 +9,15 @@ import argparse
 import sys
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m ganlib",
         description="ganlib: train, sample and measure GANs from the command line.",
     )
@@ -42,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--width", type=int, default=64, help="ngf = ndf of the networks (default 64)")
     bench.add_argument("--json", default=None, help="also write every measurement to this JSON file")
     bench.set_defaults(func=cmd_bench)
+    _add_run_commands(sub)
     return parser
 
 
@@ -64,14 +72,691 @@ def cmd_bench(args) -> int:
     return 0
 
 
+# --- train, sample, inpaint, toy -------------------------------------------------------
+
+MODELS = ("dcgan", "wgan-gp")
+DATA_SOURCES = {"faces": ("auto", "celeba", "lfw"), "sprites": ("auto", "pokemon", "procedural")}
+IMAGE_SIZES = (16, 32, 64, 128)
+
+#: Settings that define a run: ``train --resume`` takes them from the run's config.json and
+#: refuses a different value (the networks, the data and the checkpoint must fit together).
+RUN_SETTINGS = ("model", "data", "source", "image_size", "channels", "latent_dim", "width",
+                "batch_size", "learning_rate", "n_critic", "gp_weight", "limit", "seed",
+                "mixed_precision", "samples")
+
+
+def _default_settings(model):
+    """The defaults of a new run, each from the paper of its model.
+
+    DCGAN (Radford et al. 2015): latent_dim 100, ngf = ndf = 64, batch 128, Adam 2e-4.
+    WGAN-GP (Gulrajani et al. 2017, Algorithm 1): batch 64, Adam 1e-4, n_critic 5, lambda 10.
+    """
+    wgan = model == "wgan-gp"
+    return {"source": "auto", "image_size": 64, "channels": 3, "latent_dim": 100, "width": 64,
+            "batch_size": 64 if wgan else 128, "learning_rate": 1e-4 if wgan else 2e-4,
+            "n_critic": 5 if wgan else None, "gp_weight": 10.0 if wgan else None, "limit": None,
+            "seed": 42, "mixed_precision": False, "samples": 64, "epochs": 5}
+
+
+def _add_run_commands(sub):
+    """The parsers of train, sample, inpaint and toy."""
+    train = sub.add_parser(
+        "train",
+        help="train a DCGAN or WGAN-GP on faces, sprites or a folder of your images",
+        description=(
+            "Train a GAN with ganlib.train.fit_gan: one progress bar with ETA, a checkpoint every "
+            "--checkpoint-every steps and at the end (OUT/checkpoints), a grid of samples from one "
+            "fixed noise batch after every epoch (OUT/samples/epoch_NNNN.png) and their GIF "
+            "(OUT/samples.gif), the trained networks (OUT/generator.keras, OUT/discriminator.keras), "
+            "the per-step losses (OUT/history.json) and the run's settings (OUT/config.json). "
+            "Stop it any time (Ctrl-C) and continue with --resume."
+        ),
+    )
+    train.add_argument("--model", choices=MODELS, default=None,
+                       help="dcgan (Radford et al. 2015) or wgan-gp (Gulrajani et al. 2017); required "
+                            "for a new run")
+    train.add_argument("--data", default=None,
+                       help="'faces' (CelebA if present or downloadable, else the LFW faces of "
+                            "scikit-image), 'sprites' (Pokemon if present or downloadable, else "
+                            "procedural sprites) or the path of a folder of PNG/JPEG/GIF/BMP images "
+                            "(subfolders included; write ./faces for a folder called faces); required "
+                            "for a new run")
+    train.add_argument("--source", default=None,
+                       help="which data set 'faces' or 'sprites' uses: auto (default), celeba or lfw "
+                            "for faces; auto, pokemon or procedural for sprites")
+    train.add_argument("--out", required=True, help="the run folder (created if missing)")
+    train.add_argument("--epochs", type=int, default=None,
+                       help="total epochs of the run, also when resuming (a larger value extends a "
+                            "finished run); default 5 (Radford et al.: 5 CelebA epochs give faces)")
+    train.add_argument("--image-size", type=int, default=None,
+                       help="side of the square images: 16, 32, 64 or 128 (default 64, DCGAN's size)")
+    train.add_argument("--channels", type=int, default=None,
+                       help="1 (grey), 3 (RGB, default) or 4 (RGBA)")
+    train.add_argument("--batch-size", type=int, default=None,
+                       help="images per step on each device (default 128 for dcgan, Radford et al. "
+                            "2015; 64 for wgan-gp, Gulrajani et al. 2017); with --distribute the "
+                            "global batch is this times the number of devices")
+    train.add_argument("--latent-dim", type=int, default=None, help="size of z (default 100)")
+    train.add_argument("--width", type=int, default=None,
+                       help="ngf = ndf, channels of the networks' outer layers (default 64 as in "
+                            "the paper; 16 or 32 train much faster on a CPU)")
+    train.add_argument("--learning-rate", type=float, default=None,
+                       help="Adam's step size for both networks (default 2e-4 for dcgan, 1e-4 for "
+                            "wgan-gp)")
+    train.add_argument("--n-critic", type=int, default=None,
+                       help="wgan-gp only: critic updates per generator update (default 5)")
+    train.add_argument("--gp-weight", type=float, default=None,
+                       help="wgan-gp only: lambda, the gradient penalty's weight (default 10)")
+    train.add_argument("--limit", type=int, default=None,
+                       help="use only the first N images (quick tries)")
+    train.add_argument("--seed", type=int, default=None, help="seed of everything (default 42)")
+    train.add_argument("--samples", type=int, default=None,
+                       help="images in each epoch's sample grid (default 64)")
+    train.add_argument("--checkpoint-every", type=int, default=500,
+                       help="steps between checkpoints (default 500; one is also written at the end)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its newest checkpoint, with its settings")
+    train.add_argument("--overwrite", action="store_true",
+                       help="delete the checkpoints and grids already in --out and start afresh")
+    train.add_argument("--distribute", action="store_true",
+                       help="train on every GPU of this machine (tf.distribute.MirroredStrategy; the "
+                            "logical CPUs when there is no GPU)")
+    train.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
+                       help="compute in float16 with float32 weights and loss scaling (the "
+                            "'mixed_float16' policy); for GPUs, slow on a CPU")
+    train.add_argument("--jit", action=argparse.BooleanOptionalAction, default=None,
+                       help="compile the train step with XLA (default: Keras' choice, on when a "
+                            "GPU is present)")
+    train.add_argument("--tensorboard", default=None, metavar="DIR",
+                       help="also log every step's losses and each epoch's sample grid for "
+                            "TensorBoard in DIR (view with: tensorboard --logdir DIR)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar, no messages")
+    train.set_defaults(func=cmd_train)
+
+    sample = sub.add_parser(
+        "sample",
+        help="draw images from a trained generator into a grid PNG",
+        description=(
+            "Load a generator (a .keras file, or a run folder made by 'train': its generator.keras, "
+            "or its newest checkpoint when the run did not finish) and save a grid of images made "
+            "from fresh noise."
+        ),
+    )
+    sample.add_argument("model", metavar="MODEL", help="a generator .keras file or a run folder")
+    sample.add_argument("--out", required=True, help="the PNG to write")
+    sample.add_argument("--n", type=int, default=64, help="how many images (default 64)")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    sample.add_argument("--columns", type=int, default=None, help="images per row (default: a square)")
+    sample.add_argument("--scale", type=int, default=1, help="enlarge the grid this many times")
+    sample.set_defaults(func=cmd_sample)
+
+    inpaint = sub.add_parser(
+        "inpaint",
+        help="fill the missing part of an image with a trained GAN (Yeh et al. 2016)",
+        description=(
+            "Semantic inpainting (ganlib.inpaint): search the latent vector whose image matches the "
+            "known pixels and looks real to the discriminator, then blend its pixels into the hole. "
+            "MODEL is a run folder made by 'train' (generator and discriminator)."
+        ),
+    )
+    inpaint.add_argument("image", metavar="IMAGE", help="the image file (resized to the GAN's size)")
+    inpaint.add_argument("--model", required=True, help="a run folder made by 'train'")
+    inpaint.add_argument("--mask", default="center",
+                         help="center (default: the middle quarter), random (80%% of pixels), "
+                              "left_half, grid, or a PNG drawn with the hole in black")
+    inpaint.add_argument("--invert-mask", action="store_true",
+                         help="the PNG mask has its hole in white instead")
+    inpaint.add_argument("--out", required=True, help="the completed image (PNG)")
+    inpaint.add_argument("--panel", default=None,
+                         help="also save original | with hole | completed side by side here")
+    inpaint.add_argument("--steps", type=int, default=1000,
+                         help="Adam steps of the latent search (default 1000, Amos 2016)")
+    inpaint.add_argument("--candidates", type=int, default=8,
+                         help="latent vectors searched at once, the best kept (default 8)")
+    inpaint.add_argument("--perceptual-weight", type=float, default=0.1,
+                         help="lambda, weight of the discriminator's 'looks real' loss (default 0.1)")
+    inpaint.add_argument("--no-blend", action="store_true",
+                         help="paste the generated pixels without Poisson blending")
+    inpaint.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    inpaint.set_defaults(func=cmd_inpaint)
+
+    toy = sub.add_parser(
+        "toy",
+        help="train the 1-D toy GAN of lesson 01 and print its Wasserstein-1 distance",
+        description=(
+            "Train a small GAN (or WGAN-GP) on N(mean, std), as in Goodfellow et al. 2014, fig. 1, "
+            "and print W1 between 10,000 generated and 10,000 target samples along the way, with "
+            "the W1 a perfect generator would still show on samples of that size."
+        ),
+    )
+    toy.add_argument("--loss", choices=("gan", "wgan-gp"), default="gan",
+                     help="gan (default) or wgan-gp")
+    toy.add_argument("--steps", type=int, default=2000, help="generator steps (default 2000)")
+    toy.add_argument("--mean", type=float, default=4.0, help="the target's mean (default 4)")
+    toy.add_argument("--std", type=float, default=0.5, help="the target's standard deviation (default 0.5)")
+    toy.add_argument("--batch-size", type=int, default=64, help="examples per batch (default 64)")
+    toy.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
+    toy.add_argument("--gif", default=None, help="also save an animation of the run here")
+    toy.set_defaults(func=cmd_toy)
+
+
+def _one_line(error) -> str:
+    """The error's message on one line (newlines and runs of spaces become one space)."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _is_out_of_memory(error) -> bool:
+    name = type(error).__name__
+    text = str(error)
+    return (name == "ResourceExhaustedError" or isinstance(error, MemoryError)
+            or "OOM when allocating" in text or "out of memory" in text.lower())
+
+
+def _resume_hint(args) -> str:
+    if getattr(args, "command", None) != "train":
+        return ""
+    return (f"; the run keeps its last checkpoint: continue it with "
+            f"python -m ganlib train --out {args.out} --resume")
+
+
+def _check_integer(name, value, low=1):
+    if value is not None and value < low:
+        raise ValueError(f"{name}={value} must be an integer >= {low}.")
+    return value
+
+
+def _check_rate(name, value):
+    import math
+
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name}={value} must be a positive number.")
+    return value
+
+
+def _read_config(out_dir):
+    import json
+    import os
+
+    path = os.path.join(out_dir, "config.json")
+    if not os.path.exists(path):
+        raise ValueError(f"--out {out_dir!r} holds checkpoints but no config.json; it was not made by "
+                         "'python -m ganlib train' (use fit_gan in Python to resume it).")
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} could not be read ({_one_line(error)}).") from None
+
+
+def _write_json(path, content):
+    import json
+    import os
+
+    with open(path + ".partial", "w") as handle:
+        json.dump(content, handle, indent=1)
+    os.replace(path + ".partial", path)
+
+
+def _run_settings(args, out_dir, has_checkpoint):
+    """The settings of this run: from the options, the run's config.json and the defaults."""
+    import os
+
+    given = {name: getattr(args, name) for name in RUN_SETTINGS}
+    if given["data"] is not None and given["data"] not in DATA_SOURCES:
+        given["data"] = os.path.abspath(os.path.expanduser(given["data"]))
+    if args.resume:
+        if args.overwrite:
+            raise ValueError("--resume and --overwrite contradict each other; give one of them.")
+        if not has_checkpoint:
+            raise ValueError(f"--resume: {out_dir!r} holds no checkpoint to resume (looked in "
+                             f"{os.path.join(out_dir, 'checkpoints')}); start a new run without --resume.")
+        config = _read_config(out_dir)
+        for name, value in given.items():
+            if value is not None and name in config and value != config[name]:
+                option = "--" + name.replace("_", "-")
+                raise ValueError(f"{option}={value} but the run in {out_dir!r} was trained with "
+                                 f"{config[name]}; leave {option} out when resuming, or train a new "
+                                 "run in another --out.")
+        settings = {**config, "epochs": config.get("epochs") if args.epochs is None else args.epochs}
+    else:
+        if has_checkpoint and not args.overwrite:
+            raise ValueError(f"--out {out_dir!r} already holds a run; add --resume to continue it, "
+                             "--overwrite to start it afresh, or choose another --out.")
+        if given["model"] is None:
+            raise ValueError("--model is required for a new run; use dcgan or wgan-gp.")
+        if given["data"] is None:
+            raise ValueError("--data is required for a new run; use faces, sprites or a folder of images.")
+        if given["model"] == "dcgan":
+            for name in ("n_critic", "gp_weight"):
+                if given[name] is not None:
+                    raise ValueError(f"--{name.replace('_', '-')} applies to --model wgan-gp only.")
+        settings = _default_settings(given["model"])
+        settings.update({name: value for name, value in given.items() if value is not None})
+        settings["epochs"] = settings["epochs"] if args.epochs is None else args.epochs
+    _check_integer("--epochs", settings["epochs"])
+    if settings["image_size"] not in IMAGE_SIZES:
+        raise ValueError(f"--image-size={settings['image_size']} is not supported; use 16, 32, 64 or 128.")
+    if settings["channels"] not in (1, 3, 4):
+        raise ValueError(f"--channels={settings['channels']} is not supported; use 1, 3 or 4.")
+    for name in ("batch_size", "latent_dim", "width", "n_critic", "samples", "limit"):
+        _check_integer("--" + name.replace("_", "-"), settings.get(name))
+    _check_integer("--seed", settings["seed"], low=0)
+    _check_rate("--learning-rate", settings["learning_rate"])
+    if settings.get("gp_weight") is not None and not settings["gp_weight"] >= 0:
+        raise ValueError(f"--gp-weight={settings['gp_weight']} must be a number >= 0.")
+    data = settings["data"]
+    source = settings["source"]
+    if data in DATA_SOURCES:
+        if source not in DATA_SOURCES[data]:
+            raise ValueError(f"--source={source} is not allowed with --data {data}; use one of "
+                             f"{', '.join(DATA_SOURCES[data])}.")
+    else:
+        if source != "auto":
+            raise ValueError(f"--source={source} applies to --data faces or sprites only, not to a folder.")
+        if not os.path.exists(data):
+            raise ValueError(f"--data={data!r} is neither 'faces', 'sprites' nor an existing folder; "
+                             "give the folder that holds your images.")
+        if not os.path.isdir(data):
+            raise ValueError(f"--data={data!r} is a file, not a folder; give the folder that holds "
+                             "your images.")
+    return settings
+
+
+def _load_images(settings, verbose):
+    """The run's images as a ganlib.data.ImageSet."""
+    from . import data as datasets
+
+    size, channels, data = settings["image_size"], settings["channels"], settings["data"]
+    if data == "faces":
+        images = datasets.load_faces(size, channels, source=settings["source"], verbose=verbose)
+    elif data == "sprites":
+        images = datasets.load_sprites(size, source=settings["source"], channels=channels, verbose=verbose)
+    else:
+        try:
+            images = datasets.load_folder(data, size, channels, verbose=verbose)
+        except ValueError as error:
+            raise ValueError(f"--data {data!r}: {error}") from None
+    if settings["limit"] is not None and settings["limit"] < len(images):
+        images = images.subset(range(settings["limit"]))
+    return images
+
+
+_MIRRORED = []
+
+
+def _strategy(distribute: bool):
+    """tf.distribute.MirroredStrategy over the GPUs (else the logical CPUs), or the default.
+
+    One MirroredStrategy per process, reused: two strategies over the same devices in one
+    process can reuse each other's collective-op keys and fail with "Shape mismatch in the
+    collective instance".
+    """
+    import tensorflow as tf
+
+    if not distribute:
+        return tf.distribute.get_strategy()
+    if not _MIRRORED:
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        _MIRRORED.append(tf.distribute.MirroredStrategy([device.name for device in devices]))
+    return _MIRRORED[0]
+
+
+def _build_gan(settings, jit_compile):
+    """The networks and the GAN of a run, built in the current strategy scope and policy."""
+    import keras
+
+    from . import models
+    from .train import GAN, WGANGP
+
+    size, channels, latent_dim, width = (settings[name] for name in ("image_size", "channels",
+                                                                      "latent_dim", "width"))
+    generator = models.dcgan_generator(latent_dim, size, channels, width=width)
+    rate = settings["learning_rate"]
+    if settings["model"] == "dcgan":
+        gan = GAN(generator, models.dcgan_discriminator(size, channels, width=width), latent_dim,
+                  seed=settings["seed"])
+        optimizers = [keras.optimizers.Adam(rate, beta_1=0.5) for _ in range(2)]  # Radford et al.
+    else:
+        gan = WGANGP(generator, models.wgan_critic(size, channels, width=width), latent_dim,
+                     n_critic=settings["n_critic"], gp_weight=settings["gp_weight"], seed=settings["seed"])
+        optimizers = [keras.optimizers.Adam(rate, beta_1=0.0, beta_2=0.9) for _ in range(2)]  # Gulrajani
+    gan.compile(d_optimizer=optimizers[0], g_optimizer=optimizers[1],
+                jit_compile="auto" if jit_compile is None else jit_compile)
+    return gan
+
+
+def tensorboard_callback(log_dir, fixed_noise, initial_step: int = 0, every_steps: int = 1):
+    """A Keras callback that logs each step's losses and each epoch's samples for TensorBoard.
+
+    Scalars: every metric of the model (``d_loss``, ``g_loss``, ...), each the mean over
+    that step alone (from the metrics' running totals, as
+    ``ganlib.callbacks.HistoryRecorder`` does, not Keras' running mean over the epoch), at
+    the run's global step (``initial_step`` + steps done). Images: one grid of samples from
+    ``fixed_noise`` after each epoch, the same noise all run long so successive grids are
+    comparable. View with ``tensorboard --logdir LOG_DIR``.
+
+    The events are written with ``tf.summary.write`` and the metadata TensorBoard's scalar
+    and image plugins expect, so logging works without the ``tensorboard`` package
+    (TensorFlow 2.21 no longer installs it); only viewing needs it.
+    """
+    import keras
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    from .plotting import image_grid
+
+    def metadata(plugin, data_class):
+        return summary_pb2.SummaryMetadata(
+            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin), data_class=data_class)
+
+    scalar_metadata = metadata("scalars", summary_pb2.DATA_CLASS_SCALAR)
+    image_metadata = metadata("images", summary_pb2.DATA_CLASS_BLOB_SEQUENCE)
+
+    class TensorBoardLogger(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.writer = tf.summary.create_file_writer(str(log_dir))
+            self.step = int(initial_step)
+            self.every_steps = max(1, int(every_steps))
+            self._previous = {}
+
+        def _totals(self):
+            totals = {}
+            for metric in self.model.metrics:
+                total, count = getattr(metric, "total", None), getattr(metric, "count", None)
+                if total is not None and count is not None:
+                    totals[metric.name] = (float(total.numpy()), float(count.numpy()))
+            return totals
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._previous = {name: (0.0, 0.0) for name in self._totals()}  # Keras reset them
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            totals = self._totals()
+            if self.step % self.every_steps == 0:
+                with self.writer.as_default(step=self.step):
+                    for name, (total, count) in totals.items():
+                        previous_total, previous_count = self._previous.get(name, (0.0, 0.0))
+                        if count > previous_count:
+                            value = (total - previous_total) / (count - previous_count)
+                            tf.summary.write(name, tf.constant(value, tf.float32), metadata=scalar_metadata)
+            self._previous = totals
+
+        def on_epoch_end(self, epoch, logs=None):
+            images = keras.ops.convert_to_numpy(self.model.generator(fixed_noise, training=False))
+            grid = image_grid(images)
+            if grid.ndim == 2:  # grey images
+                grid = grid[..., None]
+            height, width = grid.shape[:2]
+            # the image plugin's format: [width, height, PNG bytes] as strings
+            blob = tf.stack([tf.constant(str(width)), tf.constant(str(height)), tf.io.encode_png(grid)])
+            with self.writer.as_default(step=self.step):
+                tf.summary.write("samples", blob, metadata=image_metadata)
+            self.writer.flush()
+
+        def on_train_end(self, logs=None):
+            self.writer.flush()
+
+    return TensorBoardLogger()
+
+
+def _checkpoint_step(out_dir) -> int:
+    import os
+
+    from .callbacks import _CHECKPOINT_NAME, latest_checkpoint
+
+    path = latest_checkpoint(os.path.join(out_dir, "checkpoints"))
+    if path is None:
+        return 0
+    return int(_CHECKPOINT_NAME.search(os.path.basename(path)).group(1))
+
+
+def _import_tensorflow():
+    """TensorFlow, imported with its native start-up messages hidden (see ganlib.setup)."""
+    from . import _import_tensorflow
+
+    return _import_tensorflow()
+
+
+def cmd_train(args) -> int:
+    import os
+
+    import numpy as np
+
+    from .callbacks import latest_checkpoint
+
+    out_dir = os.path.abspath(os.path.expanduser(args.out))
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"--out {args.out!r} is a file; give a folder for the run.")
+    _check_integer("--checkpoint-every", args.checkpoint_every)
+    has_checkpoint = latest_checkpoint(os.path.join(out_dir, "checkpoints")) is not None
+    settings = _run_settings(args, out_dir, has_checkpoint)
+    verbose = not args.quiet
+
+    tf = _import_tensorflow()
+    import keras
+
+    import ganlib
+
+    from . import train as training
+
+    ganlib.setup(seed=settings["seed"], verbose=verbose)
+    images = _load_images(settings, verbose)
+    strategy = _strategy(args.distribute)
+    replicas = strategy.num_replicas_in_sync
+    global_batch = settings["batch_size"] * replicas
+    if len(images) < global_batch:
+        raise ValueError(f"--batch-size={settings['batch_size']} x {replicas} device(s) = {global_batch} "
+                         f"is more than the {len(images)} images of the data set; use --batch-size <= "
+                         f"{max(1, len(images) // replicas)}.")
+    batches = images.pipeline(batch_size=global_batch, seed=settings["seed"])
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        if settings["mixed_precision"]:
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        with strategy.scope():
+            gan = _build_gan(settings, args.jit)
+        os.makedirs(out_dir, exist_ok=True)
+        _write_json(os.path.join(out_dir, "config.json"), {name: settings[name] for name in
+                                                           (*RUN_SETTINGS, "epochs")})
+        if verbose:
+            device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
+            print(f"{settings['model']} on {images.description}: {len(images)} images of "
+                  f"{settings['image_size']}x{settings['image_size']}x{settings['channels']}, "
+                  f"{replicas} {device} replica{'s' if replicas > 1 else ''} x batch "
+                  f"{settings['batch_size']} = {global_batch} images per step"
+                  + (", mixed float16" if settings["mixed_precision"] else "")
+                  + (", XLA" if gan.jit_compile else "") + f"; run folder {out_dir}")
+            if settings["mixed_precision"] and device == "CPU":
+                print("note: mixed precision is for GPUs; on a CPU float16 is slower than float32.")
+        extra_callbacks = []
+        if args.tensorboard:
+            noise = np.random.default_rng(settings["seed"]).standard_normal(
+                (min(settings["samples"], 64), settings["latent_dim"])).astype(np.float32)
+            step = _checkpoint_step(out_dir) if args.resume else 0
+            extra_callbacks.append(tensorboard_callback(args.tensorboard, noise, initial_step=step))
+        history = training.fit_gan(
+            gan, batches, settings["epochs"], out_dir, checkpoint_every=args.checkpoint_every,
+            resume=args.resume, n_samples=settings["samples"], sample_seed=settings["seed"],
+            callbacks=extra_callbacks, verbose=int(verbose))
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    if history.status != "completed":
+        print(f"error: training {history.status}.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _load_keras(path, what):
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:  # a corrupt or foreign file: a user error, not a bug
+        raise ValueError(f"{what} {path!r} could not be loaded as a Keras model "
+                         f"({type(error).__name__}: {_one_line(error)[:200]}).") from None
+
+
+def load_run_networks(run, need_discriminator=False):
+    """The generator (and discriminator) of a .keras file or a run folder made by ``train``.
+
+    A run folder gives its ``generator.keras`` / ``discriminator.keras`` when the run
+    finished, else the networks are rebuilt from its ``config.json`` and filled from its
+    newest checkpoint (so an interrupted run can be sampled too).
+    """
+    import os
+
+    from .callbacks import latest_checkpoint, load_checkpoint
+
+    if not os.path.exists(run):
+        raise ValueError(f"MODEL={run!r} does not exist; give a generator .keras file or a run folder "
+                         "made by 'python -m ganlib train'.")
+    if os.path.isfile(run):
+        if need_discriminator:
+            raise ValueError(f"--model {run!r} is a file; inpainting needs a run folder with both "
+                             "generator.keras and discriminator.keras.")
+        return _load_keras(run, "MODEL"), None
+    generator_path = os.path.join(run, "generator.keras")
+    discriminator_path = os.path.join(run, "discriminator.keras")
+    if os.path.exists(generator_path) and (not need_discriminator or os.path.exists(discriminator_path)):
+        generator = _load_keras(generator_path, "generator")
+        discriminator = _load_keras(discriminator_path, "discriminator") if need_discriminator else None
+        return generator, discriminator
+    checkpoint = latest_checkpoint(os.path.join(run, "checkpoints"))
+    if checkpoint is None:
+        raise ValueError(f"run folder {run!r} holds no generator.keras and no checkpoint; train it first "
+                         "with 'python -m ganlib train --out ...'.")
+    import keras
+
+    settings = _read_config(run)
+    previous_policy = keras.mixed_precision.global_policy()
+    try:
+        if settings.get("mixed_precision"):  # the checkpoint holds the loss scale's variables
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        gan = _build_gan(settings, jit_compile=False)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    load_checkpoint(gan, checkpoint)
+    return gan.generator, gan.discriminator
+
+
+def _check_generator(generator, where):
+    shape = tuple(generator.input_shape[1:]) if not isinstance(generator.input_shape, list) else None
+    out = generator.output_shape
+    if shape is None or len(shape) != 1 or isinstance(out, list) or len(out) != 4:
+        raise ValueError(f"{where} is not a generator: it takes inputs of shape {generator.input_shape} "
+                         f"and makes {out}; a generator takes latent vectors (latent_dim,) and makes "
+                         "images (H, W, C).")
+    return shape[0]
+
+
+def cmd_sample(args) -> int:
+    import os
+
+    import numpy as np
+
+    from .plotting import save_image_grid
+
+    _check_integer("--n", args.n)
+    _check_integer("--seed", args.seed, low=0)
+    _check_integer("--columns", args.columns)
+    _check_integer("--scale", args.scale)
+    _import_tensorflow()
+    generator, _ = load_run_networks(args.model)
+    latent_dim = _check_generator(generator, f"MODEL={args.model!r}")
+    noise = np.random.default_rng(args.seed).standard_normal((args.n, latent_dim)).astype(np.float32)
+    images = np.asarray(generator.predict(noise, batch_size=64, verbose=0), dtype=np.float32)
+    save_image_grid(images, args.out, ncols=args.columns, scale=args.scale)
+    print(f"Saved {args.n} samples of {'x'.join(map(str, images.shape[1:]))} to {os.path.abspath(args.out)}")
+    return 0
+
+
+def cmd_inpaint(args) -> int:
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    from . import inpaint as inpainting
+    from .data import load_image
+    from .plotting import image_grid, to_uint8
+
+    _check_integer("--steps", args.steps)
+    _check_integer("--candidates", args.candidates)
+    _check_integer("--seed", args.seed, low=0)
+    if not os.path.isfile(args.image):
+        raise ValueError(f"IMAGE={args.image!r} is not a file; give the image to complete.")
+    mask_is_file = args.mask not in inpainting.MASK_KINDS
+    if mask_is_file and not os.path.isfile(args.mask):
+        raise ValueError(f"--mask={args.mask!r} is neither a mask kind ({', '.join(inpainting.MASK_KINDS)}) "
+                         "nor a PNG file.")
+    _import_tensorflow()
+    generator, discriminator = load_run_networks(args.model, need_discriminator=True)
+    _check_generator(generator, f"--model {args.model!r}")
+    height, width, channels = generator.output_shape[1:]
+    try:
+        image = load_image(args.image, image_size=(height, width), channels=channels)
+    except OSError as error:
+        raise ValueError(f"IMAGE={args.image!r} could not be read as an image ({_one_line(error)}).") from None
+    if mask_is_file:
+        mask = inpainting.mask_from_png(args.mask, image_size=(height, width), invert=args.invert_mask)
+    else:
+        mask = inpainting.make_mask(args.mask, (height, width), **({"seed": args.seed}
+                                                                     if args.mask == "random" else {}))
+    if mask.min() == 1.0:
+        raise ValueError(f"--mask {args.mask!r} marks no pixel as missing; nothing to fill.")
+    completed = inpainting.inpaint(generator, discriminator, image, mask, steps=args.steps,
+                                   n_candidates=args.candidates, perceptual_weight=args.perceptual_weight,
+                                   blend=not args.no_blend, seed=args.seed)
+    Image.fromarray(to_uint8(completed)[0]).save(args.out)
+    print(f"Saved the completed {height}x{width} image to {os.path.abspath(args.out)} "
+          f"({int(round((1 - mask.mean()) * 100))}% of its pixels filled)")
+    if args.panel:
+        with_hole = image * mask  # the hole in mid-grey (0 in [-1, 1])
+        Image.fromarray(image_grid(np.stack([image, with_hole, completed]), ncols=3)).save(args.panel)
+        print(f"Saved original | with hole | completed to {os.path.abspath(args.panel)}")
+    return 0
+
+
+def cmd_toy(args) -> int:
+    _check_integer("--steps", args.steps)
+    _check_integer("--batch-size", args.batch_size)
+    _check_integer("--seed", args.seed, low=0)
+    _import_tensorflow()
+    from . import toy
+
+    target = toy.gaussian_1d(args.mean, args.std)
+    history = toy.train_toy_gan(target, args.steps, loss=args.loss, seed=args.seed,
+                                batch_size=args.batch_size, record_every=max(1, args.steps // 10))
+    print(f"{args.loss} on {target}: {args.steps} generator steps in {history['wall_seconds']:.1f} s")
+    for step, w1 in zip(history["step"], history["w1"]):
+        print(f"  step {step:>6}  W1 {w1:.4f}")
+    floor = toy.w1_floor(target)
+    print(f"W1 {history['w1'][-1]:.4f} (a perfect generator would show about {floor:.4f} on "
+          "10,000 samples)")
+    if args.gif:
+        print(f"Saved the animation to {toy.animate_1d(history, args.gif)}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as error:  # user errors: one clear line, no traceback
-        print(f"error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"error: interrupted{_resume_hint(args)}", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as error:  # user errors: one clear line, no traceback
+        print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except Exception as error:
+        if not _is_out_of_memory(error):
+            raise  # a bug: keep the traceback
+        print(f"error: out of memory ({_one_line(error)[:160]}); lower --batch-size, --image-size "
+              f"or --width, or on a GPU add --mixed-precision{_resume_hint(args)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
