@@ -217,33 +217,85 @@ def plot_nearest_neighbours(samples, training_images, n: int = 8, figsize=None):
     return fig
 
 
-def save_gif(frames, path, duration: float = 0.3, max_frames: int = 60, max_side: int = 512):
+def _gif_frames(pictures, side):
+    """Resize RGB pictures to at most ``side`` pixels and quantise them to 128 colours."""
+    from PIL import Image
+
+    frames = []
+    for picture in pictures:
+        if max(picture.size) > side:
+            ratio = side / max(picture.size)
+            picture = picture.resize((max(1, round(picture.width * ratio)), max(1, round(picture.height * ratio))),
+                                     Image.LANCZOS)
+        # No dithering: dither noise compresses badly and GAN samples are noisy enough.
+        frames.append(picture.quantize(colors=128, method=Image.MEDIANCUT, dither=Image.Dither.NONE))
+    return frames
+
+
+def _write_gif(frames, path, duration):
+    durations = [int(duration * 1000)] * (len(frames) - 1) + [int(duration * 3000)]
+    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:],
+                   duration=durations if len(frames) > 1 else durations[0], loop=0, optimize=True)
+    return os.path.getsize(path)
+
+
+def _evenly(items, count):
+    if len(items) <= count:
+        return list(items)
+    keep = np.unique(np.linspace(0, len(items) - 1, count).round().astype(int))
+    return [items[i] for i in keep]
+
+
+def save_gif(frames, path, duration: float = 0.3, max_frames: int = 60, max_side: int = 512,
+             max_bytes: int | None = 1_000_000):
     """Write frames (PNG paths or uint8 arrays) as a looping GIF; returns ``path``.
 
-    At most ``max_frames`` frames are kept (evenly spaced, always the last) and each is
-    shrunk to at most ``max_side`` pixels so the GIF stays small (the series keeps
-    animations under 1 MB).
+    At most ``max_frames`` frames are kept (evenly spaced, the first and last always) and
+    each is shrunk to at most ``max_side`` pixels. When the file would exceed
+    ``max_bytes`` (default 1 MB, the series' limit for animations), fewer frames (down to
+    12) and then smaller ones are used until it fits (None: no limit). The last frame is
+    shown three times as long, so the final result is easy to look at.
     """
     from PIL import Image
 
     frames = list(frames)
     if not frames:
         raise ValueError("frames is empty; give at least one PNG path or image array.")
-    if len(frames) > max_frames:
-        keep = np.unique(np.linspace(0, len(frames) - 1, max_frames).round().astype(int))
-        frames = [frames[i] for i in keep]
-    pictures = []
-    for frame in frames:
-        picture = Image.open(frame) if isinstance(frame, (str, os.PathLike)) else Image.fromarray(np.asarray(frame))
-        picture = picture.convert("RGB")
-        if max(picture.size) > max_side:
-            ratio = max_side / max(picture.size)
-            picture = picture.resize((max(1, round(picture.width * ratio)), max(1, round(picture.height * ratio))),
-                                     Image.LANCZOS)
-        pictures.append(picture.quantize(colors=128, method=Image.MEDIANCUT))
+    for name, value in (("max_frames", max_frames), ("max_side", max_side)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive integer.")
+    originals = []
+    for frame in _evenly(frames, max_frames):
+        if isinstance(frame, (str, os.PathLike)):
+            with Image.open(frame) as picture:
+                originals.append(picture.convert("RGB"))
+        else:
+            originals.append(Image.fromarray(np.asarray(frame)).convert("RGB"))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     temporary = f"{path}.partial"
-    pictures[0].save(temporary, format="GIF", save_all=True, append_images=pictures[1:],
-                     duration=int(duration * 1000), loop=0, optimize=True)
+    count, side = len(originals), max_side
+    for attempt in range(6):
+        chosen = _evenly(originals, count)
+        if max_bytes is not None and len(chosen) > 4 and attempt < 3:
+            # Estimate from 4 of the frames before encoding them all (encoding is slow).
+            sample = _write_gif(_gif_frames(_evenly(chosen, 4), side), temporary, duration)
+            estimate = sample * len(chosen) / 4
+        else:
+            estimate = _write_gif(_gif_frames(chosen, side), temporary, duration)
+            if max_bytes is None or estimate <= max_bytes:
+                break
+        if max_bytes is None or estimate <= 0.95 * max_bytes:
+            estimate = _write_gif(_gif_frames(chosen, side), temporary, duration)
+            if max_bytes is None or estimate <= max_bytes:
+                break
+        # The size grows about like frames x side^2: fewer frames first (down to 12),
+        # then a smaller side, aiming 10% under the limit.
+        factor = 0.9 * max_bytes / estimate
+        if len(chosen) > 12:
+            count = max(12, int(len(chosen) * factor))
+            factor *= len(chosen) / count
+        if factor < 1:
+            current = max(_gif_frames(chosen[:1], side)[0].size)
+            side = max(48, int(current * min(0.9, factor ** 0.5)))
     os.replace(temporary, path)
     return path

@@ -1,4 +1,6 @@
 """Light tests of ganlib.plotting: pixel values, grid layout, figures, GIFs, bad input."""
+import os
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -44,6 +46,13 @@ def test_save_image_grid_and_gif(tmp_path):
     frames = [np.full((700, 700, 3), value, np.uint8) for value in range(100)]
     with Image.open(plotting.save_gif(frames, tmp_path / "big.gif", max_frames=10, max_side=100)) as small:
         assert small.n_frames == 10 and max(small.size) == 100
+    # Noise compresses badly: the GIF is cut (fewer and smaller frames) to stay under max_bytes.
+    noise = [rng.integers(0, 256, (300, 300, 3), dtype=np.uint8) for _ in range(30)]
+    path = plotting.save_gif(noise, tmp_path / "noise.gif", max_bytes=400_000)
+    assert os.path.getsize(path) <= 400_000
+    with Image.open(path) as cut:
+        assert cut.n_frames == 12 and max(cut.size) < 300
+    assert not list(tmp_path.glob("*.partial"))
 
 
 def test_plot_history_gan_and_wgan():
@@ -89,3 +98,5 @@ def test_bad_input():
         plotting.plot_history({"d_loss": [1.0], "g_loss": [1.0]}, smooth=0)
     with pytest.raises(ValueError, match=r"frames is empty"):
         plotting.save_gif([], "never.gif")
+    with pytest.raises(ValueError, match=r"max_side=0 must be a positive integer"):
+        plotting.save_gif([np.zeros((4, 4, 3), np.uint8)], "never.gif", max_side=0)
