@@ -240,6 +240,11 @@ def _add_run_commands(sub):
     toy.set_defaults(func=cmd_toy)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings on the command line: one line each, without the source line."""
+    print(f"warning: {_one_line(message)}", file=sys.stderr)
+
+
 def _one_line(error) -> str:
     """The error's message on one line (newlines and runs of spaces become one space)."""
     return " ".join(str(error).split()) or type(error).__name__
@@ -366,16 +371,23 @@ def _load_images(settings, verbose):
     """The run's images as a ganlib.data.ImageSet."""
     from . import data as datasets
 
+    import warnings
+
     size, channels, data = settings["image_size"], settings["channels"], settings["data"]
-    if data == "faces":
-        images = datasets.load_faces(size, channels, source=settings["source"], verbose=verbose)
-    elif data == "sprites":
-        images = datasets.load_sprites(size, source=settings["source"], channels=channels, verbose=verbose)
-    else:
-        try:
-            images = datasets.load_folder(data, size, channels, verbose=verbose)
-        except ValueError as error:
-            raise ValueError(f"--data {data!r}: {error}") from None
+    with warnings.catch_warnings(record=True) as caught:  # shown below, unless loading fails
+        warnings.simplefilter("always", datasets.SkippedImageWarning)
+        if data == "faces":
+            images = datasets.load_faces(size, channels, source=settings["source"], verbose=verbose)
+        elif data == "sprites":
+            images = datasets.load_sprites(size, source=settings["source"], channels=channels,
+                                           verbose=verbose)
+        else:
+            try:
+                images = datasets.load_folder(data, size, channels, verbose=verbose)
+            except ValueError as error:
+                raise ValueError(f"--data {data!r}: {error}") from None
+    for warning in caught:
+        _show_warning(warning.message, warning.category, warning.filename, warning.lineno)
     if settings["limit"] is not None and settings["limit"] < len(images):
         images = images.subset(range(settings["limit"]))
     return images
@@ -519,18 +531,27 @@ def _import_tensorflow():
     return _import_tensorflow()
 
 
+def _has_checkpoint(out_dir) -> bool:
+    """Whether ``out_dir/checkpoints`` holds a checkpoint (``ckpt-<step>.npz``, the name
+    ganlib.callbacks writes), found without importing TensorFlow."""
+    import glob
+    import os
+    import re
+
+    return any(re.search(r"ckpt-\d{8,}\.npz$", path)
+               for path in glob.glob(os.path.join(glob.escape(out_dir), "checkpoints", "ckpt-*.npz")))
+
+
 def cmd_train(args) -> int:
     import os
 
     import numpy as np
 
-    from .callbacks import latest_checkpoint
-
     out_dir = os.path.abspath(os.path.expanduser(args.out))
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"--out {args.out!r} is a file; give a folder for the run.")
     _check_integer("--checkpoint-every", args.checkpoint_every)
-    has_checkpoint = latest_checkpoint(os.path.join(out_dir, "checkpoints")) is not None
+    has_checkpoint = _has_checkpoint(out_dir)
     settings = _run_settings(args, out_dir, has_checkpoint)
     verbose = not args.quiet
 
@@ -741,10 +762,14 @@ def cmd_toy(args) -> int:
 
 
 def main(argv=None) -> int:
+    import warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"error: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
