@@ -402,3 +402,29 @@ def test_toy_prints_the_w1_of_the_library_run(capsys):
     history = toy.train_toy_gan(toy.gaussian_1d(4.0, 0.5), 40, seed=1, record_every=4)
     assert final == pytest.approx(history["w1"][-1], abs=1e-4)
     assert len(re.findall(r"^  step ", printed, re.M)) == len(history["step"])
+
+
+def test_mixed_precision_run_restores_the_policy_and_samples_from_its_checkpoint(images, tmp_path):
+    import shutil
+
+    import keras
+
+    out = str(tmp_path / "mixed")
+    assert cli.main(["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out", out,
+                     "--mixed-precision", "--quiet"]) == 0
+    assert keras.mixed_precision.global_policy().name == "float32"  # the CLI put it back
+    with open(os.path.join(out, "config.json")) as handle:
+        assert json.load(handle)["mixed_precision"] is True
+    with open(os.path.join(out, "history.json")) as handle:
+        history = json.load(handle)
+    assert history["status"] == "completed" and np.isfinite(history["d_loss"]).all()
+    # the checkpoint holds the loss scale's variables: sampling rebuilds the networks in mixed precision
+    interrupted = str(tmp_path / "interrupted")
+    shutil.copytree(out, interrupted, ignore=shutil.ignore_patterns("*.keras"))
+    grids = []
+    for source in (out, interrupted):
+        path = str(tmp_path / f"{os.path.basename(source)}.png")
+        assert cli.main(["sample", source, "--out", path, "--n", "4"]) == 0
+        grids.append(np.asarray(Image.open(path)))
+    np.testing.assert_array_equal(grids[0], grids[1])
+    assert keras.mixed_precision.global_policy().name == "float32"
