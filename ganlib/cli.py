@@ -224,14 +224,20 @@ def _add_run_commands(sub):
         "toy",
         help="train the 1-D toy GAN of lesson 01 and print its Wasserstein-1 distance",
         description=(
-            "Train a small GAN (or WGAN-GP) on N(mean, std), as in Goodfellow et al. 2014, fig. 1, "
-            "and print W1 between 10,000 generated and 10,000 target samples along the way, with "
-            "the W1 a perfect generator would still show on samples of that size."
+            "Train the small GAN of lesson 01 on N(mean, std), as in Goodfellow et al. 2014, fig. 1 "
+            "(non-saturating loss, ganlib.toy.train_toy_gan), and print W1 between 10,000 generated "
+            "and 10,000 target samples along the way, with the W1 a perfect generator would still "
+            "show on samples of that size. With the defaults W1 ends near 0.03 in about 15 s."
         ),
     )
-    toy.add_argument("--loss", choices=("gan", "wgan-gp"), default="gan",
-                     help="gan (default) or wgan-gp")
-    toy.add_argument("--steps", type=int, default=2000, help="generator steps (default 2000)")
+    toy.add_argument("--steps", type=int, default=3000,
+                     help="generator steps (default 3000, lesson 01's cpu preset)")
+    toy.add_argument("--d-steps", type=int, default=5,
+                     help="discriminator updates per generator step, k (default 5: lesson 01 finds "
+                          "it steadier than Goodfellow et al.'s k = 1)")
+    toy.add_argument("--decay-to", type=float, default=0.0,
+                     help="the learning rate decays (cosine) to this fraction of 1e-3 at the last step "
+                          "(default 0, as in lesson 01; 1 keeps it constant)")
     toy.add_argument("--mean", type=float, default=4.0, help="the target's mean (default 4)")
     toy.add_argument("--std", type=float, default=0.5, help="the target's standard deviation (default 0.5)")
     toy.add_argument("--batch-size", type=int, default=64, help="examples per batch (default 64)")
@@ -742,15 +748,20 @@ def cmd_inpaint(args) -> int:
 
 def cmd_toy(args) -> int:
     _check_integer("--steps", args.steps)
+    _check_integer("--d-steps", args.d_steps)
     _check_integer("--batch-size", args.batch_size)
     _check_integer("--seed", args.seed, low=0)
+    if not 0.0 <= args.decay_to <= 1.0:
+        raise ValueError(f"--decay-to={args.decay_to} is outside [0, 1].")
     _import_tensorflow()
     from . import toy
 
     target = toy.gaussian_1d(args.mean, args.std)
-    history = toy.train_toy_gan(target, args.steps, loss=args.loss, seed=args.seed,
-                                batch_size=args.batch_size, record_every=max(1, args.steps // 10))
-    print(f"{args.loss} on {target}: {args.steps} generator steps in {history['wall_seconds']:.1f} s")
+    history = toy.train_toy_gan(target, args.steps, loss="gan", d_steps=args.d_steps, seed=args.seed,
+                                batch_size=args.batch_size, decay_to=args.decay_to,
+                                record_every=max(1, args.steps // 10))
+    print(f"GAN on {target}: {args.steps} generator steps (k = {args.d_steps}) in "
+          f"{history['wall_seconds']:.1f} s")
     for step, w1 in zip(history["step"], history["w1"]):
         print(f"  step {step:>6}  W1 {w1:.4f}")
     floor = toy.w1_floor(target)

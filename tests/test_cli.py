@@ -133,7 +133,9 @@ def test_user_error_after_tensorflow_loaded_is_one_line_in_a_real_process(tmp_pa
     (["sample", "m.keras", "--out", "g.png", "--n", "0"], r"--n=0 must be an integer >= 1"),
     (["inpaint", "x.png", "--model", "run", "--out", "o.png", "--steps", "0"], r"--steps=0 must be an integer"),
     (["toy", "--steps", "0"], r"--steps=0 must be an integer >= 1"),
-    (["toy", "--loss", "minimax"], r"argument --loss: invalid choice: 'minimax'"),
+    (["toy", "--mean", "four"], r"argument --mean: invalid float value: 'four'"),
+    (["toy", "--d-steps", "0"], r"--d-steps=0 must be an integer >= 1"),
+    (["toy", "--decay-to", "2"], r"--decay-to=2.0 is outside \[0, 1\]"),
 ])
 def test_bad_option_values(capsys, tmp_path, argv, pattern):
     os.chdir(tmp_path)
@@ -399,7 +401,7 @@ def test_toy_prints_the_w1_of_the_library_run(capsys):
     printed = capsys.readouterr().out
     final = float(re.search(r"^W1 (\d+\.\d+) \(a perfect generator would show about (\d+\.\d+)", printed,
                             re.M).group(1))
-    history = toy.train_toy_gan(toy.gaussian_1d(4.0, 0.5), 40, seed=1, record_every=4)
+    history = toy.train_toy_gan(toy.gaussian_1d(4.0, 0.5), 40, d_steps=5, seed=1, decay_to=0.0, record_every=4)
     assert final == pytest.approx(history["w1"][-1], abs=1e-4)
     assert len(re.findall(r"^  step ", printed, re.M)) == len(history["step"])
 
