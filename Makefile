@@ -6,7 +6,6 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 
 export TF_CPP_MIN_LOG_LEVEL := 2
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: run test unit notebooks-quick lab bench clean env
