@@ -231,6 +231,20 @@ def _finite_logs(logs):
     return ", ".join(sorted(bad)) if bad else None
 
 
+def metric_totals(model):
+    """``{name: (total, count)}`` of the model's running-mean metrics.
+
+    Keras reports running means over the epoch; the difference of two such totals gives
+    the exact mean over the steps in between (used for per-step histories and TensorBoard).
+    """
+    totals = {}
+    for metric in model.metrics:
+        total, count = getattr(metric, "total", None), getattr(metric, "count", None)
+        if total is not None and count is not None:
+            totals[metric.name] = (float(total.numpy()), float(count.numpy()))
+    return totals
+
+
 class HistoryRecorder(keras.callbacks.Callback):
     """Counts steps and records each metric's value *per step* into ``state.history``.
 
@@ -249,12 +263,7 @@ class HistoryRecorder(keras.callbacks.Callback):
         self._epoch = 0
 
     def _totals(self):
-        totals = {}
-        for metric in self.model.metrics:
-            total, count = getattr(metric, "total", None), getattr(metric, "count", None)
-            if total is not None and count is not None:
-                totals[metric.name] = (float(total.numpy()), float(count.numpy()))
-        return totals
+        return metric_totals(self.model)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch

@@ -479,12 +479,9 @@ def tensorboard_callback(log_dir, fixed_noise, initial_step: int = 0, every_step
             self._previous = {}
 
         def _totals(self):
-            totals = {}
-            for metric in self.model.metrics:
-                total, count = getattr(metric, "total", None), getattr(metric, "count", None)
-                if total is not None and count is not None:
-                    totals[metric.name] = (float(total.numpy()), float(count.numpy()))
-            return totals
+            from .callbacks import metric_totals
+
+            return metric_totals(self.model)
 
         def on_epoch_begin(self, epoch, logs=None):
             self._previous = {name: (0.0, 0.0) for name in self._totals()}  # Keras reset them
