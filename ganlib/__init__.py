@@ -17,6 +17,15 @@ import sys
 
 from ._checks import check_choice
 
+# TensorFlow's oneDNN CPU kernels need about half the CPU time per DCGAN training step of
+# its default (Eigen) kernels, and TensorFlow switches them on by itself only on CPUs with
+# AVX-512 VNNI/BF16 or AMX (benchmarks/README.md). The switch is read once, when TensorFlow
+# is imported, so it is set here, before any ganlib module imports TensorFlow. A value the
+# user set (TF_ENABLE_ONEDNN_OPTS=0 to turn them off) is left alone. GPUs are not affected.
+_ONEDNN_SET_BY_USER = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+_TENSORFLOW_IMPORTED_FIRST = "tensorflow" in sys.modules
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
 __version__ = "0.1.0"
 
 PRESETS = ("quick", "cpu", "gpu")
@@ -24,7 +33,7 @@ PRESETS = ("quick", "cpu", "gpu")
 SUBMODULES = ("augment", "callbacks", "classic", "data", "inpaint", "metrics", "models",
               "plotting", "toy", "train")
 
-__all__ = ["setup", "preset", "PRESETS", "__version__", *SUBMODULES]
+__all__ = ["setup", "preset", "onednn_enabled", "PRESETS", "__version__", *SUBMODULES]
 
 
 def __getattr__(name):
@@ -64,6 +73,30 @@ def _import_tensorflow():
 
         tf.config.list_physical_devices()  # the CUDA probe happens here, once
     return tf
+
+
+def onednn_enabled() -> bool | None:
+    """Whether TensorFlow in this process runs its oneDNN CPU kernels (None: cannot tell).
+
+    ``import ganlib`` turns them on unless ``TF_ENABLE_ONEDNN_OPTS`` was set, or TensorFlow
+    was imported before ganlib (the setting is read once, when TensorFlow loads).
+    """
+    try:
+        _import_tensorflow()
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except Exception:  # a TensorFlow build without the probe
+        return None
+
+
+def _onednn_hint(enabled) -> str:
+    """A one-line hint when oneDNN is off only because TensorFlow was imported first."""
+    if enabled is False and _TENSORFLOW_IMPORTED_FIRST and _ONEDNN_SET_BY_USER is None:
+        return ("Note: TensorFlow was imported before ganlib, so its oneDNN CPU kernels are off "
+                "(CPU training takes about twice as long). Import ganlib first, or set "
+                "TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow is imported.")
+    return ""
 
 
 def _has_gpu() -> bool:
@@ -113,7 +146,8 @@ def setup(seed: int = 42, deterministic: bool = False, verbose: bool = True) -> 
         verbose: print the summary line.
 
     Returns:
-        A dict with the versions, the device found, the active preset and the seed.
+        A dict with the versions, the device found, whether TensorFlow's oneDNN CPU kernels
+        are on (``onednn``; see ``onednn_enabled``), the active preset and the seed.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed={seed!r} must be an integer >= 0.")
@@ -135,13 +169,18 @@ def setup(seed: int = 42, deterministic: bool = False, verbose: bool = True) -> 
         "keras": keras.__version__,
         "numpy": np.__version__,
         "device": _device(),
+        "onednn": onednn_enabled(),
         "preset": preset(),
         "seed": seed,
         "deterministic": bool(deterministic),
     }
     if verbose:
+        kernels = {True: ", oneDNN on", False: ", oneDNN off"}.get(info["onednn"], "")
         print(
             "ganlib {ganlib} | TensorFlow {tensorflow} | Keras {keras} | NumPy {numpy} | "
-            "device {device} | preset '{preset}' | seed {seed}".format(**info)
+            "device {device}{kernels} | preset '{preset}' | seed {seed}".format(kernels=kernels, **info)
         )
+        hint = _onednn_hint(info["onednn"])
+        if hint:
+            print(hint)
     return info

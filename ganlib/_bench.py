@@ -8,12 +8,14 @@ the same random batches of 64 images:
   discriminator batch, ``BinaryCrossentropy``, two ``GradientTape`` blocks), compiled with
   Keras' defaults on a CPU (no XLA), in a process with TensorFlow's default settings;
 * ``ganlib``: ``ganlib.train.GAN`` with ``compile()``'s defaults, in a process set up
-  the way ``import ganlib`` leaves it.
+  the way ``import ganlib`` leaves it: with TensorFlow's oneDNN CPU kernels switched on
+  (``ganlib/__init__.py``), unless ``TF_ENABLE_ONEDNN_OPTS`` says otherwise.
 
 More variants isolate what makes a difference: ``+xla`` compiles the train step with XLA
 (``jit_compile=True``), ``+onednn`` turns on TensorFlow's oneDNN kernels
 (``TF_ENABLE_ONEDNN_OPTS=1``, read once when TensorFlow is imported; TensorFlow turns them
-on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX). The ``keras-io`` variants run
+on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX) and ``ganlib-onednn`` is ganlib's
+trainer with them off, which separates what the kernels give from what the trainer does. The ``keras-io`` variants run
 with TensorFlow's own default for this CPU, whatever ganlib would set.
 
 Each measurement runs in its own process (a fresh TensorFlow, an honest peak memory), with
@@ -32,7 +34,8 @@ import sys
 import time
 
 #: How each named variant sets up TensorFlow and the trainer. ``onednn``: "default" =
-#: TensorFlow's own choice for this CPU, "1" = on, None = as ``import ganlib`` leaves it.
+#: TensorFlow's own choice for this CPU, "1" = on, "0" = off, None = as ``import ganlib``
+#: leaves it (on, unless TF_ENABLE_ONEDNN_OPTS is set in the calling environment).
 #: ``jit_compile``: None = the trainer's default (``GAN.compile()``), else forced.
 VARIANTS = {
     "keras-io": dict(trainer="plain", jit_compile=False, onednn="default"),
@@ -41,6 +44,7 @@ VARIANTS = {
     "ganlib": dict(trainer="ganlib", jit_compile=None, onednn=None),
     "ganlib+xla": dict(trainer="ganlib", jit_compile=True, onednn=None),
     "ganlib+onednn": dict(trainer="ganlib", jit_compile=None, onednn="1"),
+    "ganlib-onednn": dict(trainer="ganlib", jit_compile=None, onednn="0"),
 }
 DEFAULT_VARIANTS = ("keras-io", "ganlib")
 SHAPES = {"32x32x1": (32, 1), "64x64x3": (64, 3)}
@@ -113,7 +117,7 @@ def worker(variant, shape, batch_size, steps, warmup, width, seed=0):
     import keras
     import tensorflow as tf
 
-    from ganlib import models
+    from ganlib import models, onednn_enabled
     from ganlib.train import GAN
 
     keras.utils.set_random_seed(seed)
@@ -161,20 +165,11 @@ def worker(variant, shape, batch_size, steps, warmup, width, seed=0):
         "setup_seconds": setup_seconds,
         "peak_rss_mb": _peak_rss_mb(),
         "rss_before_training_mb": rss_before,
-        "onednn": _onednn_enabled(),
+        "onednn": onednn_enabled(),
         "xla": bool(model.jit_compile),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
     }
-
-
-def _onednn_enabled():
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-
-        return bool(_pywrap_util_port.IsMklEnabled())
-    except Exception:  # a TensorFlow build without the probe
-        return None
 
 
 _PROBE = ("import os; os.environ.pop('TF_ENABLE_ONEDNN_OPTS', None); "

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="image shapes to measure (default: 32x32x1 64x64x3)")
     bench.add_argument("--variants", nargs="+", default=["keras-io", "ganlib"],
                        help="trainers; the first is the baseline. Known: keras-io, keras-io+xla, "
-                            "keras-io+onednn, ganlib, ganlib+xla, ganlib+onednn")
+                            "keras-io+onednn, ganlib, ganlib+xla, ganlib+onednn, ganlib-onednn")
     bench.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
     bench.add_argument("--steps", type=int, default=10, help="timed steps per run (default 10)")
     bench.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")

@@ -68,3 +68,45 @@ def test_submodules_are_reachable_from_the_package():
     assert ganlib.metrics.wasserstein_1d([0.0], [1.0]) == 1.0
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         ganlib.nonsense
+
+
+def _run_python(code, **env_changes):
+    """Run `code` in a fresh interpreter (TensorFlow reads its oneDNN switch once, at import)."""
+    import os
+    import subprocess
+    import sys
+
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    for key, value in env_changes.items():
+        if value is None:
+            environment.pop(key, None)
+        else:
+            environment[key] = value
+    result = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_import_ganlib_turns_onednn_on_before_tensorflow_loads():
+    out = _run_python("import os, ganlib; print(os.environ['TF_ENABLE_ONEDNN_OPTS'], ganlib.onednn_enabled())",
+                      TF_ENABLE_ONEDNN_OPTS=None)
+    assert out.split() == ["1", "True"]
+
+
+def test_onednn_setting_of_the_user_wins():
+    out = _run_python("import ganlib; print(ganlib.onednn_enabled()); ganlib.setup(verbose=True)",
+                      TF_ENABLE_ONEDNN_OPTS="0", GANLIB_PRESET="quick")
+    assert out.splitlines()[0] == "False"
+    assert "oneDNN off" in out and "Note:" not in out  # a deliberate choice gets no advice
+
+
+def test_tensorflow_imported_first_keeps_onednn_off_and_setup_says_how_to_fix_it():
+    from ganlib._bench import tensorflow_default_onednn
+
+    if tensorflow_default_onednn() == "1":
+        pytest.skip("TensorFlow turns oneDNN on by itself on this CPU")
+    out = _run_python("import tensorflow, ganlib; ganlib.setup(verbose=True)",
+                      TF_ENABLE_ONEDNN_OPTS=None, GANLIB_PRESET="quick")
+    assert "oneDNN off" in out
+    assert "Import ganlib first, or set TF_ENABLE_ONEDNN_OPTS=1" in out
