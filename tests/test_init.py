@@ -110,3 +110,11 @@ def test_tensorflow_imported_first_keeps_onednn_off_and_setup_says_how_to_fix_it
                       TF_ENABLE_ONEDNN_OPTS=None, GANLIB_PRESET="quick")
     assert "oneDNN off" in out
     assert "Import ganlib first, or set TF_ENABLE_ONEDNN_OPTS=1" in out
+
+
+def test_the_test_process_runs_what_users_get():
+    """conftest imports ganlib first, so these tests exercise the oneDNN kernels users get."""
+    import os
+
+    if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1":
+        assert ganlib.onednn_enabled() in (True, None)
