@@ -409,9 +409,11 @@ class GAN(_AdversarialModel):
 
         ``jit_compile`` is passed to Keras: 'auto' compiles the train step with XLA on a
         GPU and not on a CPU (Keras' rule), True or False forces it. On a 2-core CPU
-        (``python -m ganlib bench``, benchmarks/README.md) XLA cut the DCGAN's CPU time
-        per step by 1.5-1.8x but took 0.5-2 minutes to compile, so it pays only for runs
-        of several minutes: pass ``jit_compile=True`` for those. Keras' own single
+        (``python -m ganlib bench``, benchmarks/README.md) XLA beat TensorFlow's default
+        kernels but not the oneDNN kernels that ``import ganlib`` switches on: with those,
+        the paper-size DCGAN took 1.06-1.33x *more* CPU time per step under XLA, while a
+        narrow one with DiffAugment (lesson 03) took 13% less. Measure before forcing it
+        on a CPU. Keras' own single
         ``optimizer`` is not used (each network has its own), so none is created.
         """
         kwargs.setdefault("optimizer", None)
