@@ -748,7 +748,9 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         sample_every: save a grid every this many epochs.
         nan_guard: stop and roll back on NaN/inf.
         save_models: write the two ``.keras`` files at the end.
-        steps_per_epoch: only needed when the dataset's length is unknown or infinite.
+        steps_per_epoch: steps per epoch; needed when the dataset is infinite (``.repeat()``).
+            When given, every epoch is exactly this many steps (a finite dataset is repeated
+            as needed); when None, one pass over the dataset is an epoch.
         callbacks: more Keras callbacks, called after ganlib's.
         verbose: 1 prints what happens and shows the progress bar, 0 is quiet.
 
@@ -776,8 +778,17 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         gan.compile()
     _check_networks_fit(gan.generator, gan.discriminator, gan.latent_dim)
     check_training_data(dataset, gan.data_shape)
+    steps_given = steps_per_epoch is not None
     steps_per_epoch = _steps_per_epoch(dataset, steps_per_epoch)
     total_steps = epochs * steps_per_epoch
+    # With steps_per_epoch given, an epoch is exactly that many steps, drawn from one endless
+    # stream: Keras is told the count (else an infinite dataset never ends its first epoch),
+    # and a finite dataset is repeated (else Keras stops when it runs out part-way).
+    feed, keras_steps = dataset, None
+    if steps_given:
+        keras_steps = steps_per_epoch
+        if int(dataset.cardinality().numpy()) != tf.data.INFINITE_CARDINALITY:
+            feed = dataset.repeat()
 
     out_dir = str(out_dir)
     checkpoint_dir = os.path.join(out_dir, "checkpoints")
@@ -825,13 +836,13 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         first_epoch, done_in_epoch = divmod(state.step, steps_per_epoch)
         try:
             if done_in_epoch:  # finish the epoch the interrupted run was in
-                gan.fit(dataset, epochs=first_epoch + 1, initial_epoch=first_epoch,
+                gan.fit(feed, epochs=first_epoch + 1, initial_epoch=first_epoch,
                         steps_per_epoch=steps_per_epoch - done_in_epoch, callbacks=run_callbacks,
                         verbose=0, shuffle=False, check_data=False)
                 first_epoch += 1
             if state.status == "running" and first_epoch < epochs:
-                gan.fit(dataset, epochs=epochs, initial_epoch=first_epoch, callbacks=run_callbacks,
-                        verbose=0, shuffle=False, check_data=False)
+                gan.fit(feed, epochs=epochs, initial_epoch=first_epoch, steps_per_epoch=keras_steps,
+                        callbacks=run_callbacks, verbose=0, shuffle=False, check_data=False)
         finally:
             if progress is not None:
                 progress.close()

@@ -297,3 +297,16 @@ def test_bad_input(tmp_path):
         callbacks.SampleGrid(tmp_path, state, every_epochs=0)
     with pytest.raises(ValueError, match=r"checkpoint path='.*missing.npz' does not exist"):
         callbacks.load_checkpoint(gan, str(tmp_path / "missing.npz"))
+
+
+@pytest.mark.parametrize("repeat", [True, False], ids=["infinite", "finite"])
+def test_fit_gan_with_steps_per_epoch_runs_exactly_that_many_steps(tmp_path, repeat):
+    """An infinite dataset ends each epoch after steps_per_epoch steps (it used to train on forever);
+    a finite one of 3 batches gives 5-step epochs without running out."""
+    data = dataset().repeat() if repeat else dataset()
+    history = fit_gan(tiny_gan(), data, 2, tmp_path, steps_per_epoch=5, checkpoint_every=None, verbose=0)
+    assert history.status == "completed"
+    assert history["step"] == list(range(1, 11)) and history["epoch"] == [1] * 5 + [2] * 5
+    # Resuming the finished run to 3 epochs adds exactly one more epoch of 5 steps.
+    more = fit_gan(tiny_gan(), data, 3, tmp_path, steps_per_epoch=5, checkpoint_every=None, verbose=0)
+    assert more.resumed_from_step == 10 and more["step"][-1] == 15
