@@ -15,8 +15,9 @@ More variants isolate what makes a difference: ``+xla`` compiles the train step 
 (``jit_compile=True``), ``+onednn`` turns on TensorFlow's oneDNN kernels
 (``TF_ENABLE_ONEDNN_OPTS=1``, read once when TensorFlow is imported; TensorFlow turns them
 on by itself only on CPUs with AVX-512 VNNI/BF16 or AMX) and ``ganlib-onednn`` is ganlib's
-trainer with them off, which separates what the kernels give from what the trainer does. The ``keras-io`` variants run
-with TensorFlow's own default for this CPU, whatever ganlib would set.
+trainer with them off, which separates what the kernels give from what the trainer does.
+The ``keras-io`` variants run with TensorFlow's own default for this CPU, whatever ganlib
+would set.
 
 Each measurement runs in its own process (a fresh TensorFlow, an honest peak memory), with
 warm-up steps (tracing and compilation) excluded from the timing; the trainers alternate
