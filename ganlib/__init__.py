@@ -175,12 +175,14 @@ def setup(seed: int = 42, deterministic: bool = False, verbose: bool = True) -> 
         "deterministic": bool(deterministic),
     }
     if verbose:
-        kernels = {True: ", oneDNN on", False: ", oneDNN off"}.get(info["onednn"], "")
+        kernels = ""  # the CPU kernels matter for training only when there is no GPU or TPU
+        if info["device"].startswith("CPU"):
+            kernels = {True: ", oneDNN on", False: ", oneDNN off"}.get(info["onednn"], "")
         print(
             "ganlib {ganlib} | TensorFlow {tensorflow} | Keras {keras} | NumPy {numpy} | "
             "device {device}{kernels} | preset '{preset}' | seed {seed}".format(kernels=kernels, **info)
         )
-        hint = _onednn_hint(info["onednn"])
+        hint = _onednn_hint(info["onednn"]) if kernels else ""
         if hint:
             print(hint)
     return info

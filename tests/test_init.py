@@ -118,3 +118,12 @@ def test_the_test_process_runs_what_users_get():
 
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1":
         assert ganlib.onednn_enabled() in (True, None)
+
+
+def test_setup_names_the_cpu_kernels_only_when_training_runs_on_the_cpu(monkeypatch, capsys):
+    monkeypatch.setenv("GANLIB_PRESET", "gpu")
+    monkeypatch.setattr(ganlib, "_device", lambda: "GPU x1")
+    info = ganlib.setup(seed=0)
+    out = capsys.readouterr().out
+    assert "device GPU x1 |" in out and "oneDNN" not in out
+    assert info["onednn"] in (True, False, None)
