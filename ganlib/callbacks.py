@@ -30,6 +30,7 @@ import time
 import keras
 import numpy as np
 
+from ._checks import check_positive
 from .plotting import save_gif, save_image_grid
 
 __all__ = [
@@ -313,12 +314,10 @@ class Checkpoint(keras.callbacks.Callback):
         if every_steps is not None and (isinstance(every_steps, bool) or not isinstance(every_steps, int)
                                         or every_steps < 1):
             raise ValueError(f"every_steps={every_steps!r} must be a positive integer or None.")
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            raise ValueError(f"keep={keep!r} must be a positive integer.")
         self.directory = str(directory)
         self.state = state
         self.every_steps = every_steps
-        self.keep = keep
+        self.keep = check_positive("keep", keep, integer=True)
         self.verbose = verbose
         self.last_saved_step = None
         self._last_saved = None
@@ -432,11 +431,9 @@ class SampleGrid(keras.callbacks.Callback):
     def __init__(self, directory, state: TrainingState, every_epochs: int = 1, make_gif: bool = True,
                  scale: int = 1):
         super().__init__()
-        if isinstance(every_epochs, bool) or not isinstance(every_epochs, int) or every_epochs < 1:
-            raise ValueError(f"every_epochs={every_epochs!r} must be a positive integer.")
         self.directory = str(directory)
         self.state = state
-        self.every_epochs = every_epochs
+        self.every_epochs = check_positive("every_epochs", every_epochs, integer=True)
         self.make_gif = make_gif
         self.scale = scale
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import check_positive
+
 
 def _as_1d(name, values):
     array = np.asarray(values, dtype=np.float64).reshape(-1)
@@ -52,8 +54,6 @@ def mode_coverage(samples_2d, centers, std) -> dict:
         raise ValueError(f"samples_2d has shape {samples.shape}; expected (n, 2) with n >= 1.")
     if centers.ndim != 2 or centers.shape[1] != 2 or len(centers) == 0:
         raise ValueError(f"centers has shape {centers.shape}; expected (n_modes, 2).")
-    from ._checks import check_positive
-
     std = check_positive("std", std)  # also refuses NaN, inf and non-numbers
     distances = np.linalg.norm(samples[:, None, :] - centers[None, :, :], axis=-1)
     nearest = distances.argmin(axis=1)
@@ -333,8 +333,7 @@ def sliced_wasserstein(images_a, images_b, patches_per_image: int = 128, patch_s
         )
     for name, value in (("patches_per_image", patches_per_image), ("n_directions", n_directions),
                         ("n_repeats", n_repeats), ("max_patches", max_patches)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer.")
+        check_positive(name, value, integer=True)
     if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)) or not 1 <= patch_size <= 16:
         raise ValueError(f"patch_size={patch_size!r} must be an integer from 1 to 16.")
     if (isinstance(min_resolution, bool) or not isinstance(min_resolution, (int, np.integer))

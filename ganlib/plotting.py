@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from ._checks import check_positive
+
 __all__ = [
     "to_uint8",
     "image_grid",
@@ -64,8 +66,7 @@ def image_grid(images, ncols: int | None = None, padding: int = 2, pad_value: in
     count, height, width = tiles.shape[:3]
     if ncols is None:
         ncols = int(math.ceil(math.sqrt(count)))
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols={ncols!r} must be a positive integer.")
+    ncols = check_positive("ncols", ncols, integer=True)
     if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
         raise ValueError(f"padding={padding!r} must be an integer >= 0.")
     ncols = min(ncols, count)
@@ -262,8 +263,7 @@ def save_gif(frames, path, duration: float = 0.3, max_frames: int = 60, max_side
     if not frames:
         raise ValueError("frames is empty; give at least one PNG path or image array.")
     for name, value in (("max_frames", max_frames), ("max_side", max_side)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer.")
+        check_positive(name, value, integer=True)
     originals = []
     for frame in _evenly(frames, max_frames):
         if isinstance(frame, (str, os.PathLike)):
