@@ -1,0 +1,380 @@
+"""Where data lives and how it arrives: ``data_dir``, downloads from mirrors with checksums,
+archives unpacked all or nothing, and the ``REGISTRY`` of downloadable data sets (CelebA,
+Pokemon) with ``fetch``, which makes one of them available locally.
+
+See ``data/README.md`` for every data set's source, licence, size and checksum.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import http.client
+import os
+import shutil
+import socket
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+from .._checks import check_choice, check_positive
+from .folders import _has_images
+
+
+class DownloadError(OSError):
+    """Every mirror of a download failed; the message says where to put the file by hand.
+
+    Attributes:
+        failures: list of ``(url, reason)``, one per mirror tried.
+        destination: where the file was meant to go.
+    """
+
+    def __init__(self, message, failures=(), destination=None):
+        super().__init__(message)
+        self.failures = list(failures)
+        self.destination = destination
+
+    def __str__(self):
+        return self.args[0]
+
+
+def data_dir() -> Path:
+    """The download cache: ``$GANLIB_DATA`` if set, else the repository's ``data/`` folder.
+
+    When ganlib is installed without its repository (``pip install git+...`` in Colab) the
+    cache is ``~/.cache/ganlib/data``.
+    """
+    chosen = os.environ.get("GANLIB_DATA", "").strip()
+    if chosen:
+        return Path(chosen).expanduser()
+    repository_data = Path(__file__).resolve().parents[2] / "data"  # ganlib/data/download.py -> repo
+    if (repository_data / "README.md").exists():
+        return repository_data
+    return Path.home() / ".cache" / "ganlib" / "data"
+
+
+def _offline() -> bool:
+    return os.environ.get("GANLIB_OFFLINE", "").strip() not in ("", "0")
+
+
+_HASHES = ("sha256", "sha1", "md5")
+
+
+def _parse_checksum(checksum):
+    """'sha256:<hex>' (or sha1/md5) -> (algorithm, hex)."""
+    if not isinstance(checksum, str) or ":" not in checksum:
+        raise ValueError(f"checksum={checksum!r} is not allowed; write it as 'sha256:<hex digest>' "
+                         f"(or {', '.join(h + ':' for h in _HASHES[1:])}).")
+    algorithm, digest = checksum.split(":", 1)
+    algorithm, digest = algorithm.strip().lower(), digest.strip().lower()
+    check_choice("checksum algorithm", algorithm, _HASHES)
+    length = hashlib.new(algorithm).digest_size * 2
+    if len(digest) != length or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"checksum={checksum!r}: a {algorithm} digest has {length} hex digits.")
+    return algorithm, digest
+
+
+def file_digest(path, algorithm="sha256") -> str:
+    """Hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(2**20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _describe_download_error(error: BaseException) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    if isinstance(error, urllib.error.URLError):
+        reason = error.reason
+        if isinstance(reason, socket.timeout) or "timed out" in str(reason):
+            return "timed out (no answer)"
+        return f"cannot connect ({reason})"
+    if isinstance(error, (socket.timeout, TimeoutError)):
+        return "timed out while receiving data"
+    return str(error) or type(error).__name__
+
+
+def _download_one(url, destination: Path, algorithm, expected, timeout, progress):
+    """Stream url into a temporary file next to destination; rename it only when complete."""
+    request = urllib.request.Request(url, headers={"User-Agent": "ganlib (+https://github.com/ganlib/ganlib)"})
+    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
+            content_type = response.headers.get("Content-Type", "")
+            if content_type.startswith("text/html") and not destination.name.endswith((".html", ".htm")):
+                raise OSError("the server sent a web page instead of the file (a login, quota or "
+                              "confirmation page?)")
+            length = response.headers.get("Content-Length")
+            expected_bytes = int(length) if length and length.isdigit() else None
+            digest = hashlib.new(algorithm) if algorithm else None
+            received = 0
+            bar = None
+            if progress:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=expected_bytes, unit="B", unit_scale=True, unit_divisor=1024,
+                           desc=f"{destination.name}", leave=False)
+            try:
+                while True:
+                    chunk = response.read(2**20)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    received += len(chunk)
+                    if digest is not None:
+                        digest.update(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+            finally:
+                if bar is not None:
+                    bar.close()
+            if expected_bytes is not None and received != expected_bytes:
+                raise OSError(f"transfer truncated: received {received:,} of {expected_bytes:,} bytes")
+            if received == 0:
+                raise OSError("the server sent an empty file")
+        if digest is not None and digest.hexdigest() != expected:
+            raise OSError(f"checksum mismatch: expected {algorithm} {expected}, got {digest.hexdigest()}")
+        os.replace(temporary, destination)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def download(urls, destination, checksum=None, timeout=10.0, progress=True, hint=None) -> Path:
+    """Download a file, trying each mirror in turn; verify it; never leave a partial file.
+
+    Each mirror's bytes go to a temporary file in the destination folder, which is renamed
+    to ``destination`` only when the transfer is complete and the checksum matches, so an
+    interrupted or corrupt download never looks like a finished one.
+
+    Args:
+        urls: one URL or a list of mirrors, tried in order.
+        destination: the file to create (its folder is created if needed).
+        checksum: 'sha256:<hex>' (or 'sha1:' / 'md5:' for publishers that give those).
+        timeout: seconds to wait for a connection or for data before trying the next mirror;
+            short, so that an offline machine gives up in seconds.
+        progress: show a progress bar.
+        hint: extra text for the error message (e.g. where to put the file by hand).
+
+    Returns:
+        The path of the complete file.
+
+    Raises:
+        DownloadError: every mirror failed; the message lists each failure and says where
+            to put the file by hand.
+    """
+    if isinstance(urls, str):
+        urls = [urls]
+    urls = list(urls)
+    if not urls:
+        raise ValueError("urls=[] is empty; give at least one URL.")
+    timeout = check_positive("timeout", timeout)
+    algorithm, expected = _parse_checksum(checksum) if checksum is not None else (None, None)
+    destination = Path(destination).expanduser()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for url in urls:
+        try:
+            _download_one(url, destination, algorithm, expected, timeout, progress)
+            return destination
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            failures.append((url, _describe_download_error(error)))
+    tried = "\n".join(f"  - {url}: {reason}" for url, reason in failures)
+    manual = hint or (
+        f"Download the file yourself from one of the addresses above and save it as\n  {destination}"
+        + (f"\n(its {algorithm} checksum must be {expected})." if algorithm else ".")
+    )
+    raise DownloadError(f"Could not download {destination.name} from any of {len(urls)} mirror(s):\n{tried}\n"
+                        f"{manual}", failures, destination)
+
+
+def _safe_members_zip(archive: zipfile.ZipFile, destination: Path):
+    root = destination.resolve()
+    for name in archive.namelist():
+        target = (destination / name).resolve()
+        if root != target and root not in target.parents:
+            raise OSError(f"unsafe path in archive: {name!r} would be written outside {destination}")
+
+
+def extract(archive, destination, progress=True) -> Path:
+    """Unpack a .zip or .tar(.gz/.bz2/.xz) archive into ``destination``, all or nothing.
+
+    Files are unpacked into a temporary folder next to ``destination`` that is renamed when
+    everything is out, so an interrupted extraction never looks complete. Paths that would
+    land outside ``destination`` are refused.
+    """
+    archive, destination = Path(archive), Path(destination)
+    if destination.exists():
+        return destination
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial"))
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as bundle:
+                _safe_members_zip(bundle, temporary)
+                members = bundle.infolist()
+                iterator = members
+                if progress and len(members) > 1000:
+                    from tqdm.auto import tqdm
+
+                    iterator = tqdm(members, desc=f"extracting {archive.name}", unit="file")
+                for member in iterator:
+                    bundle.extract(member, temporary)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as bundle:
+                bundle.extractall(temporary, filter="data")
+        else:
+            raise OSError(f"{archive} is neither a zip nor a tar archive")
+        os.replace(temporary, destination)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return destination
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    """A downloadable data set: where to get it, how to check it, and what it is.
+
+    Attributes:
+        name: registry key ('celeba', 'pokemon').
+        archive: file name of the archive in the data folder.
+        mirrors: URLs tried in order.
+        checksum: 'sha256:...' / 'sha1:...' / 'md5:...' of the archive (publisher's value).
+        folder: folder under the data folder the archive is unpacked into.
+        description, homepage, licence, size: for people (see data/README.md).
+        crop: the usual centre crop for this set (in original pixels), or None.
+    """
+
+    name: str
+    archive: str
+    mirrors: tuple
+    checksum: str
+    folder: str
+    description: str = ""
+    homepage: str = ""
+    licence: str = ""
+    size: str = ""
+    crop: object = "square"
+
+    def archive_path(self, root=None) -> Path:
+        return Path(root or data_dir()) / self.archive
+
+    def folder_path(self, root=None) -> Path:
+        return Path(root or data_dir()) / self.folder
+
+    def manual_instructions(self, root=None) -> str:
+        algorithm, digest = _parse_checksum(self.checksum)
+        return (
+            f"To use {self.name} without a working download, fetch {self.archive} yourself "
+            f"(from {self.homepage or self.mirrors[0]})\nand either\n"
+            f"  * save it as {self.archive_path(root)}  ({algorithm} {digest}), or\n"
+            f"  * unpack it so that the images are inside {self.folder_path(root)}/ (any subfolders).\n"
+            "Set the environment variable GANLIB_DATA to use another data folder."
+        )
+
+
+#: Data sets ganlib can download. Each one's details are also in data/README.md.
+REGISTRY = {
+    "celeba": DataSource(
+        name="celeba",
+        archive="img_align_celeba.zip",
+        mirrors=(
+            # The publisher's Google Drive file (the id torchvision.datasets.CelebA uses).
+            "https://drive.usercontent.google.com/download?id=0B7EVK8r0v71pZjFTYXZWM3FlRnM&export=download&confirm=t",
+            "https://drive.google.com/uc?export=download&confirm=t&id=0B7EVK8r0v71pZjFTYXZWM3FlRnM",
+        ),
+        checksum="md5:00d2c5bc6d35e252742224ab0c1e8fcb",  # as published with torchvision's CelebA
+        folder="celeba",
+        description="CelebA aligned-and-cropped faces: 202,599 JPEG images of 178x218 pixels "
+        "(Liu et al. 2015).",
+        homepage="https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
+        licence="Non-commercial research and educational use only (CelebA agreement).",
+        size="about 1.4 GB zip",
+        crop=(108, 108),  # the usual DCGAN crop (carpedm20/DCGAN-tensorflow), then resize
+    ),
+    "pokemon": DataSource(
+        name="pokemon",
+        archive="pokemon.zip",
+        mirrors=(
+            "http://d2l-data.s3-accelerate.amazonaws.com/pokemon.zip",  # d2l.DATA_URL
+            "https://d2l-data.s3-accelerate.amazonaws.com/pokemon.zip",
+            "https://d2l-data.s3.amazonaws.com/pokemon.zip",
+        ),
+        checksum="sha1:c065c0e2593b8b161a2d7873e42418bf6a21106c",  # d2l's DATA_HUB['pokemon']
+        folder="pokemon",
+        description="Pokemon sprites from pokemondb.net as packaged by Dive into Deep Learning "
+        "(d2l.ai, DCGAN chapter): about 40,000 small sprites in one subfolder per Pokemon.",
+        homepage="https://d2l.ai/chapter_generative-adversarial-networks/dcgan.html",
+        licence="Sprites (c) Nintendo / Creatures Inc. / GAME FREAK; redistributed by d2l for "
+        "teaching; no open licence.",
+        size="not measured here (no internet); d2l's archive",
+        crop="square",
+    ),
+}
+
+
+def fetch(source, root=None, timeout=10.0, progress=True, download_missing=True) -> Path:
+    """Make a registry data set available locally and return the folder holding its images.
+
+    In order: an unpacked folder already in the data folder is used as is; else an archive
+    already there (downloaded earlier, or put there by hand) is verified and unpacked; else
+    the archive is downloaded from each mirror in turn, verified and unpacked.
+
+    Args:
+        source: a name in :data:`REGISTRY` ('celeba', 'pokemon') or a :class:`DataSource`.
+        root: the data folder (default :func:`data_dir`).
+        timeout: per-mirror network timeout in seconds.
+        progress: progress bars for downloading and unpacking.
+        download_missing: False never touches the network (also when ``GANLIB_OFFLINE=1``).
+
+    Raises:
+        DownloadError: not present and no mirror worked; the message says where to put the
+            archive (or the unpacked images) by hand.
+        OSError: an archive found locally has the wrong checksum (the message says which).
+    """
+    if isinstance(source, str):
+        source = REGISTRY.get(check_choice("source", source, tuple(REGISTRY)))
+    if not isinstance(source, DataSource):
+        raise ValueError(f"source={source!r} is not allowed; use a name in {tuple(REGISTRY)} or a DataSource.")
+    root = Path(root).expanduser() if root is not None else data_dir()
+    folder, archive = source.folder_path(root), source.archive_path(root)
+    if _has_images(folder):
+        return folder
+    algorithm, expected = _parse_checksum(source.checksum)
+    if archive.exists():
+        found = file_digest(archive, algorithm)
+        if found != expected:
+            raise OSError(
+                f"{archive} is there but its {algorithm} checksum is {found}, not {expected}: "
+                "it is incomplete or a different file. Delete it (or replace it with the right "
+                f"archive) and try again.\n{source.manual_instructions(root)}"
+            )
+    else:
+        if not download_missing or _offline():
+            why = "GANLIB_OFFLINE is set" if _offline() else "downloads are turned off"
+            raise DownloadError(f"{source.name} is not in {root} and {why}.\n{source.manual_instructions(root)}",
+                                [], archive)
+        download(source.mirrors, archive, checksum=source.checksum, timeout=timeout, progress=progress,
+                 hint=source.manual_instructions(root))
+    if folder.exists() and not _has_images(folder):
+        shutil.rmtree(folder)  # an empty leftover (never a partial extraction, see extract())
+    extract(archive, folder, progress=progress)
+    if not _has_images(folder):
+        raise OSError(f"{archive} unpacked into {folder} but holds no images.")
+    return folder
+
+
+def _short_reason(error: BaseException) -> str:
+    """One line on why a data set could not be had (for the fallback message)."""
+    if isinstance(error, DownloadError) and error.failures:
+        reasons = sorted({reason for _, reason in error.failures})
+        return f"download failed from {len(error.failures)} mirror(s): {'; '.join(reasons)}"
+    return str(error).splitlines()[0]

@@ -1,0 +1,263 @@
+"""One image file -> pixels: decode any Pillow mode, composite on white, crop, resize.
+
+Every image ganlib hands out is ``float32`` in ``[-1, 1]`` with shape ``(H, W, C)``;
+:func:`from_uint8` and :func:`to_uint8` convert to and from 8-bit pixels. The argument checks
+for ``image_size``, ``channels``, ``crop`` and ``resample`` live here and are shared by the
+other modules of ``ganlib.data``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import os
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .._checks import check_choice
+
+#: File name endings image_folder reads (case does not matter).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+
+#: The first bytes of each format we read: a cheap check that a file is what its name says.
+_MAGIC = {
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".gif": (b"GIF87a", b"GIF89a"),
+    ".bmp": (b"BM",),
+}
+
+RESAMPLING = {
+    "nearest": Image.Resampling.NEAREST,
+    "box": Image.Resampling.BOX,
+    "area": Image.Resampling.BOX,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+
+WHITE = 255
+
+
+# ----------------------------------------------------------------------------------------
+# Argument checks
+# ----------------------------------------------------------------------------------------
+def _check_image_size(image_size, name="image_size"):
+    """Return (height, width) from an int or a pair of ints."""
+    if isinstance(image_size, (tuple, list)) and len(image_size) == 2:
+        height, width = image_size
+        for part in (height, width):
+            if isinstance(part, bool) or not isinstance(part, numbers.Integral) or part <= 0:
+                raise ValueError(
+                    f"{name}={image_size!r} must be a positive integer or a pair "
+                    "(height, width) of positive integers."
+                )
+        return int(height), int(width)
+    if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral) or image_size <= 0:
+        raise ValueError(
+            f"{name}={image_size!r} must be a positive integer or a pair "
+            "(height, width) of positive integers."
+        )
+    return int(image_size), int(image_size)
+
+
+def _check_channels(channels):
+    return check_choice("channels", channels, (1, 3, 4))
+
+
+def _check_crop(crop):
+    """crop: None | 'square' | int | (height, width)."""
+    if crop is None or crop == "none":
+        return None
+    if crop == "square":
+        return "square"
+    if isinstance(crop, str):
+        raise ValueError(
+            f"crop={crop!r} is not allowed; use None, 'square', an integer side or a pair "
+            "(height, width) of a centred box in pixels of the original image."
+        )
+    try:
+        return _check_image_size(crop, name="crop")
+    except ValueError:
+        raise ValueError(
+            f"crop={crop!r} is not allowed; use None, 'square', an integer side or a pair "
+            "(height, width) of a centred box in pixels of the original image."
+        ) from None
+
+
+def _check_resample(resample):
+    return check_choice("resample", resample, tuple(RESAMPLING))
+
+
+# ----------------------------------------------------------------------------------------
+# Pixels: [-1, 1] floats <-> uint8
+# ----------------------------------------------------------------------------------------
+def to_uint8(images) -> np.ndarray:
+    """Map images from [-1, 1] to uint8 [0, 255] (for saving or hashing); clips outside values."""
+    images = np.asarray(images, dtype=np.float32)
+    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def from_uint8(images) -> np.ndarray:
+    """Map uint8 images [0, 255] to float32 [-1, 1]; ``to_uint8`` undoes it exactly."""
+    return np.asarray(images, dtype=np.float32) / np.float32(127.5) - np.float32(1.0)
+
+
+# ----------------------------------------------------------------------------------------
+# One image file -> pixels
+# ----------------------------------------------------------------------------------------
+def _as_rgba(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGBA (1, L, LA, P with transparency, RGB, CMYK, 16-bit grey...)."""
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if (image.mode.startswith("I;16") or values.max(initial=0) > 255) else 255.0
+        image = Image.fromarray(np.clip(np.rint(values / top * 255.0), 0, 255).astype(np.uint8), "L")
+    if image.mode == "RGBA":
+        return image
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("PA")
+    try:
+        return image.convert("RGBA")
+    except ValueError:  # modes without a direct route (e.g. some CMYK/LAB variants)
+        return image.convert("RGB").convert("RGBA")
+
+
+def _rgba_to_channels(rgba: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 RGBA (H, W, 4) -> uint8 (H, W, channels), colour composited on white.
+
+    channels=3: RGB on white; 1: its luminance (ITU-R 601, as Pillow's 'L');
+    4: RGB on white plus the original alpha (so transparent pixels are white, not black).
+    """
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    rgb = rgba[..., :3].astype(np.float32) * alpha + WHITE * (1.0 - alpha)
+    if channels == 3:
+        return np.rint(rgb).astype(np.uint8)
+    if channels == 1:
+        grey = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+        return np.rint(grey)[..., None].astype(np.uint8)
+    return np.concatenate([np.rint(rgb).astype(np.uint8), rgba[..., 3:4]], axis=-1)
+
+
+def _crop_box(width, height, crop, scale=1.0):
+    """(left, top, right, bottom) of the centred crop, in (sub-)pixels of a width x height image.
+
+    Integer crops are given in pixels of the full-size image; ``scale`` converts them when the
+    image was decoded smaller (JPEG draft mode).
+    """
+    if crop is None:
+        return 0.0, 0.0, float(width), float(height)
+    if crop == "square":
+        crop_height = crop_width = float(min(width, height))
+    else:
+        crop_height = min(float(height), crop[0] * scale)
+        crop_width = min(float(width), crop[1] * scale)
+    left, top = (width - crop_width) / 2.0, (height - crop_height) / 2.0
+    return left, top, left + crop_width, top + crop_height
+
+
+def _load_pixels(path, image_size, channels, crop, resample) -> np.ndarray:
+    """Decode one file to uint8 (H, W, channels); raises on unreadable files."""
+    with Image.open(path) as image:  # a GIF opens at its first frame
+        full_width, full_height = image.size
+        if image_size is not None and image.format == "JPEG":
+            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still leaves at least twice
+            # the pixels the target needs (much faster for large photos, as Pillow's thumbnail).
+            left, top, right, bottom = _crop_box(full_width, full_height, crop)
+            need = 2.0 * max(image_size[0] / (bottom - top), image_size[1] / (right - left))
+            if need <= 0.5:
+                image.draft(image.mode, (math.ceil(full_width * need), math.ceil(full_height * need)))
+        image.load()
+        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientation turns it by 90 degrees
+            full_width, full_height = full_height, full_width
+        image = ImageOps.exif_transpose(image)
+        rgba = _as_rgba(image)
+    pixels = _rgba_to_channels(np.asarray(rgba), channels)
+    height, width = pixels.shape[:2]
+    left, top, right, bottom = (int(round(v)) for v in _crop_box(width, height, crop, scale=width / full_width))
+    pixels = pixels[top:bottom, left:right]
+    if image_size is None:
+        return pixels
+    return _resize_uint8(pixels, image_size, resample)
+
+
+def _resize_uint8(pixels: np.ndarray, image_size, resample) -> np.ndarray:
+    """Resize uint8 (H, W, C) to image_size=(height, width) with Pillow.
+
+    Every filter but 'nearest' is antialiased when shrinking (Pillow widens its support).
+    """
+    height, width = image_size
+    if tuple(pixels.shape[:2]) == (height, width):
+        return pixels
+    method = RESAMPLING[resample]
+
+    def plane(values, mode):
+        return np.asarray(Image.fromarray(np.ascontiguousarray(values), mode).resize((width, height), method))
+
+    if pixels.shape[-1] == 1:
+        return plane(pixels[..., 0], "L")[..., None]
+    if pixels.shape[-1] == 4:
+        # colour and alpha separately: the colour is already on white, and Pillow would
+        # otherwise premultiply it by alpha and darken the edges
+        return np.concatenate([plane(pixels[..., :3], "RGB"), plane(pixels[..., 3], "L")[..., None]], axis=-1)
+    return plane(pixels, "RGB")
+
+
+def load_image(path, image_size=None, channels=3, crop="square", resample="bicubic") -> np.ndarray:
+    """Read one image file as float32 in [-1, 1], shape (H, W, channels).
+
+    Args:
+        path: a PNG, JPEG, GIF (first frame) or BMP file.
+        image_size: output size, an int (square) or (height, width); None keeps the size.
+        channels: 1 (grey), 3 (RGB) or 4 (RGBA). Transparent pixels are composited on white
+            (with channels=4 the alpha channel is kept as the 4th channel).
+        crop: None, 'square' (the largest centred square, the default) or a centred box
+            given as an int side or (height, width) in pixels of the original image
+            (CelebA's usual crop is 108: Radford et al. 2015 / carpedm20's DCGAN-tensorflow).
+        resample: Pillow filter, one of 'nearest', 'box' ('area'), 'bilinear', 'bicubic'
+            (default, as Pillow's thumbnail), 'lanczos'. All but 'nearest' antialias when shrinking.
+
+    Raises:
+        ValueError: a bad argument.  OSError: the file is missing or not a readable image.
+    """
+    image_size = None if image_size is None else _check_image_size(image_size)
+    channels = _check_channels(channels)
+    crop = _check_crop(crop)
+    resample = _check_resample(resample)
+    return from_uint8(_load_pixels(path, image_size, channels, crop, resample))
+
+
+def _raw_rgba(path) -> np.ndarray:
+    with Image.open(path) as image:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        return np.asarray(_as_rgba(image))
+
+
+def _header_problem(path: str):
+    """None if the first bytes match the file's extension, else the reason."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError as error:
+        return f"cannot be opened ({error.strerror or error})"
+    if not head:
+        return "empty file (0 bytes)"
+    extension = os.path.splitext(path)[1].lower()
+    if any(head.startswith(magic) for magics in _MAGIC.values() for magic in magics):
+        return None
+    return f"not a {extension[1:].upper()} image (its first bytes do not match any image format)"
+
+
+@dataclasses.dataclass
+class _Decoder:
+    """How files become pixels: size, channels, crop and filter (picklable, thread-safe)."""
+
+    image_size: tuple
+    channels: int
+    crop: object
+    resample: str
+
+    def __call__(self, path) -> np.ndarray:
+        return _load_pixels(path, self.image_size, self.channels, self.crop, self.resample)

@@ -1,0 +1,436 @@
+"""``ImageSet`` (what ``load_faces``, ``load_sprites`` and ``load_folder`` return), the folder
+readers ``load_folder`` / ``image_folder``, and ``training_pipeline`` (single images -> the
+shuffled, batched, prefetched ``tf.data.Dataset`` that ``fit`` trains on).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import threading
+import warnings
+
+import numpy as np
+
+from .._checks import check_positive, check_range
+from .files import (IMAGE_EXTENSIONS, _check_channels, _check_crop, _check_image_size, _check_resample,
+                    _Decoder, _header_problem, from_uint8)
+from .folders import (DataFolderError, SkippedFile, SkippedImageWarning, _check_folder, _decode_all,
+                      _describe_decode_error, _list_files, _warn_skipped)
+#: Folders whose images fit in this many bytes (as uint8) are decoded once and kept in memory;
+#: larger ones (CelebA) are streamed from disk.
+IN_MEMORY_LIMIT_BYTES = 512 * 2**20
+
+#: training_pipeline(cache='auto') caches a data set in memory up to this size (float32).
+CACHE_LIMIT_BYTES = 1024 * 2**20
+
+
+class ImageSet:
+    """A set of images for a GAN: float32 in [-1, 1], shape ``(H, W, C)``.
+
+    Small sets live in memory (as uint8, 4x smaller than float32); large ones (CelebA) stay
+    on disk as a list of files decoded while training. Either way you get:
+
+    * ``images.dataset``: a ``tf.data.Dataset`` of single images (fixed order);
+    * ``images.pipeline(batch_size)``: shuffled batches ready for ``fit`` (see
+      :func:`training_pipeline`);
+    * ``images.numpy(limit=None)`` (or ``images.images``): a NumPy array ``(n, H, W, C)``;
+    * ``images.split(held_out=0.2, seed=0)``: ``(train, held_out)``, disjoint, so a metric
+      on ``held_out`` measures images the GAN never saw;
+    * ``images.source`` ('celeba', 'lfw', 'pokemon', 'procedural', 'folder'),
+      ``images.description``, ``images.skipped`` (unreadable files) and ``images.log``
+      (the count after each cleaning step).
+
+    Anything else is forwarded to ``images.dataset``, so ``images.take(8)`` and
+    ``for image in images`` work as they would on a ``tf.data.Dataset``.
+    """
+
+    def __init__(self, source, description, image_size, channels, pixels=None, files=None,
+                 decoder=None, skipped=None, log=None, root=None, paths=None, note=None):
+        if (pixels is None) == (files is None):
+            raise ValueError("ImageSet needs exactly one of pixels= (uint8 array) or files= (paths).")
+        if pixels is not None and paths is not None and len(paths) != len(pixels):
+            raise ValueError(f"paths has {len(paths)} entries for {len(pixels)} images; give one per image.")
+        self.source = source
+        self.description = description
+        self.image_size = tuple(image_size)
+        self.channels = channels
+        self._pixels = None if pixels is None else np.ascontiguousarray(pixels, dtype=np.uint8)
+        self._files = None if files is None else list(files)
+        self._decoder = decoder
+        self.skipped = skipped if skipped is not None else []
+        self.log = list(log or [])
+        self.root = root
+        self.note = note  # why a fallback was used, if it was
+        self._paths = None if paths is None else list(paths)
+        self._lock = threading.Lock()
+
+    # --- facts -------------------------------------------------------------------------
+    @property
+    def in_memory(self) -> bool:
+        """True when the pixels are held in memory, False when streamed from files."""
+        return self._pixels is not None
+
+    @property
+    def shape(self) -> tuple:
+        """(H, W, C) of every image."""
+        return (*self.image_size, self.channels)
+
+    @property
+    def files(self):
+        """The file of each image, in order (None for generated sets such as LFW or procedural).
+
+        For streamed sets this includes files found unreadable while decoding (see ``skipped``).
+        """
+        if self._files is not None:
+            return list(self._files)
+        return None if self._paths is None else list(self._paths)
+
+    def __len__(self) -> int:
+        if self._pixels is not None:
+            return int(self._pixels.shape[0])
+        bad = {item.path for item in self.skipped}
+        return sum(1 for path in self._files if path not in bad)
+
+    @property
+    def count(self) -> int:
+        """How many images (for streamed sets: files not yet found unreadable)."""
+        return len(self)
+
+    def __repr__(self):
+        where = "in memory" if self.in_memory else "streamed from disk"
+        height, width = self.image_size
+        return (f"ImageSet(source={self.source!r}, {len(self)} images of {height}x{width}x{self.channels}, "
+                f"{where})")
+
+    # --- arrays ------------------------------------------------------------------------
+    def numpy(self, limit=None) -> np.ndarray:
+        """All images (or the first ``limit``) as float32 [-1, 1], shape (n, H, W, C)."""
+        if limit is not None:
+            limit = check_positive("limit", limit, integer=True)
+        if self._pixels is not None:
+            return from_uint8(self._pixels[:limit])
+        paths = self._files[:limit] if limit is not None else self._files
+        arrays, _, skipped = _decode_all(paths, self._decoder, True, self.source)
+        self._note_skipped(skipped)
+        if not arrays:
+            return np.zeros((0, *self.shape), np.float32)
+        return from_uint8(np.stack(arrays))
+
+    @property
+    def images(self) -> np.ndarray:
+        """Every image as one float32 array (n, H, W, C); for big streamed sets prefer numpy(limit)."""
+        return self.numpy()
+
+    def _note_skipped(self, new):
+        with self._lock:
+            known = {item.path for item in self.skipped}
+            for item in new:
+                if item.path not in known:
+                    self.skipped.append(item)
+                    known.add(item.path)
+                    warnings.warn(f"{self.source}: skipped {item.path} ({item.reason})", SkippedImageWarning)
+
+    # --- tf.data -----------------------------------------------------------------------
+    def _file_dataset(self, paths_dataset):
+        import tensorflow as tf
+
+        decoder, shape = self._decoder, self.shape
+
+        def decode(path_bytes):
+            path = path_bytes.decode("utf-8") if isinstance(path_bytes, bytes) else str(path_bytes)
+            try:
+                return decoder(path), True
+            except Exception as error:  # reported, and the element is filtered out below
+                self._note_skipped([SkippedFile(path, _describe_decode_error(error, path))])
+                return np.zeros(shape, np.uint8), False
+
+        def load(path):
+            pixels, ok = tf.numpy_function(decode, [path], [tf.uint8, tf.bool], stateful=False)
+            pixels.set_shape(shape)
+            ok.set_shape(())
+            return pixels, ok
+
+        def readable(pixels, ok):
+            return ok
+
+        def pixels_only(pixels, ok):
+            return pixels
+
+        dataset = paths_dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return dataset.filter(readable).map(pixels_only)
+
+    @staticmethod
+    def _to_float(pixels):
+        import tensorflow as tf
+
+        return tf.cast(pixels, tf.float32) / 127.5 - 1.0  # exactly as from_uint8
+
+    @property
+    def dataset(self):
+        """A ``tf.data.Dataset`` of single images, float32 [-1, 1], (H, W, C), in a fixed order."""
+        import tensorflow as tf
+
+        if self._pixels is not None:
+            dataset = tf.data.Dataset.from_tensor_slices(self._pixels)
+        else:
+            dataset = self._file_dataset(tf.data.Dataset.from_tensor_slices(self._files))
+        return dataset.map(self._to_float, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def pipeline(self, batch_size=128, shuffle=True, seed=None, drop_remainder=True, augment=None,
+                 cache="auto", repeat=False):
+        """Batches for ``fit``: shuffled every epoch, batched, optionally augmented, prefetched.
+
+        Streamed sets shuffle their file list (a full shuffle, no big buffer) before decoding;
+        in-memory sets shuffle the images. Arguments as in :func:`training_pipeline`.
+        """
+        import tensorflow as tf
+
+        if self._pixels is not None and cache == "auto":
+            cache = False  # already in memory: converting to float on the fly costs nothing
+        size_bytes = len(self) * int(np.prod(self.shape)) * 4
+        cached = cache is True or isinstance(cache, (str, os.PathLike)) or (
+            cache == "auto" and size_bytes <= CACHE_LIMIT_BYTES)
+        if self._pixels is not None or not shuffle or cached:
+            # decode in a fixed order (and cache), then shuffle the images every epoch
+            return training_pipeline(self.dataset, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                                     drop_remainder=drop_remainder, augment=augment, cache=cache,
+                                     repeat=repeat, _count=len(self))
+        # too big to cache: shuffle the file names every epoch (a full shuffle at no memory
+        # cost), then decode in parallel
+        _check_batch_size(batch_size, len(self), drop_remainder)
+        paths = tf.data.Dataset.from_tensor_slices(self._files)
+        paths = paths.shuffle(len(self._files), seed=seed, reshuffle_each_iteration=True)
+        dataset = self._file_dataset(paths).map(self._to_float, num_parallel_calls=tf.data.AUTOTUNE)
+        return training_pipeline(dataset, batch_size=batch_size, shuffle=False, seed=seed,
+                                 drop_remainder=drop_remainder, augment=augment, cache=False,
+                                 repeat=repeat, _count=len(self))
+
+    def __iter__(self):
+        return iter(self.dataset)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    # --- subsets -----------------------------------------------------------------------
+    def subset(self, indices, source=None, description=None) -> "ImageSet":
+        """A new ImageSet with the images at ``indices`` (same source and settings)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        kwargs = dict(source=source or self.source, description=description or self.description,
+                      image_size=self.image_size, channels=self.channels, skipped=self.skipped,
+                      log=self.log, root=self.root)
+        if self._pixels is not None:
+            paths = None if self._paths is None else [self._paths[i] for i in indices]
+            return ImageSet(pixels=self._pixels[indices], paths=paths, **kwargs)
+        return ImageSet(files=[self._files[i] for i in indices], decoder=self._decoder, **kwargs)
+
+    def split(self, held_out=0.2, seed=0):
+        """Split into ``(train, held_out)`` at random (reproducible by ``seed``), disjoint.
+
+        Args:
+            held_out: a fraction in (0, 1) or a number of images (>= 1) to hold out.
+            seed: seed of the random permutation.
+
+        Use the held-out part only for measuring (e.g. ``metrics.sliced_wasserstein``):
+        a score against the training images says how well the GAN copies, not how well it
+        generalises.
+        """
+        total = len(self) if self._pixels is not None else len(self._files)
+        if isinstance(held_out, numbers.Integral) and not isinstance(held_out, bool):
+            count = int(held_out)
+            if not 1 <= count < total:
+                raise ValueError(f"held_out={held_out!r} must be between 1 and {total - 1} images "
+                                 f"(the set has {total}), or a fraction in (0, 1).")
+        else:
+            fraction = check_range("held_out", held_out, 0.0, 1.0, low_open=True, high_open=True)
+            count = int(round(fraction * total))
+            if not 1 <= count < total:
+                raise ValueError(f"held_out={held_out!r} leaves {count} held-out images of {total}; "
+                                 "each part needs at least one image.")
+        order = np.random.default_rng(seed).permutation(total)
+        held, train = np.sort(order[:count]), np.sort(order[count:])
+        return (self.subset(train, description=f"{self.description} (train part, {len(train)})"),
+                self.subset(held, description=f"{self.description} (held-out part, {len(held)})"))
+
+
+def load_folder(path, image_size, channels=3, crop="square", resample="bicubic", in_memory="auto",
+                recursive=True, source="folder", description=None, verbose=True, _stacklevel=3) -> ImageSet:
+    """Read a folder of images into an :class:`ImageSet` (the object behind :func:`image_folder`).
+
+    Arguments as in :func:`image_folder`; ``in_memory`` is True (decode every file now and keep
+    the pixels), False (stream from disk while training) or 'auto' (in memory when the
+    pixels take at most 512 MiB as uint8: yes for sprites and small face sets, no for CelebA).
+    Unreadable files are skipped, listed in ``.skipped`` and announced with a warning.
+    """
+    image_size = _check_image_size(image_size)
+    channels = _check_channels(channels)
+    crop = _check_crop(crop)
+    resample = _check_resample(resample)
+    if in_memory not in ("auto", True, False):
+        raise ValueError(f"in_memory={in_memory!r} is not allowed; use 'auto', True or False.")
+    folder = _check_folder(path)
+    candidates, others = _list_files(folder, recursive)
+    skipped = [SkippedFile(p, f"not an image file (extension {os.path.splitext(p)[1] or 'none'})")
+               for p in others]
+    if not candidates:
+        raise DataFolderError(
+            f"path={str(path)!r} holds no image files (looked for {', '.join(IMAGE_EXTENSIONS)}"
+            f"{' in every subfolder' if recursive else ''}; found {len(others)} other files)."
+        )
+    total = len(candidates) + len(others)
+    decoder = _Decoder(image_size, channels, crop, resample)
+    bytes_needed = len(candidates) * image_size[0] * image_size[1] * channels
+    keep_in_memory = in_memory is True or (in_memory == "auto" and bytes_needed <= IN_MEMORY_LIMIT_BYTES)
+    description = description or f"images from {folder}"
+    if keep_in_memory:
+        arrays, kept, bad = _decode_all(candidates, decoder, verbose, str(folder))
+        skipped.extend(bad)
+        _warn_skipped(f"image folder {folder}", skipped, total, _stacklevel)
+        if not arrays:
+            raise DataFolderError(f"path={str(path)!r}: none of its {len(candidates)} image files could be read "
+                                  f"(e.g. {skipped[0].name}: {skipped[0].reason}).")
+        return ImageSet(source, description, image_size, channels, pixels=np.stack(arrays),
+                        skipped=skipped, root=folder, paths=kept)
+    # Streamed: check each file's first bytes now (cheap); broken data is found while decoding.
+    good = []
+    for candidate in candidates:
+        problem = _header_problem(candidate)
+        if problem is None:
+            good.append(candidate)
+        else:
+            skipped.append(SkippedFile(candidate, problem))
+    _warn_skipped(f"image folder {folder}", skipped, total, _stacklevel)
+    if not good:
+        raise DataFolderError(f"path={str(path)!r}: none of its {len(candidates)} image files could be read.")
+    return ImageSet(source, description, image_size, channels, files=good, decoder=decoder,
+                    skipped=skipped, root=folder)
+
+
+def image_folder(path, image_size, channels=3, crop="square", resample="bicubic", in_memory="auto",
+                 recursive=True, verbose=True):
+    """A folder of images as a ``tf.data.Dataset`` of single images, float32 [-1, 1], (H, W, C).
+
+    Reads PNG, JPEG, GIF (first frame) and BMP files, in every subfolder by default, in sorted
+    order. Each image is converted to ``channels`` (grey and colour both work; transparent
+    pixels are composited on white), centre-cropped, then resized to ``image_size``.
+
+    Args:
+        path: the folder.
+        image_size: an int (square) or (height, width). DCGAN uses 64 (Radford et al. 2015).
+        channels: 1, 3 or 4 (4 keeps the alpha channel after compositing the colour on white).
+        crop: 'square' (default: the largest centred square, so faces are not squashed),
+            None (resize the whole image), or a centred box in original pixels: an int side
+            or (height, width). CelebA's usual crop is 108 (carpedm20's DCGAN-tensorflow).
+        resample: 'bicubic' (default), 'lanczos', 'bilinear', 'box'/'area' or 'nearest'.
+        in_memory: 'auto' decodes small folders once and keeps them in memory (fast epochs),
+            and streams large ones (CelebA: 200k files) from disk with parallel decoding.
+        recursive: also read subfolders (d2l's pokemon.zip keeps sprites in subfolders).
+
+    Returns:
+        A ``tf.data.Dataset``. Its attribute ``report`` (an :class:`ImageSet`) tells what was
+        read: ``report.skipped`` lists every unreadable or non-image file with the reason
+        (also announced with a :class:`SkippedImageWarning`), ``len(report)`` the image count.
+        Batch it for training with :func:`training_pipeline`.
+
+    Raises:
+        DataFolderError (a ValueError): the folder is missing, empty, or has no readable image.
+    """
+    images = load_folder(path, image_size, channels=channels, crop=crop, resample=resample,
+                         in_memory=in_memory, recursive=recursive, verbose=verbose, _stacklevel=4)
+    dataset = images.dataset
+    dataset.report = images
+    return dataset
+
+
+def _check_batch_size(batch_size, count, drop_remainder):
+    batch_size = check_positive("batch_size", batch_size, integer=True)
+    if count is not None and count >= 0 and drop_remainder and count < batch_size:
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the data set ({count} images): with "
+            "drop_remainder=True no batch would be produced; use a batch_size <= "
+            f"{count} or drop_remainder=False."
+        )
+    return batch_size
+
+
+def training_pipeline(images, batch_size=128, shuffle=True, seed=None, drop_remainder=True,
+                      augment=None, cache="auto", shuffle_buffer=None, repeat=False, _count=None):
+    """Turn single images into the batches ``fit`` trains on: cache, shuffle, batch, prefetch.
+
+    Args:
+        images: a ``tf.data.Dataset`` of single images (e.g. from :func:`image_folder`), an
+            :class:`ImageSet`, or a NumPy array (n, H, W, C) of float images in [-1, 1].
+        batch_size: images per batch; 128 in DCGAN (Radford et al. 2015).
+        shuffle: reshuffle every epoch (seeded by ``seed`` for reproducible runs).
+        seed: shuffling seed (None: from TensorFlow's global seed, set by ``ganlib.setup``).
+        drop_remainder: True (default) drops the last incomplete batch so every batch has
+            the same shape: XLA compiles the train step once, and batch norm never sees a
+            batch of 1.
+        augment: optional ``function(batch) -> batch`` applied to each batch, e.g.
+            ``ganlib.augment.FlipAndShift()``.
+        cache: 'auto' (cache in memory when the data set's size is known and at most 1 GiB
+            as float32), True (memory), False, or a file name (cache on disk).
+        shuffle_buffer: size of the shuffle buffer; default the whole set up to 10,000.
+        repeat: repeat forever (then give ``steps_per_epoch`` to ``fit``).
+
+    Returns:
+        A ``tf.data.Dataset`` of float32 batches (batch, H, W, C), prefetched.
+    """
+    import tensorflow as tf
+
+    if isinstance(images, ImageSet):
+        return images.pipeline(batch_size=batch_size, shuffle=shuffle, seed=seed,
+                               drop_remainder=drop_remainder, augment=augment, cache=cache,
+                               repeat=repeat)
+    if isinstance(images, np.ndarray):
+        if images.ndim != 4 or images.shape[-1] not in (1, 3, 4) or images.shape[0] == 0:
+            raise ValueError(f"images has shape {images.shape}; expected (n, H, W, C) with n >= 1 "
+                             "and C in (1, 3, 4).")
+        low, high = float(images.min()), float(images.max())
+        if low < -1.0 - 1e-4 or high > 1.0 + 1e-4 or not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError(f"images has values in [{low:.3g}, {high:.3g}]; expected [-1, 1] "
+                             "(use ganlib.data.from_uint8 for uint8 pixels).")
+        _count = images.shape[0]
+        images = tf.data.Dataset.from_tensor_slices(images.astype(np.float32))
+    elif not isinstance(images, tf.data.Dataset):
+        raise ValueError(f"images={type(images).__name__} is not allowed; give a tf.data.Dataset of "
+                         "single images, an ImageSet or a NumPy array (n, H, W, C).")
+    spec = images.element_spec
+    if not isinstance(spec, tf.TensorSpec) or spec.shape.rank != 3:
+        raise ValueError(
+            f"images yields {spec}; expected single images of shape (H, W, C). "
+            + ("It looks batched already: pass the unbatched data set." if getattr(spec, "shape", None)
+               is not None and spec.shape.rank == 4 else "")
+        )
+    if cache not in ("auto", True, False) and not isinstance(cache, (str, os.PathLike)):
+        raise ValueError(f"cache={cache!r} is not allowed; use 'auto', True, False or a file name.")
+    if _count is None:
+        cardinality = int(images.cardinality())
+        _count = cardinality if cardinality >= 0 else None
+    batch_size = _check_batch_size(batch_size, _count, drop_remainder)
+    if spec.dtype != tf.float32:
+        images = images.map(lambda x: tf.cast(x, tf.float32))
+
+    if cache == "auto":
+        known = _count is not None and spec.shape.is_fully_defined()
+        size = (_count or 0) * int(np.prod(spec.shape.as_list() if known else [0])) * 4
+        cache = known and size <= CACHE_LIMIT_BYTES
+    if cache is True:
+        images = images.cache()
+    elif cache:
+        images = images.cache(os.fspath(cache))
+    if shuffle:
+        buffer = shuffle_buffer or (min(_count, 10_000) if _count else 10_000)
+        buffer = check_positive("shuffle_buffer", buffer, integer=True)
+        images = images.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        images = images.repeat()
+    batches = images.batch(batch_size, drop_remainder=drop_remainder,
+                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if augment is not None:
+        if not callable(augment):
+            raise ValueError(f"augment={augment!r} must be a function batch -> batch (or None).")
+        batches = batches.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE)
