@@ -27,6 +27,7 @@ from ._checks import check_choice, check_positive
 IMAGE_SIZES = (16, 32, 64, 128)
 CHANNELS = (1, 3, 4)
 CRITIC_NORMALIZATIONS = ("layer", None)
+DISCRIMINATOR_NORMALIZATIONS = ("batch", "spectral", None)
 
 __all__ = [
     "dcgan_generator",
@@ -134,8 +135,9 @@ def dcgan_generator(latent_dim: int = 100, image_size: int = 64, channels: int =
 def _downsampling_body(image_size, channels, width, normalization):
     """Shared by the discriminator and the critic: image -> 4x4 features.
 
-    ``normalization`` is 'batch', 'layer' or None; it is never applied to the first layer
-    (Radford et al. 2015: no batch norm on the discriminator's input layer).
+    ``normalization`` is 'batch', 'layer', 'spectral' or None. Batch and layer norm are
+    never applied to the first layer (Radford et al. 2015: no batch norm on the
+    discriminator's input layer); spectral normalisation wraps every convolution.
     """
     stages = _stages(image_size)
     image = keras.Input(shape=(image_size, image_size, channels), name="image")
@@ -143,9 +145,10 @@ def _downsampling_body(image_size, channels, width, normalization):
     size, filters = image_size, width
     for stage in range(1, stages + 1):
         size = size // 2
-        x = layers.Conv2D(filters, 4, strides=2, padding="same",
-                          use_bias=(stage == 1 or normalization is None),
-                          kernel_initializer=_weight_init(), name=f"down{stage}")(x)
+        conv = layers.Conv2D(filters, 4, strides=2, padding="same",
+                             use_bias=(stage == 1 or normalization in (None, "spectral")),
+                             kernel_initializer=_weight_init(), name=f"down{stage}")
+        x = _spectral(conv, normalization)(x)
         if stage > 1 and normalization == "batch":
             x = _batch_norm(f"down{stage}_bn")(x)
         elif stage > 1 and normalization == "layer":
@@ -158,15 +161,25 @@ def _downsampling_body(image_size, channels, width, normalization):
     return image, x
 
 
-def _head(x, name):
+def _spectral(layer, normalization):
+    """``layer`` wrapped in spectral normalisation when asked (Miyato et al. 2018): its
+    kernel is divided by its largest singular value, estimated by one power iteration per
+    training step, so the layer is 1-Lipschitz."""
+    if normalization != "spectral":
+        return layer
+    return layers.SpectralNormalization(layer, power_iterations=1, name=f"{layer.name}_sn")
+
+
+def _head(x, name, normalization=None):
     """A 4x4 valid convolution to one number per image (the DCGAN paper's final layer)."""
-    x = layers.Conv2D(1, 4, padding="valid", kernel_initializer=_weight_init(), name=name)(x)
+    conv = layers.Conv2D(1, 4, padding="valid", kernel_initializer=_weight_init(), name=name)
+    x = _spectral(conv, normalization)(x)
     x = _check_shape(x, (1, 1, 1), name)
     return layers.Flatten(name="flatten", dtype="float32")(x)
 
 
 def dcgan_discriminator(image_size: int = 64, channels: int = 3, width: int = 64,
-                        name: str = "discriminator") -> keras.Model:
+                        name: str = "discriminator", normalization: str | None = "batch") -> keras.Model:
     """The DCGAN discriminator: image in [-1, 1] -> one logit (sigmoid(logit) = D(x)).
 
     Each stage halves the size with a 4x4 convolution of stride 2 and doubles the
@@ -179,6 +192,9 @@ def dcgan_discriminator(image_size: int = 64, channels: int = 3, width: int = 64
         channels: 1, 3 or 4.
         width: ndf, the channels of the first layer; the paper's 64.
         name: the model's name.
+        normalization: 'batch' (Radford et al. 2015), 'spectral' (every convolution
+            spectrally normalised and no batch norm, as the SN-GAN discriminator of Miyato et
+            al. 2018; pair it with ``GAN(loss='hinge')``) or None.
 
     Returns:
         keras.Model with input (image_size, image_size, channels) and output (1,).
@@ -186,8 +202,9 @@ def dcgan_discriminator(image_size: int = 64, channels: int = 3, width: int = 64
     image_size = _check_image_size(image_size)
     channels = _check_channels(channels)
     width = check_positive("width", width, integer=True)
-    image, x = _downsampling_body(image_size, channels, width, normalization="batch")
-    return keras.Model(image, _head(x, "logit"), name=name)
+    normalization = check_choice("normalization", normalization, DISCRIMINATOR_NORMALIZATIONS)
+    image, x = _downsampling_body(image_size, channels, width, normalization=normalization)
+    return keras.Model(image, _head(x, "logit", normalization), name=name)
 
 
 def wgan_critic(image_size: int = 64, channels: int = 3, width: int = 64,

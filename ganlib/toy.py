@@ -321,9 +321,9 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
                   verbose: bool = False) -> dict:
     """Train a small GAN (or WGAN-GP) on a toy target and record what happens.
 
-    Each of the ``steps`` generator steps is one call of ``ganlib.train.GAN.train_step`` (or
-    ``WGANGP.train_step``): ``d_steps`` discriminator updates then one generator update,
-    Goodfellow et al. 2014, Algorithm 1. Steps run inside one ``tf.function`` per recording
+    Each of the ``steps`` generator steps is ``d_steps`` calls of ``ganlib.train.GAN.train_step``
+    (or ``WGANGP.train_step``): ``d_steps`` discriminator updates, each on its own real batch,
+    then one generator update, Goodfellow et al. 2014, Algorithm 1. Steps run inside one ``tf.function`` per recording
     interval, so the Python overhead is paid once per interval, not once per step.
 
     Args:
@@ -446,10 +446,9 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
     model.d_optimizer.build(discriminator.trainable_variables)
     model.g_optimizer.build(generator.trainable_variables)
 
-    # GAN.train_step is one generator step (k discriminator updates on one real batch);
-    # WGANGP.train_step is one critic update on its own real batch, with a generator
-    # update after every n_critic-th: n_critic calls make one generator step.
-    calls_per_step = d_steps if loss == "wgan-gp" else 1
+    # One train_step is one discriminator update on its own real batch, with a generator
+    # update after every d_steps-th (Algorithm 1): d_steps calls make one generator step.
+    calls_per_step = d_steps
 
     @tf.function(input_signature=[tf.TensorSpec([None, batch_size, dim], tf.float32)])
     def run_steps(real_batches):

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from ._checks import check_choice, check_non_negative, check_positive, check_range
 
-GENERATOR_LOSSES = ("non-saturating", "saturating")
+GENERATOR_LOSSES = ("non-saturating", "saturating")  # and "hinge", set by GAN(loss="hinge")
 
 
 def discriminator_loss(real_logits, fake_logits, label_smoothing: float = 0.0):
@@ -145,10 +145,50 @@ def generator_loss(fake_logits, kind: str = "non-saturating"):
     * ``'non-saturating'``: minimise ``-log D(G(z))`` = ``softplus(-l)``, the variant
       Goodfellow et al. 2014 recommend in practice (same fixed point, strong gradients
       early in training).
+    * ``'hinge'``: minimise ``-mean D(G(z))``, the generator's side of the hinge loss
+      (Lim & Ye 2017; Miyato et al. 2018, eq. 17).
     """
     if kind == "non-saturating":
         return tf.reduce_mean(tf.nn.softplus(-fake_logits))
+    if kind == "hinge":
+        return -tf.reduce_mean(fake_logits)
     return -tf.reduce_mean(tf.nn.softplus(fake_logits))
+
+
+def hinge_discriminator_loss(real_scores, fake_scores):
+    """The hinge loss of D (Lim & Ye 2017, "Geometric GAN"; Miyato et al. 2018, eq. 16):
+    ``mean max(0, 1 - D(x)) + mean max(0, 1 + D(G(z)))``.
+
+    D is only pushed until real scores exceed +1 and fake scores fall below -1; past that
+    margin it gets no gradient, which keeps it from growing ever more confident.
+    """
+    return tf.reduce_mean(tf.nn.relu(1.0 - real_scores)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_scores))
+
+
+def r1_penalty(discriminator, real, augment=None):
+    """The R1 penalty (Mescheder et al. 2018, eq. 9): ``mean ||grad_x D(x)||^2`` on real data.
+
+    The gradient is taken per example with respect to the real images (through ``augment``
+    when D sees augmented images, as Zhao et al. 2020 do). The loss term is
+    ``gamma / 2 * r1_penalty``; ``GAN`` adds it with ``r1_weight`` = gamma. Call it inside the
+    ``tf.GradientTape`` that differentiates D's loss: the penalty depends on D's weights
+    through its input gradient.
+    """
+    real = tf.convert_to_tensor(real)
+    with tf.GradientTape() as tape:
+        tape.watch(real)
+        inputs = augment(real) if augment is not None else real
+        total = tf.reduce_sum(tf.cast(discriminator(inputs, training=True), tf.float32))
+    gradients = tf.cast(tape.gradient(total, real), tf.float32)
+    axes = tf.range(1, tf.rank(gradients))
+    return tf.reduce_mean(tf.reduce_sum(tf.square(gradients), axis=axes))
+
+
+def updates_done(optimizer):
+    """How many updates ``optimizer`` has applied. Under mixed precision the optimizer is a
+    ``LossScaleOptimizer``; Keras <= 3.8 never advanced its own counter, so the inner
+    optimizer's is read."""
+    return getattr(optimizer, "inner_optimizer", optimizer).iterations
 
 
 class _ReplicaSeedGenerator(keras.random.SeedGenerator):
@@ -166,7 +206,8 @@ class _ReplicaSeedGenerator(keras.random.SeedGenerator):
         context = tf.distribute.get_replica_context()
         if context is None or context.num_replicas_in_sync == 1:
             return seed
-        return tf.random.experimental.stateless_fold_in(seed, context.replica_id_in_sync_group)
+        replica = tf.cast(context.replica_id_in_sync_group, seed.dtype)
+        return tf.random.experimental.stateless_fold_in(seed, replica)
 
 
 def _computes_in_float16(model) -> bool:
@@ -190,32 +231,55 @@ def _output_dtype(model):
     return keras.backend.standardize_dtype(outputs[0].dtype)
 
 
-class _AdversarialModel(keras.Model):
-    """What GAN and WGANGP share: the two networks, the noise, metric trackers.
+def _average_copy(generator):
+    """A frozen copy of ``generator`` with the same weights: the start of its running average."""
+    try:
+        copy = keras.models.clone_model(generator)
+    except Exception as error:  # subclassed models cannot always be cloned
+        raise ValueError(
+            f"ema_decay needs a copy of generator={getattr(generator, 'name', generator)!r}, and "
+            f"keras.models.clone_model failed ({type(error).__name__}: {error}); build the "
+            "generator with the functional API (as ganlib.models does) or give ema_decay=None."
+        ) from None
+    copy.set_weights(generator.get_weights())
+    copy.trainable = False
+    return copy
 
-    It also makes the train steps work on several devices and in mixed precision:
+
+class _AdversarialModel(keras.Model):
+    """What every GAN here shares: the two networks, the noise, the schedule of updates,
+    the running average of the generator, the metric trackers.
+
+    ``train_step`` is Algorithm 1 of Goodfellow et al. 2014 (and of Gulrajani et al. 2017):
+    one discriminator update on the real batch that ``fit`` hands over, and after every
+    ``d_steps``-th discriminator update one generator update. Each discriminator update
+    so sees a fresh real minibatch, and ``fit`` over N batches makes N discriminator and
+    ``N // d_steps`` generator updates (the count carries over from one ``fit`` to the next).
+    Subclasses write the two updates, ``discriminator_step`` and ``generator_step``.
+
+    Plumbing kept out of those steps, so that they read as the algorithm:
 
     * ``apply_loss_gradients`` divides each loss by the number of replicas in sync before
-      taking gradients: Keras' optimizer *sums* the gradients of the replicas
-      (``_all_reduce_sum_gradients`` in keras/src/backend/tensorflow/optimizer.py), so each
-      replica's mean loss must be divided by the replica count to get the gradient of the
-      mean over the global batch, as Keras' own ``compute_loss`` does
-      (``scale_loss_for_distribution``).
-    * the noise generator folds the replica id into its seed (``_ReplicaSeedGenerator``).
-    * when a network computes in float16 (the ``'mixed_float16'`` policy), both optimizers
-      are wrapped in ``keras.optimizers.LossScaleOptimizer`` and the losses are scaled by
-      ``optimizer.scale_loss`` (Micikevicius et al. 2018; the Keras mixed precision guide),
-      and the discriminator must output float32 (ganlib's models do).
+      taking gradients (Keras' optimizer *sums* the replicas' gradients, as its own
+      ``compute_loss`` accounts for) and, when a network computes in float16, scales the
+      loss for ``keras.optimizers.LossScaleOptimizer`` (Micikevicius et al. 2018);
+    * ``every`` runs an update every n-th step on one device and on several (an optimizer
+      update cannot sit inside a ``tf.cond`` taken in each replica);
+    * the noise generator folds the replica id into its seed (``_ReplicaSeedGenerator``);
+    * ``update_average`` keeps the running average of the generator's weights.
     """
 
-    metric_names: tuple = ()
+    base_metric_names: tuple = ()
 
-    def __init__(self, generator, discriminator, latent_dim, seed=None, **kwargs):
+    def __init__(self, generator, discriminator, latent_dim, d_steps: int = 1, seed=None,
+                 ema_decay=None, extra_metrics=(), **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = check_positive("latent_dim", latent_dim, integer=True)
+        self.d_steps = check_positive("d_steps", d_steps, integer=True)
         self.seed_generator = _ReplicaSeedGenerator(seed)
+        self.metric_names = (*self.base_metric_names, *extra_metrics)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
         self.loss_scaling = _computes_in_float16(generator) or _computes_in_float16(discriminator)
         if self.loss_scaling and _output_dtype(discriminator) not in (None, "float32"):
@@ -225,9 +289,74 @@ class _AdversarialModel(keras.Model):
                 "dtype='float32' (as ganlib.models does), e.g. layers.Activation('linear', "
                 "dtype='float32')."
             )
+        if ema_decay is not None:
+            ema_decay = check_range("ema_decay", ema_decay, 0.0, 1.0, high_open=True)
+        self.ema_decay = ema_decay
+        self.ema_generator = _average_copy(generator) if ema_decay is not None else None
         self._d_optimizer = None
         self._g_optimizer = None
 
+    # --- the algorithm ---------------------------------------------------------------
+    def train_step(self, data):
+        """One iteration of Algorithm 1: a discriminator update on this real batch, and
+        after every ``d_steps``-th one a generator update."""
+        real = self._real_batch(data)
+        d_metrics = self.discriminator_step(real)
+        self.every(self.d_steps, lambda: self.update_generator(tf.shape(real)[0]))
+        return self._result(d_metrics)
+
+    def update_generator(self, batch_size):
+        """One generator update, then the running average of its weights follows it."""
+        g_loss = self.generator_step(batch_size)
+        self.trackers["g_loss"].update_state(g_loss)
+        self.update_average()
+
+    def discriminator_step(self, real):
+        """One discriminator (critic) update; returns a dict of metrics."""
+        raise NotImplementedError
+
+    def generator_step(self, batch_size):
+        """One generator update on fresh noise; returns the generator's loss."""
+        raise NotImplementedError
+
+    # --- sampling ----------------------------------------------------------------------
+    @property
+    def sampling_generator(self):
+        """The generator to sample from: the running average of the generator's weights
+        when ``ema_decay`` was given (Karras et al. 2018; Yazici et al. 2019), else the
+        generator itself. Sample grids, evaluation and the saved ``generator.keras`` use it."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def call(self, z, training=False):
+        """A GAN called on noise returns images: ``gan(z) == gan.sampling_generator(z)``."""
+        return self.sampling_generator(z, training=training)
+
+    def sample_noise(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def update_average(self):
+        """Move the averaged generator towards the generator:
+        ``average <- decay * average + (1 - decay) * weights``.
+
+        The decay ramps up as ``min(ema_decay, (1 + t) / (10 + t))`` after t generator
+        updates (the rule of ``tf.train.ExponentialMovingAverage`` with ``num_updates``), so
+        the average does not cling to the random initial weights of a short run. Weights
+        that are not trained (batch norm's running statistics) are copied.
+        """
+        if self.ema_generator is None:
+            return
+        steps = tf.cast(updates_done(self.g_optimizer), tf.float32)
+        decay = tf.minimum(self.ema_decay, (1.0 + steps) / (10.0 + steps))
+        trainable = {id(weight) for weight in self.generator.trainable_weights}
+        pairs = []
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            value = tf.convert_to_tensor(weight)
+            if id(weight) in trainable:
+                value = decay * tf.convert_to_tensor(average) + (1.0 - decay) * value
+            pairs.append((average, value))
+        _assign_on_every_replica(pairs)
+
+    # --- plumbing ----------------------------------------------------------------------
     def _prepare_optimizer(self, optimizer, network):
         """``optimizer`` ready for ``network``: wrapped in a LossScaleOptimizer when a network
         computes in float16, and built now, under the model's distribution strategy.
@@ -263,15 +392,23 @@ class _AdversarialModel(keras.Model):
     def g_optimizer(self, optimizer):
         self._g_optimizer = self._prepare_optimizer(optimizer, self.generator)
 
-    def run_if(self, condition, function):
-        """Run ``function()`` (e.g. a generator update) when ``condition`` holds.
+    def every(self, n, function):
+        """Run ``function()`` after every ``n``-th discriminator update (always when n is 1).
 
-        ``condition`` is a scalar boolean tensor with the same value on every replica. On
-        one device this is ``tf.cond``. On several replicas an optimizer update cannot sit
-        inside a ``tf.cond`` taken in each replica (its gradient all-reduce is a
-        ``merge_call``), so the branch is taken once in cross-replica context and then
-        runs ``function`` on each replica, as Keras' LossScaleOptimizer does.
+        The count is the discriminator optimizer's. On one device this is a ``tf.cond``. On
+        several replicas an optimizer update cannot sit inside a ``tf.cond`` taken in each
+        replica (its gradient all-reduce is a ``merge_call``), so the branch is taken once
+        in cross-replica context and then runs ``function`` on each replica, as Keras'
+        LossScaleOptimizer does.
         """
+        if n == 1:
+            function()
+            return
+        # The generator's optimizer variables cannot be created inside a branch: build now.
+        if not self.g_optimizer.built:
+            self.g_optimizer.build(self.generator.trainable_variables)
+        condition = tf.equal(updates_done(self.d_optimizer) % n, 0)
+
         def taken():
             function()
             return tf.constant(True)
@@ -291,6 +428,14 @@ class _AdversarialModel(keras.Model):
             tf.cond(first, taken_on_each_replica, lambda: tf.constant(False))
 
         context.merge_call(cross_replica, args=(condition,))
+
+    def run_if(self, condition, function):
+        """Kept for code written against ganlib 0.1: ``function()`` when ``condition``."""
+        def taken():
+            function()
+            return tf.constant(True)
+
+        tf.cond(condition, taken, lambda: tf.constant(False))
 
     def apply_loss_gradients(self, optimizer, tape, loss, weights):
         """One update of ``weights`` by ``optimizer`` down the gradient of ``loss``.
@@ -337,13 +482,6 @@ class _AdversarialModel(keras.Model):
     def metrics(self):
         return list(self.trackers.values())
 
-    def call(self, z, training=False):
-        """A GAN called on noise returns images: ``gan(z) == gan.generator(z)``."""
-        return self.generator(z, training=training)
-
-    def sample_noise(self, batch_size):
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-
     def _real_batch(self, data):
         # fit() may hand us (x,) or (x, y) from datasets with labels; only x is used.
         if isinstance(data, (tuple, list)):
@@ -356,30 +494,64 @@ class _AdversarialModel(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
 
-class GAN(_AdversarialModel):
-    """The GAN of Goodfellow et al. 2014, trained with the non-saturating loss by default.
+def _assign_on_every_replica(pairs):
+    """``variable.assign(value)`` for each pair, also on several replicas, where a mirrored
+    variable can only be assigned in cross-replica context (every replica computed the same
+    value, since the weights it came from are kept in sync)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        for variable, value in pairs:
+            variable.assign(value)
+        return
 
-    Each ``train_step`` is one iteration of their Algorithm 1: ``d_steps`` (k) updates of
-    the discriminator, each on the batch of real images and a fresh batch of noise, then
-    one update of the generator on a fresh batch of noise.
+    def cross_replica(strategy, values):
+        for (variable, _), value in zip(pairs, values):
+            target = getattr(variable, "value", variable)
+            strategy.extended.update(target, lambda v, x: v.assign(x), args=(value,))
+
+    context.merge_call(cross_replica, args=([value for _, value in pairs],))
+
+
+DISCRIMINATOR_LOSSES = ("bce", "hinge")
+
+
+class GAN(_AdversarialModel):
+    """The GAN of Goodfellow et al. 2014, trained with the non-saturating loss by default,
+    with the pieces that made GANs reliable after 2017 as options.
+
+    ``train_step`` is their Algorithm 1: each step is one update of the discriminator on the
+    real batch ``fit`` hands over and a fresh batch of noise; after every ``d_steps`` (k)
+    such updates the generator makes one update on fresh noise. With k > 1 every
+    discriminator update sees its own real minibatch, as in the paper.
 
     Args:
         generator: keras.Model z (latent_dim,) -> x.
-        discriminator: keras.Model x -> one logit per example.
+        discriminator: keras.Model x -> one logit (score) per example.
         latent_dim: size of z, drawn from N(0, I).
         d_steps: k, discriminator updates per generator update (Goodfellow et al. use 1).
-        label_smoothing: one-sided label smoothing of the real target, in [0, 0.5).
-        generator_loss: 'non-saturating' (default) or 'saturating'.
+        label_smoothing: one-sided label smoothing of the real target, in [0, 0.5)
+            (Salimans et al. 2016); 'bce' only.
+        generator_loss: 'non-saturating' (default) or 'saturating'; 'bce' only.
+        loss: 'bce', the cross-entropy of Goodfellow et al. 2014, or 'hinge' (Lim & Ye 2017,
+            used with spectral normalisation by Miyato et al. 2018).
+        r1_weight: gamma of the R1 penalty on real data, ``gamma / 2 * E ||grad D(x)||^2``
+            (Mescheder et al. 2018); 0 (default) adds none.
+        r1_every: compute R1 on every n-th discriminator update only, multiplied by n
+            ("lazy regularisation", Karras et al. 2020, StyleGAN2, who use 16).
+        ema_decay: None, or the decay of a running average of the generator's weights,
+            used for sampling (Karras et al. 2018 use 0.999; Yazici et al. 2019).
         seed: seed of the noise generator (None: from Keras' global seed).
         augment: None, or a callable images -> images (e.g. ``ganlib.augment.DiffAugment``)
             applied to real *and* generated images every time D sees them, in the
             discriminator and the generator steps (Zhao et al. 2020), so gradients reach G
             through it. It must work on symbolic tensors inside ``tf.function``.
 
-    Metrics: ``d_loss``, ``g_loss``, ``d_real`` = mean D(x) and ``d_fake`` = mean D(G(z)).
+    Metrics: ``d_loss``, ``g_loss``, ``d_real`` = mean sigmoid(D(x)) and ``d_fake`` = mean
+    sigmoid(D(G(z))) (for 'bce' the probabilities D gives; for 'hinge' a squashed score), and
+    ``r1`` (the unweighted penalty) when ``r1_weight`` > 0.
     """
 
-    metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
+    base_metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
 
     def __init__(
         self,
@@ -391,6 +563,10 @@ class GAN(_AdversarialModel):
         generator_loss: str = "non-saturating",
         seed=None,
         augment=None,
+        loss: str = "bce",
+        r1_weight: float = 0.0,
+        r1_every: int = 1,
+        ema_decay=None,
         **kwargs,
     ):
         if augment is not None and not callable(augment):
@@ -398,14 +574,29 @@ class GAN(_AdversarialModel):
                 f"augment={augment!r} is not callable; give None or a function/layer that maps "
                 "a batch of images to a batch of the same shape (e.g. ganlib.augment.DiffAugment())."
             )
-        super().__init__(generator, discriminator, latent_dim, seed=seed, **kwargs)
+        loss = check_choice("loss", loss, DISCRIMINATOR_LOSSES)
+        r1_weight = check_non_negative("r1_weight", r1_weight)
+        super().__init__(generator, discriminator, latent_dim, d_steps=d_steps, seed=seed,
+                         ema_decay=ema_decay, extra_metrics=("r1",) if r1_weight else (), **kwargs)
         self.augment = augment
-        self.d_steps = check_positive("d_steps", d_steps, integer=True)
+        self.loss_kind = loss
         self.label_smoothing = check_range("label_smoothing", label_smoothing, 0.0, 0.5, high_open=True)
         self.generator_loss_kind = check_choice("generator_loss", generator_loss, GENERATOR_LOSSES)
+        if loss == "hinge":
+            if generator_loss != "non-saturating" or label_smoothing:
+                raise ValueError(
+                    f"loss='hinge' has its own generator loss and no labels; generator_loss="
+                    f"{generator_loss!r} and label_smoothing={label_smoothing!r} apply to loss='bce' only."
+                )
+            self.generator_loss_kind = "hinge"
+        self.r1_weight = r1_weight
+        self.r1_every = check_positive("r1_every", r1_every, integer=True)
 
     def compile(self, d_optimizer=None, g_optimizer=None, jit_compile="auto", **kwargs):
         """Defaults: Adam(2e-4, beta_1=0.5) for both networks (Radford et al. 2015).
+
+        Two learning rates (TTUR, Heusel et al. 2017): give each network its own optimizer,
+        e.g. ``d_optimizer=dcgan_adam(4e-4), g_optimizer=dcgan_adam(1e-4)``.
 
         ``jit_compile`` is passed to Keras: 'auto' compiles the train step with XLA on a
         GPU and not on a CPU (Keras' rule), True or False forces it. On a 2-core CPU
@@ -413,13 +604,13 @@ class GAN(_AdversarialModel):
         kernels but not the oneDNN kernels that ``import ganlib`` switches on: with those,
         the paper-size DCGAN took 1.06-1.33x *more* CPU time per step under XLA, while a
         narrow one with DiffAugment (lesson 03) took 13% less. Measure before forcing it
-        on a CPU. Keras' own single
-        ``optimizer`` is not used (each network has its own), so none is created.
+        on a CPU. Keras' own single ``optimizer`` is not used (each network has its own),
+        so none is created.
         """
         kwargs.setdefault("optimizer", None)
         super().compile(jit_compile=jit_compile, **kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.d_optimizer = d_optimizer or dcgan_adam()
+        self.g_optimizer = g_optimizer or dcgan_adam()
 
     def discriminate(self, images):
         """D's logits for a batch, after ``augment`` when one was given."""
@@ -427,39 +618,58 @@ class GAN(_AdversarialModel):
             images = self.augment(images)
         return self.discriminator(images, training=True)
 
+    def discriminator_loss(self, real_logits, fake_logits):
+        if self.loss_kind == "hinge":
+            return hinge_discriminator_loss(real_logits, fake_logits)
+        return discriminator_loss(real_logits, fake_logits, self.label_smoothing)
+
     def discriminator_step(self, real):
-        batch_size = tf.shape(real)[0]
-        fake = self.generator(self.sample_noise(batch_size), training=True)
+        fake = self.generator(self.sample_noise(tf.shape(real)[0]), training=True)
         with tf.GradientTape() as tape:
             real_logits = self.discriminate(real)
             fake_logits = self.discriminate(fake)
-            d_loss = discriminator_loss(real_logits, fake_logits, self.label_smoothing)
-        weights = self.discriminator.trainable_weights
-        self.apply_loss_gradients(self.d_optimizer, tape, d_loss, weights)
-        return d_loss, real_logits, fake_logits
+            d_loss = self.discriminator_loss(real_logits, fake_logits)
+            if self.r1_weight:
+                r1 = self.lazy_r1(real)
+                d_loss += self.r1_weight / 2.0 * self.r1_every * r1
+        self.apply_loss_gradients(self.d_optimizer, tape, d_loss, self.discriminator.trainable_weights)
+        metrics = {"d_loss": d_loss,
+                   "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
+                   "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits))}
+        if self.r1_weight:
+            metrics["r1"] = r1
+        return metrics
 
     def generator_step(self, batch_size):
         z = self.sample_noise(batch_size)
         with tf.GradientTape() as tape:
             fake_logits = self.discriminate(self.generator(z, training=True))
             g_loss = generator_loss(fake_logits, self.generator_loss_kind)
-        weights = self.generator.trainable_weights
-        self.apply_loss_gradients(self.g_optimizer, tape, g_loss, weights)
+        self.apply_loss_gradients(self.g_optimizer, tape, g_loss, self.generator.trainable_weights)
         return g_loss
 
-    def train_step(self, data):
-        real = self._real_batch(data)
-        for _ in range(self.d_steps):  # a Python loop: unrolled once when traced
-            d_loss, real_logits, fake_logits = self.discriminator_step(real)
-        g_loss = self.generator_step(tf.shape(real)[0])
-        return self._result(
-            {
-                "d_loss": d_loss,
-                "g_loss": g_loss,
-                "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
-                "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits)),
-            }
-        )
+    def lazy_r1(self, real):
+        """R1 on this update when it is the ``r1_every``-th, else 0 (Karras et al. 2020)."""
+        if self.r1_every == 1:
+            return r1_penalty(self.discriminator, real, self.augment)
+        due = tf.equal(updates_done(self.d_optimizer) % self.r1_every, 0)
+        return tf.cond(due, lambda: r1_penalty(self.discriminator, real, self.augment),
+                       lambda: tf.constant(0.0))
+
+
+def dcgan_adam(learning_rate: float = 2e-4):
+    """Adam(learning_rate, beta_1=0.5): Radford et al. 2015, section 4 (2e-4, beta_1 0.5)."""
+    return keras.optimizers.Adam(learning_rate, beta_1=0.5)
+
+
+def wgan_gp_adam(learning_rate: float = 1e-4):
+    """Adam(learning_rate, beta_1=0, beta_2=0.9): Gulrajani et al. 2017, Algorithm 1."""
+    return keras.optimizers.Adam(learning_rate, beta_1=0.0, beta_2=0.9)
+
+
+def wgan_rmsprop(learning_rate: float = 5e-5):
+    """RMSprop(5e-5): Arjovsky et al. 2017, Algorithm 1."""
+    return keras.optimizers.RMSprop(learning_rate)
 
 
 def random_interpolates(real, fake, seed=None):
@@ -517,15 +727,13 @@ def _batch_norm_layers(model):
 
 
 class _WassersteinModel(_AdversarialModel):
-    """The training loop shared by WGAN and WGAN-GP (Algorithm 1 of both papers).
+    """The updates shared by WGAN and WGAN-GP (Algorithm 1 of both papers).
 
-    One ``train_step`` is one critic iteration: one critic update on the batch that
-    ``fit`` hands over and a fresh batch of noise. After every ``n_critic``-th critic
-    update the generator makes one update on fresh noise. So, as in the papers, each
-    critic update sees its own batch of real data, and a generator iteration consumes
-    ``n_critic`` real batches: ``fit`` over N batches makes N critic updates and
-    ``N // n_critic`` generator updates (the counter is the critic optimizer's
-    ``iterations``, so it carries over from one ``fit`` call to the next).
+    ``train_step`` (from ``_AdversarialModel``) is one critic iteration: one critic update
+    on the batch that ``fit`` hands over and a fresh batch of noise; after every
+    ``n_critic``-th critic update the generator makes one update on fresh noise. So, as in
+    the papers, each critic update sees its own batch of real data, and ``fit`` over N
+    batches makes N critic updates and ``N // n_critic`` generator updates.
 
     The critic outputs an unbounded score f(x), not a logit. The generator minimises
     ``-mean f(G(z))``; the metric ``wasserstein`` = mean f(x) - mean f(G(z)) is the
@@ -533,11 +741,18 @@ class _WassersteinModel(_AdversarialModel):
     constant), which falls as the samples improve.
     """
 
-    metric_names = ("d_loss", "g_loss", "wasserstein")
+    base_metric_names = ("d_loss", "g_loss", "wasserstein")
 
-    def __init__(self, generator, critic, latent_dim, n_critic: int = 5, seed=None, **kwargs):
-        super().__init__(generator, critic, latent_dim, seed=seed, **kwargs)
-        self.n_critic = check_positive("n_critic", n_critic, integer=True)
+    def __init__(self, generator, critic, latent_dim, n_critic: int = 5, seed=None, ema_decay=None,
+                 **kwargs):
+        n_critic = check_positive("n_critic", n_critic, integer=True)
+        super().__init__(generator, critic, latent_dim, d_steps=n_critic, seed=seed,
+                         ema_decay=ema_decay, **kwargs)
+
+    @property
+    def n_critic(self):
+        """Critic updates per generator update (``d_steps`` under its papers' name)."""
+        return self.d_steps
 
     @property
     def critic(self):
@@ -551,15 +766,15 @@ class _WassersteinModel(_AdversarialModel):
         """Hook run after each critic update (weight clipping in WGAN); nothing here."""
         return None
 
-    def critic_step(self, real):
-        batch_size = tf.shape(real)[0]
-        fake = self.generator(self.sample_noise(batch_size), training=True)
+    def discriminator_step(self, real):
+        fake = self.generator(self.sample_noise(tf.shape(real)[0]), training=True)
         with tf.GradientTape() as tape:
             d_loss, parts = self.critic_loss(real, fake)
-        weights = self.critic.trainable_weights
-        self.apply_loss_gradients(self.d_optimizer, tape, d_loss, weights)
+        self.apply_loss_gradients(self.d_optimizer, tape, d_loss, self.critic.trainable_weights)
         self.after_critic_update()
-        return d_loss, parts
+        return {"d_loss": d_loss, **parts}
+
+    critic_step = discriminator_step
 
     def generator_step(self, batch_size):
         z = self.sample_noise(batch_size)
@@ -569,23 +784,6 @@ class _WassersteinModel(_AdversarialModel):
         if weights:  # a frozen generator (trainable=False): only the critic learns
             self.apply_loss_gradients(self.g_optimizer, tape, g_loss, weights)
         return g_loss
-
-    def train_step(self, data):
-        real = self._real_batch(data)
-        # Build the generator's optimizer here, outside tf.cond: its variables cannot be
-        # created inside a branch.
-        if not self.g_optimizer.built:
-            self.g_optimizer.build(self.generator.trainable_variables)
-        d_loss, parts = self.critic_step(real)
-
-        def update_generator():
-            g_loss = self.generator_step(tf.shape(real)[0])
-            self.trackers["g_loss"].update_state(g_loss)
-            return tf.cast(g_loss, tf.float32)
-
-        critic_updates = self.d_optimizer.iterations
-        self.run_if(tf.equal(critic_updates % self.n_critic, 0), update_generator)
-        return self._result({"d_loss": d_loss, **parts})
 
 
 class WGAN(_WassersteinModel):
@@ -602,6 +800,7 @@ class WGAN(_WassersteinModel):
         n_critic: critic updates per generator update (Arjovsky et al. 2017: 5).
         clip_value: c, the clipping bound (Arjovsky et al. 2017: 0.01).
         seed: seed of the noise generator.
+        ema_decay: as for ``GAN``.
 
     Metrics: ``d_loss`` = -(mean f(x) - mean f(G(z))), ``g_loss`` and ``wasserstein``.
     Their reference code also trains the critic 100 times per generator step for the
@@ -617,8 +816,8 @@ class WGAN(_WassersteinModel):
     def compile(self, d_optimizer=None, g_optimizer=None, jit_compile="auto", **kwargs):
         """Defaults: RMSprop(5e-5) for both networks (Arjovsky et al. 2017, Algorithm 1)."""
         super().compile(jit_compile=jit_compile, **kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.RMSprop(5e-5)
-        self.g_optimizer = g_optimizer or keras.optimizers.RMSprop(5e-5)
+        self.d_optimizer = d_optimizer or wgan_rmsprop()
+        self.g_optimizer = g_optimizer or wgan_rmsprop()
 
     def critic_loss(self, real, fake):
         wasserstein = tf.reduce_mean(self.critic(real, training=True)) - tf.reduce_mean(
@@ -647,12 +846,13 @@ class WGANGP(_WassersteinModel):
         gp_weight: lambda, the penalty's weight (Gulrajani et al. 2017: 10; their
             toy 8-Gaussians code used 0.1).
         seed: seed of the noise and of alpha.
+        ema_decay: as for ``GAN``.
 
     Metrics: ``d_loss`` (critic loss incl. penalty), ``g_loss``, ``gp`` (unweighted
     penalty) and ``wasserstein`` = mean f(x) - mean f(G(z)), the critic's W1 estimate.
     """
 
-    metric_names = ("d_loss", "g_loss", "gp", "wasserstein")
+    base_metric_names = ("d_loss", "g_loss", "gp", "wasserstein")
 
     def __init__(self, generator, critic, latent_dim, n_critic: int = 5, gp_weight: float = 10.0,
                  seed=None, **kwargs):
@@ -674,8 +874,8 @@ class WGANGP(_WassersteinModel):
         beta_1=0 for the 64x64 ones; pass your own optimizers to change them.
         """
         super().compile(jit_compile=jit_compile, **kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)
+        self.d_optimizer = d_optimizer or wgan_gp_adam()
+        self.g_optimizer = g_optimizer or wgan_gp_adam()
 
     def critic_loss(self, real, fake):
         wasserstein = tf.reduce_mean(self.critic(real, training=True)) - tf.reduce_mean(

@@ -97,6 +97,29 @@ TWO_REPLICAS = textwrap.dedent(r'''
     results["wgan_generator_updates"] = int(wgan.g_optimizer.iterations.numpy())
     results["wgan_finite"] = bool(all(np.isfinite(values).all() for values in logs.values()))
 
+    # The running average of the generator (ema_decay) and R1 on two replicas: the same
+    # step as on one device with twice the batch.
+    def averaged_step(scope):
+        with scope:
+            gan = GAN(keras.Sequential([keras.Input((LATENT,)), keras.layers.Dense(DIM, kernel_initializer="zeros")]),
+                      keras.Sequential([keras.Input((DIM,)), keras.layers.Dense(5, activation="tanh"),
+                                        keras.layers.Dense(1)]), LATENT, seed=1, ema_decay=0.5, r1_weight=1.0)
+            gan.generator.layers[0].bias.assign(g_bias)
+            gan.ema_generator.layers[0].bias.assign(g_bias)
+            gan.discriminator.set_weights(d_weights)
+            gan.compile(d_optimizer=keras.optimizers.SGD(0.5), g_optimizer=keras.optimizers.SGD(0.5))
+        gan.fit(tf.data.Dataset.from_tensor_slices(real).batch(2 * PER_REPLICA), epochs=1, verbose=0)
+        return np.asarray(gan.ema_generator.layers[0].bias.numpy()), np.asarray(gan.generator.layers[0].bias.numpy())
+
+    import contextlib
+    single_average, single_bias = averaged_step(contextlib.nullcontext())
+    two_average, _ = averaged_step(strategy.scope())
+    results["ema_moved"] = float(np.abs(single_average - g_bias).max())
+    # after one generator update the decay is min(0.5, 2/11): average = d * start + (1 - d) * new
+    decay = min(0.5, 2 / 11)
+    results["ema_vs_formula"] = float(np.abs(single_average - (decay * g_bias + (1 - decay) * single_bias)).max())
+    results["ema_two_vs_single"] = float(np.abs(two_average - single_average).max())
+
     # The command line: --distribute spreads each step over both devices.
     code = main(["train", "--model", "dcgan", "--data", sys.argv[1], "--image-size", "16", "--width", "4",
                  "--latent-dim", "8", "--batch-size", "2", "--epochs", "1", "--samples", "4",
@@ -149,6 +172,12 @@ def test_wgan_gp_updates_the_generator_every_n_critic_steps_on_two_replicas(two_
     assert two_replicas["wgan_critic_updates"] == 4  # 16 images, global batch 4
     assert two_replicas["wgan_generator_updates"] == 2  # n_critic = 2
     assert two_replicas["wgan_finite"]
+
+
+def test_generator_average_and_r1_on_two_replicas_match_one_device(two_replicas):
+    assert two_replicas["ema_moved"] > 0.01
+    assert two_replicas["ema_vs_formula"] < 1e-6
+    assert two_replicas["ema_two_vs_single"] < 1e-5
 
 
 def test_cli_distribute_scales_the_global_batch_by_the_replicas(two_replicas):

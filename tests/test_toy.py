@@ -283,15 +283,18 @@ def test_hand_written_steps_of_notebook_01_equal_ganlib_train_step(d_steps):
     d_optimizer, g_optimizer = adam(), adam()
     noise = keras.random.SeedGenerator(seed)
     real_batches = toy.gaussian_1d(4.0, 0.5).sample(8 * batch_size, seed=0).reshape(8, batch_size, 1)
-    for real in real_batches:
-        real = tf.constant(real)
-        hand_written_iteration(generator, discriminator, d_optimizer, g_optimizer, real, noise,
-                               d_steps, latent_dim)
-        gan.train_step(real)
+    for first in range(0, 8 - d_steps + 1, d_steps):
+        group = [tf.constant(real) for real in real_batches[first:first + d_steps]]
+        hand_written_iteration(generator, discriminator, d_optimizer, g_optimizer, group, noise,
+                               latent_dim)
+        for real in group:
+            gan.train_step(real)
 
     by_hand = generator.get_weights() + discriminator.get_weights()
     by_ganlib = generator_copy.get_weights() + discriminator_copy.get_weights()
     for hand, lib, initial in zip(by_hand, by_ganlib, start):
         np.testing.assert_array_equal(hand, lib)
         assert not np.array_equal(hand, initial)  # training did change every weight
-    assert int(d_optimizer.iterations) == 8 * d_steps == int(gan.d_optimizer.iterations)
+    iterations = 8 // d_steps
+    assert int(d_optimizer.iterations) == iterations * d_steps == int(gan.d_optimizer.iterations)
+    assert int(g_optimizer.iterations) == iterations == int(gan.g_optimizer.iterations)

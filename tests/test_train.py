@@ -67,10 +67,24 @@ def test_one_fit_step_trains_both_networks_and_reports_metrics():
     assert int(gan.d_optimizer.iterations) == 1 and int(gan.g_optimizer.iterations) == 1
 
 
-def test_d_steps_makes_k_discriminator_updates():
+def test_d_steps_makes_k_discriminator_updates_each_on_its_own_real_batch():
+    # Algorithm 1 of Goodfellow et al. 2014: k updates of D, each on a fresh minibatch, then G.
     gan = tiny_gan(d_steps=3)
-    gan.fit(batches(images(16)), epochs=1, verbose=0)
-    assert int(gan.d_optimizer.iterations) == 6 and int(gan.g_optimizer.iterations) == 2
+    gan.fit(batches(images(56)), epochs=1, verbose=0)  # 7 batches of 8
+    assert int(gan.d_optimizer.iterations) == 7 and int(gan.g_optimizer.iterations) == 2
+
+    class Recording(GAN):
+        def discriminator_step(self, real):
+            seen.append(real.numpy().copy())
+            return super().discriminator_step(real)
+
+    seen = []
+    gan = Recording(gan.generator, gan.discriminator, LATENT_DIM, d_steps=3, seed=0)
+    gan.compile(run_eagerly=True)
+    gan.fit(batches(images(24, seed=3)), epochs=1, verbose=0)
+    assert len(seen) == 3 and not np.array_equal(seen[0], seen[1]) and not np.array_equal(seen[1], seen[2])
+    np.testing.assert_array_equal(np.concatenate(seen), images(24, seed=3))
+    assert int(gan.d_optimizer.iterations) == 3 and int(gan.g_optimizer.iterations) == 1
 
 
 def test_discriminator_learns_to_separate_a_fixed_real_batch():
