@@ -2,20 +2,21 @@
 archives unpacked all or nothing, and the ``REGISTRY`` of downloadable data sets (CelebA,
 Pokemon) with ``fetch``, which makes one of them available locally.
 
+Each transfer is ``pooch.retrieve`` (the downloader behind ``scipy.datasets`` and
+scikit-image's data); ganlib adds what pooch does not do: several mirrors tried in order with
+one error that lists why each failed, refusing a web page sent instead of the file (Google
+Drive), and unpacking all or nothing with unsafe paths refused. ``CONTRIBUTING.md`` says why.
 See ``data/README.md`` for every data set's source, licence, size and checksum.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.client
 import os
+import re
 import shutil
-import socket
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -61,6 +62,8 @@ def _offline() -> bool:
 
 _HASHES = ("sha256", "sha1", "md5")
 
+USER_AGENT = "ganlib (+https://github.com/ganlib/ganlib)"
+
 
 def _parse_checksum(checksum):
     """'sha256:<hex>' (or sha1/md5) -> (algorithm, hex)."""
@@ -77,82 +80,90 @@ def _parse_checksum(checksum):
 
 
 def file_digest(path, algorithm="sha256") -> str:
-    """Hex digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(2**20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Hex digest of a file (``pooch.file_hash``), e.g. ``file_digest("pokemon.zip", "sha1")``."""
+    import pooch
+
+    return pooch.file_hash(os.fspath(path), alg=algorithm)
+
+
+def _innermost_reason(error: BaseException) -> str:
+    """'[Errno -2] Name or service not known' out of requests' nested connection errors."""
+    text = str(error)
+    match = re.search(r"\[Errno -?\d+\] [^'\")\]]+", text)
+    if match:
+        return match.group(0).strip()
+    return (text.splitlines() or [type(error).__name__])[0][:160]
 
 
 def _describe_download_error(error: BaseException) -> str:
-    if isinstance(error, urllib.error.HTTPError):
-        return f"HTTP {error.code} {error.reason}"
-    if isinstance(error, urllib.error.URLError):
-        reason = error.reason
-        if isinstance(reason, socket.timeout) or "timed out" in str(reason):
-            return "timed out (no answer)"
-        return f"cannot connect ({reason})"
-    if isinstance(error, (socket.timeout, TimeoutError)):
+    """One short line per failed mirror (the DownloadError message lists them)."""
+    import requests
+
+    text = str(error)
+    if isinstance(error, requests.exceptions.HTTPError) and error.response is not None:
+        return f"HTTP {error.response.status_code} {error.response.reason}"
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return "timed out (no connection)"
+    if isinstance(error, requests.exceptions.ReadTimeout):
+        return "timed out (no answer)"
+    if isinstance(error, requests.exceptions.ConnectionError) and "timed out" in text.lower():
         return "timed out while receiving data"
-    return str(error) or type(error).__name__
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        match = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected\)", text)
+        if match:
+            received, missing = int(match.group(1)), int(match.group(2))
+            return f"transfer truncated: received {received:,} of {received + missing:,} bytes"
+        return f"transfer truncated or broken ({_innermost_reason(error)})"
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return f"cannot connect ({_innermost_reason(error)})"
+    match = re.search(r"expected (\S+) but got (\w+)", text)  # pooch's hash check
+    if isinstance(error, ValueError) and match:
+        return f"checksum mismatch: expected {match.group(1)}, got {match.group(2)}"
+    return text or type(error).__name__
 
 
-def _download_one(url, destination: Path, algorithm, expected, timeout, progress):
-    """Stream url into a temporary file next to destination; rename it only when complete."""
-    request = urllib.request.Request(url, headers={"User-Agent": "ganlib (+https://github.com/ganlib/ganlib)"})
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
-            content_type = response.headers.get("Content-Type", "")
-            if content_type.startswith("text/html") and not destination.name.endswith((".html", ".htm")):
-                raise OSError("the server sent a web page instead of the file (a login, quota or "
-                              "confirmation page?)")
-            length = response.headers.get("Content-Length")
-            expected_bytes = int(length) if length and length.isdigit() else None
-            digest = hashlib.new(algorithm) if algorithm else None
-            received = 0
-            bar = None
-            if progress:
-                from tqdm.auto import tqdm
+def _web_page_or_empty(path, destination: Path):
+    """Why a downloaded file is not the file asked for, from its first bytes (None: looks fine).
 
-                bar = tqdm(total=expected_bytes, unit="B", unit_scale=True, unit_divisor=1024,
-                           desc=f"{destination.name}", leave=False)
-            try:
-                while True:
-                    chunk = response.read(2**20)
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    received += len(chunk)
-                    if digest is not None:
-                        digest.update(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
-            finally:
-                if bar is not None:
-                    bar.close()
-            if expected_bytes is not None and received != expected_bytes:
-                raise OSError(f"transfer truncated: received {received:,} of {expected_bytes:,} bytes")
-            if received == 0:
-                raise OSError("the server sent an empty file")
-        if digest is not None and digest.hexdigest() != expected:
-            raise OSError(f"checksum mismatch: expected {algorithm} {expected}, got {digest.hexdigest()}")
-        os.replace(temporary, destination)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
+    Google Drive answers a large or much-requested file with a web page (quota exceeded, or
+    "cannot scan for viruses, download anyway?") and HTTP status 200.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if not head:
+        return "the server sent an empty file"
+    if destination.suffix.lower() not in (".html", ".htm") and \
+            head.lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith((b"<!doctype html", b"<html")):
+        return "the server sent a web page instead of the file (a login, quota or confirmation page?)"
+    return None
+
+
+def _downloader(destination: Path, timeout, progress):
+    """pooch's HTTP downloader (streaming, timeout, progress bar), then a look at what arrived."""
+    import pooch
+
+    http = pooch.HTTPDownloader(progressbar=bool(progress), chunk_size=2**20, timeout=timeout,
+                                headers={"User-Agent": USER_AGENT})
+
+    def download_and_look(url, output_file, pooch_instance):
+        http(url, output_file, pooch_instance)
+        problem = _web_page_or_empty(output_file, destination)
+        if problem:
+            raise OSError(problem)  # pooch then deletes its temporary file
+
+    return download_and_look
 
 
 def download(urls, destination, checksum=None, timeout=10.0, progress=True, hint=None) -> Path:
     """Download a file, trying each mirror in turn; verify it; never leave a partial file.
 
-    Each mirror's bytes go to a temporary file in the destination folder, which is renamed
-    to ``destination`` only when the transfer is complete and the checksum matches, so an
-    interrupted or corrupt download never looks like a finished one.
+    Each mirror is fetched with ``pooch.retrieve``: the bytes go to a temporary file in the
+    destination folder, which becomes ``destination`` only when the transfer is complete and
+    the checksum matches, so an interrupted or corrupt download never looks like a finished
+    one. A ``destination`` that is already there with the right checksum (or any, when no
+    checksum is given) is kept without downloading. What ganlib adds to pooch: the mirrors,
+    one error listing why each failed, and refusing a web page (or an empty file) sent in
+    place of the file.
 
     Args:
         urls: one URL or a list of mirrors, tried in order.
@@ -170,6 +181,8 @@ def download(urls, destination, checksum=None, timeout=10.0, progress=True, hint
         DownloadError: every mirror failed; the message lists each failure and says where
             to put the file by hand.
     """
+    import pooch
+
     if isinstance(urls, str):
         urls = [urls]
     urls = list(urls)
@@ -180,12 +193,20 @@ def download(urls, destination, checksum=None, timeout=10.0, progress=True, hint
     destination = Path(destination).expanduser()
     destination.parent.mkdir(parents=True, exist_ok=True)
     failures = []
-    for url in urls:
-        try:
-            _download_one(url, destination, algorithm, expected, timeout, progress)
-            return destination
-        except (OSError, ValueError, http.client.HTTPException) as error:
-            failures.append((url, _describe_download_error(error)))
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # pooch's "Downloading data from ..." lines: ganlib reports itself
+    try:
+        for url in urls:
+            try:
+                pooch.retrieve(url, known_hash=f"{algorithm}:{expected}" if algorithm else None,
+                               fname=destination.name, path=destination.parent,
+                               downloader=_downloader(destination, timeout, progress))
+                return destination
+            except (OSError, ValueError) as error:  # requests' errors are OSErrors
+                failures.append((url, _describe_download_error(error)))
+    finally:
+        logger.setLevel(level)
     tried = "\n".join(f"  - {url}: {reason}" for url, reason in failures)
     manual = hint or (
         f"Download the file yourself from one of the addresses above and save it as\n  {destination}"
@@ -195,9 +216,10 @@ def download(urls, destination, checksum=None, timeout=10.0, progress=True, hint
                         f"{manual}", failures, destination)
 
 
-def _safe_members_zip(archive: zipfile.ZipFile, destination: Path):
+def _refuse_unsafe_paths(names, destination: Path):
+    """Refuse a whole archive if one member would land outside destination ('..', absolute)."""
     root = destination.resolve()
-    for name in archive.namelist():
+    for name in names:
         target = (destination / name).resolve()
         if root != target and root not in target.parents:
             raise OSError(f"unsafe path in archive: {name!r} would be written outside {destination}")
@@ -207,8 +229,9 @@ def extract(archive, destination, progress=True) -> Path:
     """Unpack a .zip or .tar(.gz/.bz2/.xz) archive into ``destination``, all or nothing.
 
     Files are unpacked into a temporary folder next to ``destination`` that is renamed when
-    everything is out, so an interrupted extraction never looks complete. Paths that would
-    land outside ``destination`` are refused.
+    everything is out, so an interrupted extraction never looks complete (``fetch`` takes a
+    folder with images as done). Paths that would land outside ``destination`` are refused
+    with an ``OSError`` (and, for tar, links leading outside: Python's ``filter='data'``).
     """
     archive, destination = Path(archive), Path(destination)
     if destination.exists():
@@ -218,7 +241,7 @@ def extract(archive, destination, progress=True) -> Path:
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as bundle:
-                _safe_members_zip(bundle, temporary)
+                _refuse_unsafe_paths(bundle.namelist(), temporary)
                 members = bundle.infolist()
                 iterator = members
                 if progress and len(members) > 1000:
@@ -229,7 +252,11 @@ def extract(archive, destination, progress=True) -> Path:
                     bundle.extract(member, temporary)
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive) as bundle:
-                bundle.extractall(temporary, filter="data")
+                _refuse_unsafe_paths(bundle.getnames(), temporary)
+                try:  # the 'data' filter also refuses links leading outside, devices, ...
+                    bundle.extractall(temporary, filter="data")
+                except tarfile.FilterError as error:
+                    raise OSError(f"unsafe path in archive: {error}") from error
         else:
             raise OSError(f"{archive} is neither a zip nor a tar archive")
         os.replace(temporary, destination)
