@@ -16,7 +16,11 @@ weights of both networks (batch-norm statistics included), the variables of both
 optimizers (Adam's moments and step counts), the noise generator's state, the step and
 epoch, the per-step loss history and the fixed noise of the sample grids. It is written
 to a temporary file, flushed to disk and renamed, so a crash or a kill at any moment
-leaves either the old checkpoint or the new one, never half of one.
+leaves either the old checkpoint or the new one, never half of one. A checkpoint damaged
+later (a full disk, a partial copy, a synced folder) is detected when it is read and the
+newest intact one is used instead (``restore_newest_checkpoint``). File names and the run
+folder's layout live in ``ganlib.runfolder``. ``TensorBoardLogger`` logs the same per-step
+losses and the sample grids for TensorBoard.
 """
 from __future__ import annotations
 
@@ -24,7 +28,6 @@ import glob
 import json
 import math
 import os
-import re
 import time
 
 import keras
@@ -32,6 +35,8 @@ import numpy as np
 
 from ._checks import check_positive
 from .plotting import save_gif, save_image_grid
+from .runfolder import (CHECKPOINT_FORMAT, DamagedCheckpointError, check_checkpoint, checkpoint_files,
+                        checkpoint_name, describe_damaged, latest_checkpoint, report_damaged)
 
 __all__ = [
     "TrainingState",
@@ -40,14 +45,13 @@ __all__ = [
     "NaNGuard",
     "SampleGrid",
     "ProgressBar",
+    "TensorBoardLogger",
     "save_checkpoint",
     "load_checkpoint",
+    "restore_newest_checkpoint",
     "latest_checkpoint",
     "atomic_save_model",
 ]
-
-CHECKPOINT_FORMAT = 1
-_CHECKPOINT_NAME = re.compile(r"ckpt-(\d{8,})\.npz$")
 
 
 class TrainingState:
@@ -155,35 +159,41 @@ def save_checkpoint(gan, path, state: TrainingState):
 def load_checkpoint(gan, path, state: TrainingState | None = None):
     """Restore ``gan`` (weights, optimizers, noise generator) from ``path``.
 
-    Every array is checked against the model's variable before anything is assigned, so
-    a checkpoint of a different model raises ValueError and leaves ``gan`` untouched.
+    The file is read in full and checked first (``ganlib.runfolder.check_checkpoint``): a
+    damaged one (truncated, changed bytes, not ganlib's) raises ``DamagedCheckpointError``.
+    Every array is then checked against the model's variable before anything is assigned,
+    so a checkpoint of a different model raises ValueError and leaves ``gan`` untouched.
     When ``state`` is given, its step, epoch, history and fixed noise are restored too.
     Returns the checkpoint's metadata dict (step, epoch, history, ...).
     """
     if not os.path.exists(path):
         raise ValueError(f"checkpoint path={str(path)!r} does not exist.")
-    groups = _variable_groups(gan)
-    with np.load(path, allow_pickle=False) as archive:
-        meta = json.loads(str(archive["meta"]))
-        values = {}
-        for group, variables in groups.items():
-            stored = sorted(key for key in archive.files if key.startswith(group + "/"))
-            if len(stored) != len(variables):
+    meta = check_checkpoint(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            stored = {key: archive[key] for key in archive.files if key != "meta"}
+    except Exception as error:  # changed on disk since it was checked
+        raise DamagedCheckpointError(f"checkpoint {path} is damaged ({type(error).__name__}: {error})",
+                                     path=str(path), reason=str(error)) from None
+    values = []
+    for group, variables in _variable_groups(gan).items():
+        keys = sorted(key for key in stored if key.startswith(group + "/"))
+        if len(keys) != len(variables):
+            raise ValueError(
+                f"checkpoint {path} holds {len(keys)} {group} variables but the model has "
+                f"{len(variables)}; it was saved from a different model."
+            )
+        for key, variable in zip(keys, variables):
+            value = stored[key]
+            if tuple(value.shape) != tuple(variable.shape):
                 raise ValueError(
-                    f"checkpoint {path} holds {len(stored)} {group} variables but the model has "
-                    f"{len(variables)}; it was saved from a different model."
+                    f"checkpoint {path}: {group} variable {variable.path!r} has shape "
+                    f"{tuple(variable.shape)} in the model but {tuple(value.shape)} in the "
+                    "file; it was saved from a different model."
                 )
-            for key, variable in zip(stored, variables):
-                value = archive[key]
-                if tuple(value.shape) != tuple(variable.shape):
-                    raise ValueError(
-                        f"checkpoint {path}: {group} variable {variable.path!r} has shape "
-                        f"{tuple(variable.shape)} in the model but {tuple(value.shape)} in the "
-                        "file; it was saved from a different model."
-                    )
-                values[id(variable)] = (variable, value)
-        fixed_noise = archive["fixed_noise"] if "fixed_noise" in archive.files else None
-    for variable, value in values.values():
+            values.append((variable, value))
+    fixed_noise = stored.get("fixed_noise")
+    for variable, value in values:
         variable.assign(value.astype(variable.dtype) if hasattr(value, "astype") else value)
     if state is not None:
         state.step = int(meta["step"])
@@ -194,19 +204,42 @@ def load_checkpoint(gan, path, state: TrainingState | None = None):
     return meta
 
 
-def _checkpoint_files(directory):
-    found = []
-    for path in glob.glob(os.path.join(directory, "ckpt-*.npz")):
-        match = _CHECKPOINT_NAME.search(os.path.basename(path))
-        if match:
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+def restore_newest_checkpoint(gan, directory, state: TrainingState | None = None, *,
+                              set_aside_damaged: bool = False):
+    """Load the newest intact checkpoint of ``directory`` into ``gan`` (and ``state``).
 
+    A damaged checkpoint (truncated, changed bytes, a stray ``ckpt-*.npz`` that is not
+    ganlib's) is skipped with one ``DamagedCheckpointWarning`` line naming the file and why.
+    With ``set_aside_damaged`` (a run about to train on in this folder) every damaged one is
+    renamed to ``<name>.damaged``: kept, and neither overwritten nor pruned later. Nothing is
+    ever deleted.
 
-def latest_checkpoint(directory):
-    """The path of the checkpoint with the highest step in ``directory``, or None."""
-    files = _checkpoint_files(directory)
-    return files[-1][1] if files else None
+    Returns ``(path, meta)``, or ``(None, None)`` when ``directory`` holds no checkpoint.
+    Raises ``DamagedCheckpointError`` (a ValueError) naming every file and why when all are
+    damaged (they are then left as they are), and ValueError for a different model's one.
+    """
+    files = checkpoint_files(directory)
+    damaged = []
+    for index in range(len(files) - 1, -1, -1):
+        path = files[index][1]
+        try:
+            meta = load_checkpoint(gan, path, state)
+        except DamagedCheckpointError as error:
+            damaged.append(error)
+            continue
+        if set_aside_damaged:  # older damaged files too: pruning must not delete them
+            for _, older in files[:index]:
+                try:
+                    check_checkpoint(older)
+                except DamagedCheckpointError as error:
+                    damaged.append(error)
+        for error in damaged:
+            report_damaged(error, used=path, set_aside_file=set_aside_damaged)
+        return path, meta
+    if damaged:
+        raise DamagedCheckpointError(f"no intact checkpoint in {directory}: {describe_damaged(damaged)}",
+                                     path=str(directory), reason=describe_damaged(damaged))
+    return None, None
 
 
 def atomic_save_model(model, path):
@@ -322,19 +355,21 @@ class Checkpoint(keras.callbacks.Callback):
         self.last_saved_step = None
         self._last_saved = None
         self.skipped_non_finite = False
+        self.restored_path = None
 
     def path_for(self, step):
-        return os.path.join(self.directory, f"ckpt-{int(step):08d}.npz")
+        return os.path.join(self.directory, checkpoint_name(step))
 
     def latest(self):
         return latest_checkpoint(self.directory)
 
     def restore(self, gan):
-        """Load the newest checkpoint into ``gan`` and the state; returns its metadata or None."""
-        path = self.latest()
+        """Load the newest intact checkpoint into ``gan`` and the state; returns its metadata
+        or None. Damaged ones are reported and set aside (``restore_newest_checkpoint``)."""
+        path, meta = restore_newest_checkpoint(gan, self.directory, self.state, set_aside_damaged=True)
+        self.restored_path = path
         if path is None:
             return None
-        meta = load_checkpoint(gan, path, self.state)
         self.last_saved_step = self.state.step
         self._last_saved = (self.state.step, self.state.epoch)
         return meta
@@ -354,7 +389,7 @@ class Checkpoint(keras.callbacks.Callback):
         self._last_saved = (self.state.step, self.state.epoch)
         if self.verbose:
             print(f"Checkpoint saved: {path}")
-        for _, old in _checkpoint_files(self.directory)[:-self.keep]:
+        for _, old in checkpoint_files(self.directory)[:-self.keep]:
             os.remove(old)
         for leftover in glob.glob(os.path.join(self.directory, ".ckpt-*.partial")):
             if not leftover.endswith(f".{os.getpid()}.partial"):
@@ -398,11 +433,10 @@ class NaNGuard(keras.callbacks.Callback):
         self.triggered = True
         self.model.stop_training = True
         failed_step = self.state.step
-        path = self.checkpoint.latest()
-        if path is None:
+        if self.checkpoint.restore(self.model) is None:
             self.state.status = f"stopped at step {failed_step}: {bad} became NaN or inf; no checkpoint to restore"
         else:
-            self.checkpoint.restore(self.model)
+            path = self.checkpoint.restored_path
             self.state.status = (
                 f"stopped at step {failed_step}: {bad} became NaN or inf; restored the last "
                 f"good checkpoint (step {self.state.step}, {path})"
@@ -493,3 +527,76 @@ class ProgressBar(keras.callbacks.Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """Logs each step's losses and each epoch's samples for TensorBoard.
+
+    Scalars: every metric of the model (``d_loss``, ``g_loss``, ...), each the mean over
+    that step alone (from the metrics' running totals, as ``HistoryRecorder`` does, not
+    Keras' running mean over the epoch), at the run's global step (``initial_step`` + steps
+    done). Images: one grid of samples from ``fixed_noise`` after each epoch, the same noise
+    all run long so successive grids are comparable. View with ``tensorboard --logdir LOG_DIR``.
+
+    The events are written with ``tf.summary.write`` and the metadata TensorBoard's scalar
+    and image plugins expect, so logging works without the ``tensorboard`` package
+    (TensorFlow 2.21 no longer installs it); only viewing needs it.
+
+    Args:
+        log_dir: the folder of the event files.
+        fixed_noise: the latent vectors of the sample grids, shape (n, latent_dim).
+        initial_step: the step the run starts from (a resumed run's checkpoint step).
+        every_steps: log the scalars every this many steps.
+    """
+
+    def __init__(self, log_dir, fixed_noise, initial_step: int = 0, every_steps: int = 1):
+        super().__init__()
+        import tensorflow as tf
+        from tensorflow.core.framework import summary_pb2
+
+        def metadata(plugin, data_class):
+            return summary_pb2.SummaryMetadata(
+                plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin), data_class=data_class)
+
+        self._tf = tf
+        self._scalar_metadata = metadata("scalars", summary_pb2.DATA_CLASS_SCALAR)
+        self._image_metadata = metadata("images", summary_pb2.DATA_CLASS_BLOB_SEQUENCE)
+        self.writer = tf.summary.create_file_writer(str(log_dir))
+        self.fixed_noise = np.asarray(fixed_noise, np.float32)
+        self.step = int(initial_step)
+        self.every_steps = check_positive("every_steps", every_steps, integer=True)
+        self._previous = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._previous = {name: (0.0, 0.0) for name in metric_totals(self.model)}  # Keras reset them
+
+    def on_train_batch_end(self, batch, logs=None):
+        tf = self._tf
+        self.step += 1
+        totals = metric_totals(self.model)
+        if self.step % self.every_steps == 0:
+            with self.writer.as_default(step=self.step):
+                for name, (total, count) in totals.items():
+                    previous_total, previous_count = self._previous.get(name, (0.0, 0.0))
+                    if count > previous_count:
+                        value = (total - previous_total) / (count - previous_count)
+                        tf.summary.write(name, tf.constant(value, tf.float32), metadata=self._scalar_metadata)
+        self._previous = totals
+
+    def on_epoch_end(self, epoch, logs=None):
+        from .plotting import image_grid
+
+        tf = self._tf
+        images = keras.ops.convert_to_numpy(self.model.generator(self.fixed_noise, training=False))
+        grid = image_grid(images)
+        if grid.ndim == 2:  # grey images
+            grid = grid[..., None]
+        height, width = grid.shape[:2]
+        # the image plugin's format: [width, height, PNG bytes] as strings
+        blob = tf.stack([tf.constant(str(width)), tf.constant(str(height)), tf.io.encode_png(grid)])
+        with self.writer.as_default(step=self.step):
+            tf.summary.write("samples", blob, metadata=self._image_metadata)
+        self.writer.flush()
+
+    def on_train_end(self, logs=None):
+        self.writer.flush()

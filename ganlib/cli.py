@@ -284,28 +284,30 @@ def _check_rate(name, value):
     return value
 
 
-def _read_config(out_dir):
-    import json
+def _read_config(out_dir, option="--out"):
     import os
 
-    path = os.path.join(out_dir, "config.json")
-    if not os.path.exists(path):
-        raise ValueError(f"--out {out_dir!r} holds checkpoints but no config.json; it was not made by "
+    from .runfolder import RunFolder
+
+    run = RunFolder(out_dir)
+    if not os.path.exists(run.config):
+        raise ValueError(f"{option} {out_dir!r} holds checkpoints but no config.json; it was not made by "
                          "'python -m ganlib train' (use fit_gan in Python to resume it).")
-    try:
-        with open(path) as handle:
-            return json.load(handle)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path} could not be read ({_one_line(error)}).") from None
+    return run.read_config()
 
 
-def _write_json(path, content):
-    import json
-    import os
+def _intact_checkpoint_step(out_dir) -> int:
+    """The step ``train --resume`` will continue from: that of the newest intact checkpoint,
+    found before TensorFlow loads. No intact one: a one-line error naming each file and why."""
+    from .runfolder import RunFolder, describe_damaged, newest_intact_checkpoint
 
-    with open(path + ".partial", "w") as handle:
-        json.dump(content, handle, indent=1)
-    os.replace(path + ".partial", path)
+    run = RunFolder(out_dir)
+    path, meta, damaged = newest_intact_checkpoint(run.checkpoints)
+    if path is None:
+        raise ValueError(f"--resume: no intact checkpoint in {run.checkpoints}: {describe_damaged(damaged)}. "
+                         "The files are kept: move them away and use --overwrite to start afresh, or "
+                         "train into another --out.")
+    return int(meta["step"])
 
 
 def _run_settings(args, out_dir, has_checkpoint):
@@ -443,90 +445,6 @@ def _build_gan(settings, jit_compile):
     return gan
 
 
-def tensorboard_callback(log_dir, fixed_noise, initial_step: int = 0, every_steps: int = 1):
-    """A Keras callback that logs each step's losses and each epoch's samples for TensorBoard.
-
-    Scalars: every metric of the model (``d_loss``, ``g_loss``, ...), each the mean over
-    that step alone (from the metrics' running totals, as
-    ``ganlib.callbacks.HistoryRecorder`` does, not Keras' running mean over the epoch), at
-    the run's global step (``initial_step`` + steps done). Images: one grid of samples from
-    ``fixed_noise`` after each epoch, the same noise all run long so successive grids are
-    comparable. View with ``tensorboard --logdir LOG_DIR``.
-
-    The events are written with ``tf.summary.write`` and the metadata TensorBoard's scalar
-    and image plugins expect, so logging works without the ``tensorboard`` package
-    (TensorFlow 2.21 no longer installs it); only viewing needs it.
-    """
-    import keras
-    import tensorflow as tf
-    from tensorflow.core.framework import summary_pb2
-
-    from .plotting import image_grid
-
-    def metadata(plugin, data_class):
-        return summary_pb2.SummaryMetadata(
-            plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin), data_class=data_class)
-
-    scalar_metadata = metadata("scalars", summary_pb2.DATA_CLASS_SCALAR)
-    image_metadata = metadata("images", summary_pb2.DATA_CLASS_BLOB_SEQUENCE)
-
-    class TensorBoardLogger(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.writer = tf.summary.create_file_writer(str(log_dir))
-            self.step = int(initial_step)
-            self.every_steps = max(1, int(every_steps))
-            self._previous = {}
-
-        def _totals(self):
-            from .callbacks import metric_totals
-
-            return metric_totals(self.model)
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._previous = {name: (0.0, 0.0) for name in self._totals()}  # Keras reset them
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.step += 1
-            totals = self._totals()
-            if self.step % self.every_steps == 0:
-                with self.writer.as_default(step=self.step):
-                    for name, (total, count) in totals.items():
-                        previous_total, previous_count = self._previous.get(name, (0.0, 0.0))
-                        if count > previous_count:
-                            value = (total - previous_total) / (count - previous_count)
-                            tf.summary.write(name, tf.constant(value, tf.float32), metadata=scalar_metadata)
-            self._previous = totals
-
-        def on_epoch_end(self, epoch, logs=None):
-            images = keras.ops.convert_to_numpy(self.model.generator(fixed_noise, training=False))
-            grid = image_grid(images)
-            if grid.ndim == 2:  # grey images
-                grid = grid[..., None]
-            height, width = grid.shape[:2]
-            # the image plugin's format: [width, height, PNG bytes] as strings
-            blob = tf.stack([tf.constant(str(width)), tf.constant(str(height)), tf.io.encode_png(grid)])
-            with self.writer.as_default(step=self.step):
-                tf.summary.write("samples", blob, metadata=image_metadata)
-            self.writer.flush()
-
-        def on_train_end(self, logs=None):
-            self.writer.flush()
-
-    return TensorBoardLogger()
-
-
-def _checkpoint_step(out_dir) -> int:
-    import os
-
-    from .callbacks import _CHECKPOINT_NAME, latest_checkpoint
-
-    path = latest_checkpoint(os.path.join(out_dir, "checkpoints"))
-    if path is None:
-        return 0
-    return int(_CHECKPOINT_NAME.search(os.path.basename(path)).group(1))
-
-
 def _import_tensorflow():
     """TensorFlow, imported with its native start-up messages hidden (see ganlib.setup)."""
     from . import _import_tensorflow
@@ -534,28 +452,20 @@ def _import_tensorflow():
     return _import_tensorflow()
 
 
-def _has_checkpoint(out_dir) -> bool:
-    """Whether ``out_dir/checkpoints`` holds a checkpoint (``ckpt-<step>.npz``, the name
-    ganlib.callbacks writes), found without importing TensorFlow."""
-    import glob
-    import os
-    import re
-
-    return any(re.search(r"ckpt-\d{8,}\.npz$", path)
-               for path in glob.glob(os.path.join(glob.escape(out_dir), "checkpoints", "ckpt-*.npz")))
-
-
 def cmd_train(args) -> int:
     import os
 
     import numpy as np
 
+    from .runfolder import RunFolder
+
     out_dir = os.path.abspath(os.path.expanduser(args.out))
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"--out {args.out!r} is a file; give a folder for the run.")
     _check_integer("--checkpoint-every", args.checkpoint_every)
-    has_checkpoint = _has_checkpoint(out_dir)
-    settings = _run_settings(args, out_dir, has_checkpoint)
+    run = RunFolder(out_dir)
+    settings = _run_settings(args, out_dir, run.has_checkpoint())
+    initial_step = _intact_checkpoint_step(out_dir) if args.resume else 0
     verbose = not args.quiet
 
     tf = _import_tensorflow()
@@ -564,6 +474,7 @@ def cmd_train(args) -> int:
     import ganlib
 
     from . import train as training
+    from .callbacks import TensorBoardLogger
 
     ganlib.setup(seed=settings["seed"], verbose=verbose)
     images = _load_images(settings, verbose)
@@ -582,8 +493,7 @@ def cmd_train(args) -> int:
         with strategy.scope():
             gan = _build_gan(settings, args.jit)
         os.makedirs(out_dir, exist_ok=True)
-        _write_json(os.path.join(out_dir, "config.json"), {name: settings[name] for name in
-                                                           (*RUN_SETTINGS, "epochs")})
+        run.write_config({name: settings[name] for name in (*RUN_SETTINGS, "epochs")})
         if verbose:
             device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
             print(f"{settings['model']} on {images.description}: {len(images)} images of "
@@ -598,8 +508,7 @@ def cmd_train(args) -> int:
         if args.tensorboard:
             noise = np.random.default_rng(settings["seed"]).standard_normal(
                 (min(settings["samples"], 64), settings["latent_dim"])).astype(np.float32)
-            step = _checkpoint_step(out_dir) if args.resume else 0
-            extra_callbacks.append(tensorboard_callback(args.tensorboard, noise, initial_step=step))
+            extra_callbacks.append(TensorBoardLogger(args.tensorboard, noise, initial_step=initial_step))
         history = training.fit_gan(
             gan, batches, settings["epochs"], out_dir, checkpoint_every=args.checkpoint_every,
             resume=args.resume, n_samples=settings["samples"], sample_seed=settings["seed"],
@@ -627,11 +536,13 @@ def load_run_networks(run, need_discriminator=False):
 
     A run folder gives its ``generator.keras`` / ``discriminator.keras`` when the run
     finished, else the networks are rebuilt from its ``config.json`` and filled from its
-    newest checkpoint (so an interrupted run can be sampled too).
+    newest intact checkpoint (so an interrupted run can be sampled too); a damaged newer one
+    is named in a warning line and left as it is.
     """
     import os
 
-    from .callbacks import latest_checkpoint, load_checkpoint
+    from .callbacks import restore_newest_checkpoint
+    from .runfolder import RunFolder
 
     if not os.path.exists(run):
         raise ValueError(f"MODEL={run!r} does not exist; give a generator .keras file or a run folder "
@@ -641,19 +552,17 @@ def load_run_networks(run, need_discriminator=False):
             raise ValueError(f"--model {run!r} is a file; inpainting needs a run folder with both "
                              "generator.keras and discriminator.keras.")
         return _load_keras(run, "MODEL"), None
-    generator_path = os.path.join(run, "generator.keras")
-    discriminator_path = os.path.join(run, "discriminator.keras")
-    if os.path.exists(generator_path) and (not need_discriminator or os.path.exists(discriminator_path)):
-        generator = _load_keras(generator_path, "generator")
-        discriminator = _load_keras(discriminator_path, "discriminator") if need_discriminator else None
+    folder = RunFolder(run)
+    if os.path.exists(folder.generator) and (not need_discriminator or os.path.exists(folder.discriminator)):
+        generator = _load_keras(folder.generator, "generator")
+        discriminator = _load_keras(folder.discriminator, "discriminator") if need_discriminator else None
         return generator, discriminator
-    checkpoint = latest_checkpoint(os.path.join(run, "checkpoints"))
-    if checkpoint is None:
+    if not folder.has_checkpoint():
         raise ValueError(f"run folder {run!r} holds no generator.keras and no checkpoint; train it first "
                          "with 'python -m ganlib train --out ...'.")
     import keras
 
-    settings = _read_config(run)
+    settings = _read_config(run, "--model" if need_discriminator else "MODEL")
     previous_policy = keras.mixed_precision.global_policy()
     try:
         if settings.get("mixed_precision"):  # the checkpoint holds the loss scale's variables
@@ -661,7 +570,7 @@ def load_run_networks(run, need_discriminator=False):
         gan = _build_gan(settings, jit_compile=False)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    load_checkpoint(gan, checkpoint)
+    restore_newest_checkpoint(gan, folder.checkpoints)  # damaged ones: one warning line each
     return gan.generator, gan.discriminator
 
 
