@@ -942,8 +942,11 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         out_dir: the run folder, e.g. ``notebooks/runs/02_dcgan``.
         checkpoint_every: steps between checkpoints (None: only at the end). A checkpoint
             of the 64x64 DCGAN is about 75 MB and takes about a second to write.
-        resume: continue from ``out_dir``'s newest checkpoint if there is one; False
-            deletes the old checkpoints and grids and starts afresh.
+        resume: continue from ``out_dir``'s newest intact checkpoint if there is one (a
+            damaged newer one, e.g. truncated or with changed bytes, is reported in one
+            ``DamagedCheckpointWarning`` line and renamed to ``<name>.damaged``, never
+            deleted; when all are damaged, ``DamagedCheckpointError``, a ValueError, is
+            raised); False deletes the old checkpoints and grids and starts afresh.
         n_samples, sample_seed: size and seed of the fixed noise (restored on resume).
         sample_every: save a grid every this many epochs.
         nan_guard: stop and roll back on NaN/inf.
@@ -959,12 +962,12 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         each the value of that step) with ``.status``, ``.run_dir`` and
         ``.resumed_from_step``.
     """
-    import json
     import shutil
 
     import numpy as np
 
     from . import callbacks as cb
+    from .runfolder import DamagedCheckpointError, RunFolder
 
     epochs = check_positive("epochs", epochs, integer=True)
     n_samples = check_positive("n_samples", n_samples, integer=True)
@@ -991,8 +994,8 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
             feed = dataset.repeat()
 
     out_dir = str(out_dir)
-    checkpoint_dir = os.path.join(out_dir, "checkpoints")
-    samples_dir = os.path.join(out_dir, "samples")
+    run = RunFolder(out_dir)
+    checkpoint_dir, samples_dir = run.checkpoints, run.samples
     if not resume:
         for folder in (checkpoint_dir, samples_dir):
             shutil.rmtree(folder, ignore_errors=True)
@@ -1002,14 +1005,18 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
     checkpoint = cb.Checkpoint(checkpoint_dir, state, every_steps=checkpoint_every)
     resumed_from = None
     if resume and checkpoint.latest() is not None:
-        path = checkpoint.latest()
         try:
-            checkpoint.restore(gan)
+            checkpoint.restore(gan)  # the newest intact one; damaged ones are reported and kept
+        except DamagedCheckpointError as error:
+            raise DamagedCheckpointError(
+                f"{error}. The files are kept: move them away, use another out_dir, or "
+                f"resume=False to start afresh (it deletes {checkpoint_dir})."
+            ) from None
         except ValueError as error:
             raise ValueError(
                 f"{error} Use another out_dir, or resume=False to start this one afresh."
             ) from None
-        resumed_from = state.step
+        resumed_from, path = state.step, checkpoint.restored_path
         if verbose:
             print(f"Resumed from checkpoint {path} at step {state.step} "
                   f"(epoch {state.step / steps_per_epoch:.2f} of {epochs}).")
@@ -1049,16 +1056,11 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         if state.status == "running":
             state.status = "completed"
 
-    gif = grid.write_gif(os.path.join(out_dir, "samples.gif"))
+    gif = grid.write_gif(run.samples_gif)
     if save_models:
-        cb.atomic_save_model(gan.generator, os.path.join(out_dir, "generator.keras"))
-        cb.atomic_save_model(gan.discriminator, os.path.join(out_dir, "discriminator.keras"))
-    history_path = os.path.join(out_dir, "history.json")
-    finite = {key: [value if value == value else None for value in values]  # NaN -> null
-              for key, values in state.history.items()}
-    with open(history_path + ".partial", "w") as handle:
-        json.dump({"status": state.status, **finite}, handle)
-    os.replace(history_path + ".partial", history_path)
+        cb.atomic_save_model(gan.generator, run.generator)
+        cb.atomic_save_model(gan.discriminator, run.discriminator)
+    run.write_history(state.history, state.status)  # atomic; NaN and inf become null
     if verbose:
         print(f"Run {state.status}: {state.step} steps; samples in {samples_dir}"
               + (f", GIF {gif}" if gif else "") + (", networks saved as .keras" if save_models else "")
