@@ -37,7 +37,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ._checks import check_non_negative, check_positive, check_range
+from ._checks import check_image_range, check_image_size, check_non_negative, check_positive, check_range
 
 #: The discriminator's one-hot answers, in the original's order ``[real, generated]``.
 REAL_LABEL = (1.0, 0.0)
@@ -62,13 +62,9 @@ ORIGINAL = {
 
 
 def _check_image_size(image_size):
-    image_size = check_positive("image_size", image_size, integer=True)
-    if image_size % 4 or image_size < 8:
-        raise ValueError(
-            f"image_size={image_size!r} must be a multiple of 4 and at least 8 (the generator "
-            f"upsamples 2x from image_size/2 and the discriminator halves it twice); the original uses 28."
-        )
-    return image_size
+    return check_image_size("image_size", image_size, multiple_of=4, minimum=8, reason=(
+        "the generator upsamples 2x from image_size/2 and the discriminator halves it twice; "
+        "the original uses 28"))
 
 
 def _check_channels(channels):
@@ -151,14 +147,7 @@ def _check_images(name, images, low, high, channels=None):
         raise ValueError(f"{name} has {array.shape[-1]} channels; expected {channels}.")
     if array.size == 0:
         raise ValueError(f"{name} is empty; give at least one image.")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or inf.")
-    found_low, found_high = float(array.min()), float(array.max())
-    if found_low < low - 1e-4 or found_high > high + 1e-4:
-        raise ValueError(
-            f"{name} has values in [{found_low:.3g}, {found_high:.3g}]; expected values in [{low}, {high}]."
-        )
-    return array
+    return check_image_range(name, array, low, high, hint="")
 
 
 def from_ganlib(images) -> np.ndarray:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import check_choice, check_non_negative, check_positive, check_range
+from ._checks import check_choice, check_image_range, check_non_negative, check_positive, check_range
 
 MASK_KINDS = ("center", "random", "left_half", "grid")
 
@@ -423,14 +423,7 @@ def _check_images_and_masks(images, masks):
         raise ValueError(
             f"images has shape {images.shape}; expected (N, H, W, C) or one image (H, W, C)."
         )
-    if not np.all(np.isfinite(images)):
-        raise ValueError("images contains NaN or inf; every pixel must be a finite number in [-1, 1].")
-    low, high = float(images.min()), float(images.max())
-    if low < -1.0 - 1e-5 or high > 1.0 + 1e-5:
-        raise ValueError(
-            f"images has values in [{low:.3g}, {high:.3g}]; expected floats in [-1, 1] "
-            "(scale 8-bit images with x / 127.5 - 1)."
-        )
+    check_image_range("images", images)
     masks = np.asarray(masks)
     if masks.dtype == bool:
         masks = masks.astype(np.float32)

@@ -8,12 +8,20 @@
   image sets (Karras et al. 2018).
 * ``gaussian_noise_baseline``, ``pixel_gaussian_baseline``: image sets with no GAN behind
   them, the reference points an image metric is read against (lesson 02).
+* ``classifier_two_sample_test``: held-out accuracy of a small CNN trained to tell generated
+  from real images (Lopez-Paz & Oquab 2017); 0.5 means it cannot.
+* ``precision_recall``: improved precision and recall (Kynkaanniemi et al. 2019) on the
+  features of a fixed random CNN (``random_cnn_features``).
+* ``image_metrics``: one table row (SWD, C2ST, precision, recall) against held-out real
+  images; the same call on two real sets gives the floor to read it against.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from ._checks import check_positive
+from ._checks import check_image_range, check_positive
 
 
 def _as_1d(name, values):
@@ -147,13 +155,7 @@ def _training_images(images):
         raise ValueError(
             f"images has shape {array.shape}; expected (N, H, W, C) with N >= 2 images to fit from."
         )
-    if not np.all(np.isfinite(array)):
-        raise ValueError("images contains NaN or inf; every pixel must be finite.")
-    low, high = float(array.min()), float(array.max())
-    if low < -1.0 - 1e-6 or high > 1.0 + 1e-6:
-        raise ValueError(
-            f"images has values in [{low:.3g}, {high:.3g}]; expected images scaled to [-1, 1]."
-        )
+    check_image_range("images", array)
     return array
 
 
@@ -256,13 +258,7 @@ def _check_image_set(name, images):
             f"{name} has images of {height}x{width}; expected square images whose side is a "
             "power of two >= 16."
         )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or inf; every pixel must be finite.")
-    low, high = float(array.min()), float(array.max())
-    if low < -1.01 or high > 1.01:
-        raise ValueError(
-            f"{name} has pixel values in [{low:.3g}, {high:.3g}]; expected images scaled to [-1, 1]."
-        )
+    check_image_range(name, array)
     return array
 
 
@@ -364,3 +360,364 @@ def sliced_wasserstein(images_a, images_b, patches_per_image: int = 128, patch_s
         per_level[int(level_a.shape[1])] = distance
     average = float(np.mean(list(per_level.values())))
     return (average, per_level) if return_levels else average
+
+
+# --- Metrics that agree with the eye (issue 12): a classifier two-sample test and improved
+# --- precision and recall, both offline, both read against a real-against-real floor -------
+#
+# Read every number here against the *floor*: the same metric for two disjoint sets of real
+# images (``image_metrics(real_heldout, real_train)``), computed with the same number of
+# images, since all of them depend on it. A generator is judged by how far it is from the
+# floor, not from 0 (SWD), 0.5 (C2ST) or 1 (precision, recall).
+
+_Z_95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
+
+
+def _same_shape_sets(real, generated):
+    """Both sets checked by ``_check_image_set`` and required to hold images of one shape."""
+    real = _check_image_set("real", real)
+    generated = _check_image_set("generated", generated)
+    if real.shape[1:] != generated.shape[1:]:
+        raise ValueError(
+            f"real has images of shape {real.shape[1:]} but generated has {generated.shape[1:]}; "
+            "compare sets of the same image shape."
+        )
+    return real, generated
+
+
+def _max_images(max_images):
+    if max_images is None:
+        return None
+    return check_positive("max_images", max_images, integer=True)
+
+
+def _equal_subsets(real, generated, max_images, rng):
+    """Random subsets of the same size n = min(len(real), len(generated), max_images)."""
+    count = min(len(real), len(generated), max_images or len(real))
+    return (real[np.sort(rng.permutation(len(real))[:count])],
+            generated[np.sort(rng.permutation(len(generated))[:count])])
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be an integer >= 0.")
+    return int(seed)
+
+
+@dataclass(frozen=True)
+class TwoSampleTest:
+    """Result of ``classifier_two_sample_test``.
+
+    accuracy: held-out accuracy of the real/generated classifier (0.5: it cannot tell them
+        apart; 1.0: it always can).
+    standard_error: binomial standard error of the accuracy, ``sqrt(acc (1 - acc) / n_test)``.
+    interval: 95% Wilson score interval of the accuracy (exact enough at 0.99, where the
+        normal interval would cross 1).
+    p_value: one-sided exact binomial p-value of H0 "accuracy = 0.5" against "> 0.5".
+    n_test, n_train: held-out and training images, both classes together (half are real).
+    """
+
+    accuracy: float
+    standard_error: float
+    interval: tuple
+    p_value: float
+    n_test: int
+    n_train: int
+
+    def __str__(self):
+        low, high = self.interval
+        return (f"C2ST accuracy {self.accuracy:.3f} (95% interval {low:.3f}-{high:.3f}, "
+                f"n_test={self.n_test}, p={self.p_value:.2g})")
+
+
+def _binomial_summary(correct, total):
+    """accuracy, its standard error, its 95% Wilson interval and the one-sided p-value."""
+    from scipy.stats import binom
+
+    accuracy = correct / total
+    standard_error = float(np.sqrt(accuracy * (1.0 - accuracy) / total))
+    z2 = _Z_95 ** 2
+    centre = (accuracy + z2 / (2 * total)) / (1 + z2 / total)
+    half = _Z_95 / (1 + z2 / total) * np.sqrt(accuracy * (1 - accuracy) / total + z2 / (4 * total ** 2))
+    interval = (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+    p_value = float(binom.sf(correct - 1, total, 0.5))  # P(X >= correct | accuracy 0.5)
+    return float(accuracy), standard_error, interval, p_value
+
+
+def _two_sample_classifier(image_size, channels, seed):
+    """The C2ST network: a 3x3 conv at full resolution, stride-2 3x3 convs down to 4x4
+    (widths 16, 32, 64, 64, ...), LeakyReLU(0.2), dropout 0.5, one logit. About 60k
+    weights at 32x32; every initialiser and the dropout are seeded."""
+    import keras
+    from keras import layers
+
+    def conv(x, width, strides, index):
+        # No bias: with one, TensorFlow's graph optimiser fails to fuse the last conv with
+        # its activation and prints "remapper failed" on every call (harmless but alarming).
+        x = layers.Conv2D(width, 3, strides=strides, padding="same", use_bias=False,
+                          kernel_initializer=keras.initializers.HeNormal(seed=seed + index))(x)
+        return layers.LeakyReLU(0.2)(x)
+
+    inputs = keras.Input((image_size, image_size, channels))
+    x = conv(inputs, 16, 1, 0)
+    index = 1
+    while x.shape[1] > 4:
+        x = conv(x, min(16 * 2 ** index, 64), 2, index)
+        index += 1
+    x = layers.Dropout(0.5, seed=seed)(layers.Flatten()(x))
+    logit = layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 99))(x)
+    return keras.Model(inputs, logit, name="c2st_classifier")
+
+
+def classifier_two_sample_test(real, generated, test_fraction: float = 0.5, epochs: int = 20,
+                               batch_size: int = 64, learning_rate: float = 1e-3,
+                               max_images: int | None = 2048, seed: int = 0) -> TwoSampleTest:
+    """Classifier two-sample test (C2ST; Lopez-Paz & Oquab 2017, "Revisiting classifier
+    two-sample tests", ICLR).
+
+    A small CNN is trained to tell ``real`` (label 1) from ``generated`` (label 0) on one
+    part of each set; its accuracy on the held-out part is the statistic. If the two sets
+    come from one distribution no classifier beats chance on new images, so the accuracy
+    stays near 0.5; the further it rises towards 1, the more visible the difference. Unlike
+    SWD, the classifier can learn *any* difference the images show (missing symmetry, a
+    wrong palette, noise, blur), which is why it agrees with the eye where SWD, which
+    compares local patch statistics, does not.
+
+    Procedure: the same number ``n = min(len(real), len(generated), max_images)`` of images
+    is drawn from each set; ``round(n * test_fraction)`` of each class are held out (the
+    paper's 50/50 split is the default), so both the training and the test set are
+    balanced. The network (``_two_sample_classifier``: four or five 3x3 convs, about 60k
+    weights at 32x32) is trained with Adam (learning rate 1e-3, Kingma & Ba 2015's default)
+    on the logistic loss for ``epochs`` passes in mini-batches of ``batch_size``, with no
+    data augmentation (a flip or shift would hide asymmetric or misplaced content), and
+    dropout 0.5 before the last layer (measured: it raised the accuracy on subtle defects,
+    blur and mismatched halves, and left real against real at 0.5). The p-value is the
+    exact binomial tail of H0 "accuracy = 0.5" (the paper uses its normal approximation
+    N(1/2, 1/(4 n_test))); with n_test = 512 the 95% interval around 0.5 is about +-0.045.
+
+    Cost, measured on 2 CPU cores: about 5 CPU s at 512 + 512 images of 32x32x3 (trained on
+    256 of each), 3 s more for the first call of a process (TensorFlow tracing); it grows
+    linearly with the number of images and about 4x from 32x32 to 64x64.
+
+    Determinism: the subsets, the split, the batch order, the initial weights and the
+    dropout masks all follow ``seed`` (NumPy generators and seeded Keras initialisers; the
+    global Keras/TF seed is not touched). On one machine, with one TensorFlow build and
+    thread count, the same call gives the same result (a test checks it). Across machines or
+    versions, float round-off in TensorFlow's CPU kernels can change a few predictions.
+
+    Args:
+        real, generated: (N, H, W, C) image arrays in [-1, 1] (or ``ImageSet``), square,
+            side a power of two >= 16, C = 1, 3 or 4, the same shape in both.
+        test_fraction: share of each class held out for the accuracy, in (0, 1).
+        epochs, batch_size, learning_rate: training of the classifier.
+        max_images: at most this many images of each set are used (bounds the cost; None:
+            all). Compare models with the same number of images: the accuracy grows with it.
+        seed: integer >= 0; seeds everything listed above.
+
+    Returns:
+        TwoSampleTest(accuracy, standard_error, interval, p_value, n_test, n_train).
+    """
+    from ._checks import check_range
+
+    real, generated = _same_shape_sets(real, generated)
+    test_fraction = check_range("test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True)
+    epochs = check_positive("epochs", epochs, integer=True)
+    batch_size = check_positive("batch_size", batch_size, integer=True)
+    learning_rate = check_positive("learning_rate", learning_rate)
+    max_images = _max_images(max_images)
+    seed = _check_seed(seed)
+    count = min(len(real), len(generated), max_images or len(real))
+    n_test = int(round(count * test_fraction))
+    if min(n_test, count - n_test) < 10:
+        raise ValueError(
+            f"real has {len(real)} images and generated {len(generated)}: with "
+            f"test_fraction={test_fraction} that leaves {count - n_test} training and {n_test} "
+            "test images per class; need at least 10 of each (give at least "
+            f"{int(np.ceil(10 / min(test_fraction, 1 - test_fraction)))} images in each set)."
+        )
+    import keras
+
+    rng = np.random.default_rng(seed)
+    real, generated = _equal_subsets(real, generated, max_images, rng)
+    n_train = count - n_test
+    x_train = np.concatenate([real[:n_train], generated[:n_train]])
+    y_train = np.concatenate([np.ones(n_train), np.zeros(n_train)]).astype(np.float32)[:, None]
+    x_test = np.concatenate([real[n_train:], generated[n_train:]])
+    y_test = np.concatenate([np.ones(n_test), np.zeros(n_test)])
+
+    model = _two_sample_classifier(real.shape[1], real.shape[-1], seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    for _ in range(epochs):
+        order = rng.permutation(len(x_train))
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            model.train_on_batch(x_train[batch], y_train[batch])
+    logits = model.predict(x_test, batch_size=256, verbose=0)[:, 0]
+    correct = int(((logits > 0) == (y_test > 0.5)).sum())
+    accuracy, standard_error, interval, p_value = _binomial_summary(correct, 2 * n_test)
+    return TwoSampleTest(accuracy, standard_error, interval, p_value, 2 * n_test, 2 * n_train)
+
+
+def _random_cnn_weights(channels, levels, seed):
+    """He-normal 3x3 kernels (He et al. 2015) of a random CNN, drawn with NumPy so that the
+    embedding is the same on every machine and Keras version; widths 32, 64, 128, 128, ..."""
+    rng = np.random.default_rng([seed, 12])
+    weights, fan_in_channels = [], channels
+    for level in range(levels):
+        width = min(32 * 2 ** level, 128)
+        std = np.sqrt(2.0 / (1 + 0.2 ** 2) / (9 * fan_in_channels))  # gain for LeakyReLU(0.2)
+        weights.append(rng.normal(0.0, std, (3, 3, fan_in_channels, width)).astype(np.float32))
+        fan_in_channels = width
+    return weights
+
+
+def random_cnn_features(images, seed: int = 0, chunk: int = 256) -> np.ndarray:
+    """Features of a randomly initialised, untrained CNN (no download, no training).
+
+    Stride-2 3x3 convolutions with LeakyReLU(0.2), widths 32, 64, 128 (capped at 128), down
+    to a 4x4 map, which is flattened: 2048 numbers at 32x32 or 64x64, 1024 at 16x16. The
+    flattened map keeps *where* things are, so a mirror-asymmetric or misplaced shape moves
+    the features, and the nonlinear units respond to local structure (edges, noise) that
+    averaged pixels do not. Computed in NumPy (``chunk`` images at a time).
+    """
+    array = _check_image_set("images", images)
+    seed = _check_seed(seed)
+    chunk = check_positive("chunk", chunk, integer=True)
+    levels = int(np.log2(array.shape[1] // 4))
+    weights = _random_cnn_weights(array.shape[-1], levels, seed)
+    features = []
+    for start in range(0, len(array), chunk):
+        x = array[start:start + chunk]
+        for kernel in weights:
+            padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+            # (n, H/2, W/2, C, 3, 3) windows at stride 2, contracted with (3, 3, C, width)
+            windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(1, 2))[:, 1::2, 1::2]
+            x = np.einsum("nhwcij,ijcf->nhwf", windows, kernel, optimize=True)
+            x = np.where(x > 0, x, 0.2 * x)
+        features.append(x.reshape(len(x), -1))
+    return np.concatenate(features).astype(np.float64)
+
+
+def _pairwise_distances(a, b):
+    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+def precision_recall(real, generated, k: int = 3, features="random_cnn",
+                     max_images: int | None = 2048, seed: int = 0) -> dict:
+    """Improved precision and recall (Kynkaanniemi et al. 2019, NeurIPS), offline.
+
+    Each image becomes a feature vector. Around every real feature put a ball whose radius
+    is the distance to its k-th nearest real neighbour; their union estimates the real
+    manifold. *Precision* is the fraction of generated images inside it (are the samples
+    realistic?); *recall* is the fraction of real images inside the manifold built the same
+    way from the generated features (does the generator cover the real variety?). k = 3 and
+    equal set sizes follow the paper; a generator that copies a few real images gets high
+    precision and low recall, pure noise gets precision near 0.
+
+    Features: the paper uses VGG-16 trained on ImageNet, which must be downloaded. The
+    default here, ``'random_cnn'`` (``random_cnn_features``), is an untrained CNN with fixed
+    random weights: offline, deterministic, about 1 CPU s for 2 x 512 images of 32x32.
+    Random-weight embeddings are a known, weaker substitute for trained ones (Naeem et al.
+    2020, "Reliable fidelity and diversity metrics for generative models", ICML, use them
+    where ImageNet features do not fit; Lee, Kim & Lee 2023, "Demystifying randomly
+    initialized networks for evaluating generative models", AAAI, study when they work):
+    they see colour, layout and local texture, not meaning. Measured on the procedural
+    sprites, they give precision near 0 to noise, to the per-pixel Gaussian baseline and
+    to sprites made of two mismatched halves, and the real-against-real floor about 0.85.
+    Two alternatives were measured and not chosen: downsampled pixels rate the per-pixel
+    Gaussian baseline as perfectly precise (its samples average to the mean image), and the
+    C2ST classifier's own features are trained to separate the two sets, so they would
+    merely repeat its verdict. Known blind spot: blurred images sit in the dense middle of
+    the real manifold in this space, so blur shows as high precision with near-zero recall
+    (the C2ST catches blur). Pass your own ``features`` callable (images -> (N, D) array),
+    e.g. a pretrained network's embedding in Colab, to use better features.
+
+    Args:
+        real, generated: (N, H, W, C) arrays in [-1, 1] (or ``ImageSet``), square, side a
+            power of two >= 16, the same shape in both.
+        k: the k-th nearest neighbour sets each ball's radius (paper: 3), 1 <= k < n.
+        features: ``'random_cnn'`` or a callable mapping an image array to (N, D) features.
+        max_images: the same number n = min(len(real), len(generated), max_images) of each
+            set is used (random subsets drawn with ``seed``); None: as many as both have.
+        seed: integer >= 0; the subsets and the random CNN's weights.
+
+    Returns:
+        dict(precision=float, recall=float, k=int, n=int), both values in [0, 1].
+    """
+    real, generated = _same_shape_sets(real, generated)
+    k = check_positive("k", k, integer=True)
+    max_images = _max_images(max_images)
+    seed = _check_seed(seed)
+    if not (features == "random_cnn" or callable(features)):
+        raise ValueError(
+            f"features={features!r} is not allowed; use 'random_cnn' or a callable that maps "
+            "an (N, H, W, C) image array to an (N, D) feature array."
+        )
+    count = min(len(real), len(generated), max_images or len(real))
+    if k >= count:
+        raise ValueError(
+            f"k={k} needs more than k images in each set; real has {len(real)} and generated "
+            f"{len(generated)} (max_images={max_images}); use k < {count} or more images."
+        )
+    real, generated = _equal_subsets(real, generated, max_images, np.random.default_rng(seed))
+    if features == "random_cnn":
+        embedded = [random_cnn_features(images, seed=seed) for images in (real, generated)]
+    else:
+        embedded = []
+        for name, images in (("real", real), ("generated", generated)):
+            values = np.asarray(features(images), dtype=np.float64)
+            if values.ndim != 2 or len(values) != len(images) or not np.all(np.isfinite(values)):
+                raise ValueError(
+                    f"features returned an array of shape {values.shape} for {name} ({len(images)} "
+                    "images); expected a finite (N, D) array, one row per image."
+                )
+            embedded.append(values)
+    real_features, generated_features = embedded
+    # Column k of each sorted row: column 0 is the point itself (distance 0).
+    real_radii = np.sort(_pairwise_distances(real_features, real_features), axis=1)[:, k]
+    generated_radii = np.sort(_pairwise_distances(generated_features, generated_features), axis=1)[:, k]
+    distances = _pairwise_distances(real_features, generated_features)  # (real, generated)
+    precision = float((distances <= real_radii[:, None]).any(axis=0).mean())
+    recall = float((distances <= generated_radii[None, :]).any(axis=1).mean())
+    return {"precision": precision, "recall": recall, "k": int(k), "n": int(count)}
+
+
+def image_metrics(real, generated, max_images: int | None = 2048, seed: int = 0) -> dict:
+    """One table row: SWD, C2ST and precision/recall of ``generated`` against ``real``.
+
+    Give *held-out* real images as ``real`` (not the ones the GAN trained on), and compute
+    the floor with the same call on two disjoint real sets::
+
+        rows = {"real (floor)": image_metrics(real_heldout, real_train),
+                "DCGAN": image_metrics(real_heldout, dcgan_samples)}
+        pandas.DataFrame(rows).T
+
+    The same ``n = min(len(real), len(generated), max_images)`` images of each set (drawn
+    with ``seed``) feed all three metrics, since each depends on n. Defaults are those of
+    ``sliced_wasserstein``, ``classifier_two_sample_test`` and ``precision_recall``.
+
+    Returns:
+        dict(swd, c2st_accuracy, c2st_low, c2st_high, c2st_p_value, precision, recall, n).
+    """
+    real, generated = _same_shape_sets(real, generated)
+    max_images = _max_images(max_images)
+    seed = _check_seed(seed)
+    real, generated = _equal_subsets(real, generated, max_images, np.random.default_rng([seed, 1]))
+    if len(real) < 20:
+        raise ValueError(
+            f"real and generated give {len(real)} images each; image_metrics needs at least 20 of each."
+        )
+    test = classifier_two_sample_test(real, generated, max_images=None, seed=seed)
+    quality = precision_recall(real, generated, max_images=None, seed=seed)
+    return {
+        "swd": sliced_wasserstein(real, generated, seed=seed),
+        "c2st_accuracy": test.accuracy,
+        "c2st_low": test.interval[0],
+        "c2st_high": test.interval[1],
+        "c2st_p_value": test.p_value,
+        "precision": quality["precision"],
+        "recall": quality["recall"],
+        "n": len(real),
+    }

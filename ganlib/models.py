@@ -22,7 +22,7 @@ import math
 import keras
 from keras import layers
 
-from ._checks import check_choice, check_positive
+from ._checks import check_choice, check_image_size, check_positive
 
 IMAGE_SIZES = (16, 32, 64, 128)
 CHANNELS = (1, 3, 4)
@@ -39,12 +39,8 @@ __all__ = [
 
 
 def _check_image_size(image_size):
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size not in IMAGE_SIZES:
-        raise ValueError(
-            f"image_size={image_size!r} is not supported; use a power of two from 16 to 128: "
-            f"{', '.join(str(size) for size in IMAGE_SIZES)}."
-        )
-    return image_size
+    return check_image_size("image_size", image_size, allowed=IMAGE_SIZES,
+                            reason="a power of two from 16 to 128")
 
 
 def _check_channels(channels):

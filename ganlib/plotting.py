@@ -14,6 +14,7 @@ import numpy as np
 from ._checks import check_positive
 
 __all__ = [
+    "display_uint8",
     "to_uint8",
     "image_grid",
     "save_image_grid",
@@ -40,20 +41,26 @@ def _as_images(images, name="images"):
     return array
 
 
-def to_uint8(images):
-    """Map [-1, 1] images to uint8 [0, 255] RGB or grey; RGBA is composited on white.
+def display_uint8(images):
+    """[-1, 1] images as 8-bit pictures to show: RGB or grey, RGBA composited on white.
 
-    Returns (N, H, W, 3) for colour and RGBA input, (N, H, W) for grey input. Values
-    outside [-1, 1] are clipped.
+    Returns (N, H, W, 3) for colour and RGBA input, (N, H, W) for grey input. The pixel
+    mapping is ``ganlib.data.to_uint8`` (the one [-1, 1] -> [0, 255] conversion, which clips
+    values outside [-1, 1]); this function only chooses how to show the channels.
     """
+    from .data.files import to_uint8 as pixels_uint8
+
     images = _as_images(images)
-    unit = (np.clip(images, -1.0, 1.0) + 1.0) / 2.0  # [0, 1]
-    if unit.shape[-1] == 4:
+    if images.shape[-1] == 4:
+        unit = (np.clip(images, -1.0, 1.0) + 1.0) / 2.0
         alpha = unit[..., 3:4]
-        unit = unit[..., :3] * alpha + (1.0 - alpha)  # "over" a white background
-    elif unit.shape[-1] == 1:
-        unit = unit[..., 0]
-    return np.round(unit * 255.0).astype(np.uint8)
+        images = (unit[..., :3] * alpha + (1.0 - alpha)) * 2.0 - 1.0  # "over" a white background
+    elif images.shape[-1] == 1:
+        images = images[..., 0]
+    return pixels_uint8(images)
+
+
+to_uint8 = display_uint8  # the name of ganlib 0.1 (notebooks and scripts written for it)
 
 
 def image_grid(images, ncols: int | None = None, padding: int = 2, pad_value: int = 255):
@@ -62,7 +69,7 @@ def image_grid(images, ncols: int | None = None, padding: int = 2, pad_value: in
     Returns an (H', W', 3) array for colour/RGBA input or (H', W') for grey input, with
     ``padding`` pixels of ``pad_value`` (white) between and around the tiles.
     """
-    tiles = to_uint8(images)
+    tiles = display_uint8(images)
     count, height, width = tiles.shape[:3]
     if ncols is None:
         ncols = int(math.ceil(math.sqrt(count)))
@@ -207,7 +214,7 @@ def plot_nearest_neighbours(samples, training_images, n: int = 8, figsize=None):
     fig, axes = plt.subplots(2, count, figsize=figsize or (1.4 * count, 3.2), dpi=80, squeeze=False)
     for column in range(count):
         for row, image in enumerate((samples[column], training[indices[column]])):
-            tile = to_uint8(image)[0]
+            tile = display_uint8(image)[0]
             axes[row, column].imshow(tile, cmap="gray" if tile.ndim == 2 else None, vmin=0, vmax=255)
             axes[row, column].set_xticks([])
             axes[row, column].set_yticks([])

@@ -19,7 +19,7 @@ import time
 import keras
 import numpy as np
 
-from ._checks import check_choice, check_non_negative, check_positive, check_range, check_same_length
+from ._checks import check_choice, check_non_negative, check_positive, check_range, check_same_length, check_seed
 
 LOSSES = ("gan", "wgan-gp")
 
@@ -387,8 +387,7 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
     batch_size = check_positive("batch_size", batch_size, integer=True)
     eval_samples = check_positive("eval_samples", eval_samples, integer=True)
     n_snapshots = check_positive("n_snapshots", n_snapshots, integer=True)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be an integer >= 0.")
+    seed = check_seed("seed", seed)
     dim = getattr(target, "dim", None)
     if dim not in (1, 2) or not hasattr(target, "sample"):
         raise ValueError(f"target of type {type(target).__name__} is not a toy target (it needs "

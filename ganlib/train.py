@@ -18,7 +18,7 @@ import os
 import keras
 import tensorflow as tf
 
-from ._checks import check_choice, check_non_negative, check_positive, check_range
+from ._checks import check_choice, check_image_range, check_non_negative, check_positive, check_range
 
 GENERATOR_LOSSES = ("non-saturating", "saturating")  # and "hinge", set by GAN(loss="hinge")
 
@@ -117,15 +117,10 @@ def check_training_data(data, expected_shape):
                 f"the images have dtype {batch.dtype}; expected float32 values in [-1, 1] "
                 "(for uint8 images use x / 127.5 - 1)."
             )
-        if not np.all(np.isfinite(batch)):
-            raise ValueError("the first batch of images contains NaN or inf values.")
-        low, high = float(batch.min()), float(batch.max())
-        if low < -1.001 or high > 1.001:
-            hint = " (looks like [0, 255]: use x / 127.5 - 1)" if high > 2 else ""
-            raise ValueError(
-                f"the images have values in [{low:.3g}, {high:.3g}]; the generator's tanh "
-                f"makes images in [-1, 1], so scale the real images to [-1, 1]{hint}."
-            )
+        low, high = float(np.nanmin(batch)), float(np.nanmax(batch))
+        hint = "the generator's tanh makes images in [-1, 1]" + (
+            "; they look like [0, 255]: use x / 127.5 - 1" if high > 2 else "")
+        check_image_range("the first batch of images", batch, hint=hint)
         if low >= 0.0 and batch.size > 1000:
             import warnings
 

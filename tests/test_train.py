@@ -143,7 +143,7 @@ def test_data_matching_the_model_passes():
         (batches(images(8, size=32)), r"examples of shape \(32, 32, 1\) but the discriminator expects \(16, 16, 1\)"),
         (batches(images(8, channels=3)), r"examples of shape \(16, 16, 3\)"),
         (tf.data.Dataset.from_tensor_slices(images(8)), r"single examples of shape \(16, 16, 1\), not batches.*batch\(64\)"),
-        (batches((images(8) + 1) * 127.5), r"values in \[0.*255\].*scale the real images to \[-1, 1\].*x / 127.5 - 1"),
+        (batches((images(8) + 1) * 127.5), r"images.*\[0.*255\].*\[-1, 1\].*x / 127.5 - 1"),
         (batches(images(8) * 1.5), r"values in \[-1.5, 1.5\]"),
         (batches(np.zeros((8, 16, 16, 1), np.uint8)), r"dtype uint8; expected float32"),
         (batches(np.full((8, 16, 16, 1), np.nan, np.float32)), r"NaN or inf"),
