@@ -14,7 +14,7 @@ def test_one_image_range_rule_for_every_module():
         lambda x: check_image_range("images", x),
         lambda x: metrics.gaussian_noise_baseline(x, 2),
         lambda x: train.check_training_data(x, (16, 16, 1)),
-        lambda x: inpaint._check_images_and_masks(x, np.ones((4, 16, 16, 1), np.float32)),
+        lambda x: inpaint._check_images_and_masks(x, inpaint.center_mask(16)),
     ]
     for function in accept:
         function(inside)
