@@ -216,7 +216,8 @@ def check_checkpoint(path) -> dict:
             except Exception as error:  # e.g. a changed compression method or size field
                 raise _damaged(path, f"unreadable archive member ({type(error).__name__}: {error})") from None
             if broken is not None:
-                raise _damaged(path, f"member {broken!r} fails its CRC check: bytes changed or cut")
+                raise _damaged(path, f"member {broken!r} does not match its CRC-32 or its header: "
+                                     "bytes changed or cut")
             if "meta.npy" not in archive.namelist():
                 raise _damaged(path, "no 'meta' array: not a checkpoint written by ganlib")
             with archive.open("meta.npy") as member:
@@ -224,7 +225,7 @@ def check_checkpoint(path) -> dict:
     except DamagedCheckpointError:
         raise
     except zipfile.BadZipFile as error:
-        raise _damaged(path, f"not a complete zip archive ({error}): truncated or partly copied") from None
+        raise _damaged(path, f"not a complete zip archive, as when truncated or partly copied: {error}") from None
     except Exception as error:
         raise _damaged(path, f"{type(error).__name__}: {' '.join(str(error).split())[:200]}") from None
     if not isinstance(meta, dict):
