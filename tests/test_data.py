@@ -263,7 +263,8 @@ def test_pipeline_applies_augment_per_batch():
     [
         (lambda: _numbered_images(10), dict(batch_size=0), ("batch_size", "0", "positive")),
         (lambda: _numbered_images(10), dict(batch_size=16), ("batch_size", "16", "10 images", "drop_remainder")),
-        (lambda: _numbered_images(10) * 3, dict(batch_size=2), ("images", "[-3, 3]", "[-1, 1]")),
+        (lambda: _numbered_images(10) * 3, dict(batch_size=2), ("images", "[-3, 3]", "[-1, 1]", "from_uint8")),
+        (lambda: _numbered_images(10) * np.nan, dict(batch_size=2), ("images", "NaN", "[-1, 1]")),
         (lambda: _numbered_images(10)[0], dict(batch_size=2), ("images", "(4, 4, 1)", "(n, H, W, C)")),
         (lambda: _numbered_images(10), dict(batch_size=2, cache=3), ("cache", "3", "'auto'", "True", "False")),
         (lambda: _numbered_images(10), dict(batch_size=2, augment="flip"), ("augment", "'flip'", "function")),

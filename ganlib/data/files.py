@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 import os
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from .._checks import check_choice
+from .._checks import check_choice, check_image_size
 
 #: File name endings image_folder reads (case does not matter).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
@@ -45,22 +44,8 @@ WHITE = 255
 # Argument checks
 # ----------------------------------------------------------------------------------------
 def _check_image_size(image_size, name="image_size"):
-    """Return (height, width) from an int or a pair of ints."""
-    if isinstance(image_size, (tuple, list)) and len(image_size) == 2:
-        height, width = image_size
-        for part in (height, width):
-            if isinstance(part, bool) or not isinstance(part, numbers.Integral) or part <= 0:
-                raise ValueError(
-                    f"{name}={image_size!r} must be a positive integer or a pair "
-                    "(height, width) of positive integers."
-                )
-        return int(height), int(width)
-    if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral) or image_size <= 0:
-        raise ValueError(
-            f"{name}={image_size!r} must be a positive integer or a pair "
-            "(height, width) of positive integers."
-        )
-    return int(image_size), int(image_size)
+    """Return (height, width) from an int or a pair of ints (the loading rule of _checks)."""
+    return check_image_size(name, image_size, pair=True)
 
 
 def _check_channels(channels):

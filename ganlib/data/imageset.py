@@ -4,7 +4,6 @@ shuffled, batched, prefetched ``tf.data.Dataset`` that ``fit`` trains on).
 """
 from __future__ import annotations
 
-import math
 import numbers
 import os
 import threading
@@ -12,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from .._checks import check_positive, check_range
+from .._checks import check_image_range, check_positive, check_range
 from .files import (IMAGE_EXTENSIONS, _check_channels, _check_crop, _check_image_size, _check_resample,
                     _Decoder, _header_problem, from_uint8)
 from .folders import (DataFolderError, SkippedFile, SkippedImageWarning, _check_folder, _decode_all,
@@ -388,12 +387,9 @@ def training_pipeline(images, batch_size=128, shuffle=True, seed=None, drop_rema
         if images.ndim != 4 or images.shape[-1] not in (1, 3, 4) or images.shape[0] == 0:
             raise ValueError(f"images has shape {images.shape}; expected (n, H, W, C) with n >= 1 "
                              "and C in (1, 3, 4).")
-        low, high = float(images.min()), float(images.max())
-        if low < -1.0 - 1e-4 or high > 1.0 + 1e-4 or not (math.isfinite(low) and math.isfinite(high)):
-            raise ValueError(f"images has values in [{low:.3g}, {high:.3g}]; expected [-1, 1] "
-                             "(use ganlib.data.from_uint8 for uint8 pixels).")
+        images = check_image_range("images", images, hint="use ganlib.data.from_uint8 for uint8 pixels")
         _count = images.shape[0]
-        images = tf.data.Dataset.from_tensor_slices(images.astype(np.float32))
+        images = tf.data.Dataset.from_tensor_slices(images)
     elif not isinstance(images, tf.data.Dataset):
         raise ValueError(f"images={type(images).__name__} is not allowed; give a tf.data.Dataset of "
                          "single images, an ImageSet or a NumPy array (n, H, W, C).")

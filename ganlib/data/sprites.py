@@ -4,12 +4,11 @@ offline stand-in: made-up pixel creatures, messy on purpose like a scraped folde
 """
 from __future__ import annotations
 
-import numbers
 import os
 
 import numpy as np
 
-from .._checks import check_choice, check_positive, check_range
+from .._checks import check_choice, check_positive, check_range, check_seed
 from .cleaning import ImageList, _clean_steps, _cleaning_log, _first_of_each, _print_log, clean_sprites
 from .downloads import _short_reason, fetch
 from .files import IMAGE_EXTENSIONS, _check_channels, _check_image_size, _check_resample, _raw_rgba, \
@@ -123,8 +122,7 @@ def procedural_sprites(count=1000, seed=0, duplicate_fraction=0.02) -> ImageList
     """
     count = check_positive("count", count, integer=True)
     duplicate_fraction = check_range("duplicate_fraction", duplicate_fraction, 0.0, 0.5, high_open=True)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be an integer >= 0.")
+    seed = check_seed("seed", seed)
     rng = np.random.default_rng(seed)
     sprites = [_one_sprite(rng) for _ in range(count)]
     copies = int(round(duplicate_fraction * count)) if count > 1 else 0
