@@ -119,7 +119,7 @@ def worker(variant, shape, batch_size, steps, warmup, width, seed=0):
     import tensorflow as tf
 
     from ganlib import models, onednn_enabled
-    from ganlib.train import GAN
+    from ganlib.train import GAN, dcgan_adam
 
     keras.utils.set_random_seed(seed)
     image_size, channels = SHAPES[shape]
@@ -129,8 +129,8 @@ def worker(variant, shape, batch_size, steps, warmup, width, seed=0):
     if setting["trainer"] == "plain":
         model = _plain_trainer_class()(discriminator, generator, latent_dim)
         model.compile(
-            d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-            g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+            d_optimizer=dcgan_adam(),
+            g_optimizer=dcgan_adam(),
             loss_fn=keras.losses.BinaryCrossentropy(from_logits=True),
             jit_compile=setting["jit_compile"],
         )

@@ -652,17 +652,23 @@ class GAN(_AdversarialModel):
                        lambda: tf.constant(0.0))
 
 
-def dcgan_adam(learning_rate: float = 2e-4):
+# The papers' optimiser settings, defined once (the command line and the benchmark use them).
+DCGAN_LEARNING_RATE = 2e-4      # Radford et al. 2015, section 4 (with beta_1 = 0.5)
+WGAN_GP_LEARNING_RATE = 1e-4    # Gulrajani et al. 2017, Algorithm 1 (beta_1 = 0, beta_2 = 0.9)
+WGAN_LEARNING_RATE = 5e-5       # Arjovsky et al. 2017, Algorithm 1 (RMSprop)
+
+
+def dcgan_adam(learning_rate: float = DCGAN_LEARNING_RATE):
     """Adam(learning_rate, beta_1=0.5): Radford et al. 2015, section 4 (2e-4, beta_1 0.5)."""
     return keras.optimizers.Adam(learning_rate, beta_1=0.5)
 
 
-def wgan_gp_adam(learning_rate: float = 1e-4):
+def wgan_gp_adam(learning_rate: float = WGAN_GP_LEARNING_RATE):
     """Adam(learning_rate, beta_1=0, beta_2=0.9): Gulrajani et al. 2017, Algorithm 1."""
     return keras.optimizers.Adam(learning_rate, beta_1=0.0, beta_2=0.9)
 
 
-def wgan_rmsprop(learning_rate: float = 5e-5):
+def wgan_rmsprop(learning_rate: float = WGAN_LEARNING_RATE):
     """RMSprop(5e-5): Arjovsky et al. 2017, Algorithm 1."""
     return keras.optimizers.RMSprop(learning_rate)
 
