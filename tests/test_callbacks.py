@@ -14,6 +14,7 @@ import tensorflow as tf
 from PIL import Image
 
 from ganlib import callbacks, models
+from ganlib.runfolder import DamagedCheckpointError, DamagedCheckpointWarning
 from ganlib.train import GAN, fit_gan
 
 LATENT_DIM = 8
@@ -134,8 +135,7 @@ def test_checkpoint_round_trip_and_wrong_model(tmp_path):
                 LATENT_DIM)
     wider.compile()
     before = weights_of(wider)
-    with pytest.raises(ValueError, match=r"has shape .* in the model but .* in the file; it was saved from a different model"):
-        callbacks.load_checkpoint(wider, path)
+    raises_with(["has shape", "different model"], callbacks.load_checkpoint, wider, path)
     for group, values in weights_of(wider).items():  # untouched
         for value, wanted in zip(values, before[group]):
             np.testing.assert_array_equal(value, wanted)
@@ -277,26 +277,146 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     assert not [name for name in os.listdir(out_dir / "checkpoints") if name.endswith(".partial")]
 
 
+def raises_with(words, call, *args, **kwargs):
+    """``call`` raises ValueError whose message holds each of ``words`` (the argument's name,
+    the value given, what is allowed), worded however the library likes."""
+    with pytest.raises(ValueError) as info:
+        call(*args, **kwargs)
+    message = str(info.value)
+    assert all(word in message for word in words), message
+    return message
+
+
 def test_bad_input(tmp_path):
     gan = tiny_gan()
     images = np.zeros((8, 16, 16, 1), np.float32)
-    with pytest.raises(ValueError, match=r"dataset is a ndarray; fit_gan needs a tf.data.Dataset"):
-        fit_gan(gan, images, 1, tmp_path)
-    with pytest.raises(ValueError, match=r"epochs=0 must be a positive integer"):
-        fit_gan(gan, dataset(), 0, tmp_path)
-    with pytest.raises(ValueError, match=r"dataset is infinite \(it repeats\); give steps_per_epoch"):
-        fit_gan(gan, dataset().repeat(), 1, tmp_path)
-    with pytest.raises(ValueError, match=r"n_samples=0 must be a positive integer"):
-        fit_gan(gan, dataset(), 1, tmp_path, n_samples=0)
+    raises_with(["dataset", "ndarray", "tf.data.Dataset"], fit_gan, gan, images, 1, tmp_path)
+    raises_with(["epochs=0", "positive integer"], fit_gan, gan, dataset(), 0, tmp_path)
+    raises_with(["dataset", "infinite", "steps_per_epoch"], fit_gan, gan, dataset().repeat(), 1, tmp_path)
+    raises_with(["n_samples=0", "positive integer"], fit_gan, gan, dataset(), 1, tmp_path, n_samples=0)
     state = callbacks.TrainingState()
-    with pytest.raises(ValueError, match=r"every_steps=0 must be a positive integer or None"):
-        callbacks.Checkpoint(tmp_path, state, every_steps=0)
-    with pytest.raises(ValueError, match=r"keep=0 must be a positive integer"):
-        callbacks.Checkpoint(tmp_path, state, keep=0)
-    with pytest.raises(ValueError, match=r"every_epochs=0 must be a positive integer"):
-        callbacks.SampleGrid(tmp_path, state, every_epochs=0)
-    with pytest.raises(ValueError, match=r"checkpoint path='.*missing.npz' does not exist"):
-        callbacks.load_checkpoint(gan, str(tmp_path / "missing.npz"))
+    raises_with(["every_steps=0", "positive integer", "None"], callbacks.Checkpoint, tmp_path, state, every_steps=0)
+    raises_with(["keep=0", "positive integer"], callbacks.Checkpoint, tmp_path, state, keep=0)
+    raises_with(["every_epochs=0", "positive integer"], callbacks.SampleGrid, tmp_path, state, every_epochs=0)
+    raises_with(["every_steps=0", "positive integer"], callbacks.TensorBoardLogger, tmp_path / "tb",
+                np.zeros((1, LATENT_DIM)), every_steps=0)
+    raises_with(["missing.npz", "does not exist"], callbacks.load_checkpoint, gan, str(tmp_path / "missing.npz"))
+
+
+# ------------------------------------------------------------------- damaged checkpoints
+def truncate(path):
+    """Half of the file, as a full disk or an interrupted copy leaves it."""
+    data = open(path, "rb").read()
+    with open(path, "wb") as handle:
+        handle.write(data[:len(data) // 2])
+
+
+def flip_byte(path):
+    """One changed byte in the middle of the file (inside the weights), as a bad disk or sync gives."""
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    with open(path, "wb") as handle:
+        handle.write(bytes(data))
+
+
+def stray(path):
+    """A .npz named like a checkpoint that ganlib did not write (no metadata)."""
+    with open(path, "wb") as handle:
+        np.savez(handle, weights=np.zeros(3))
+
+
+@pytest.fixture(scope="module")
+def two_epochs(tmp_path_factory):
+    """A finished run of 2 epochs of 3 steps with checkpoints at steps 3 and 6 (copy it to damage it)."""
+    folder = tmp_path_factory.mktemp("two_epochs")
+    history = fit_gan(tiny_gan(), dataset(), 2, folder, checkpoint_every=3, verbose=0)
+    assert sorted(os.listdir(folder / "checkpoints")) == ["ckpt-00000003.npz", "ckpt-00000006.npz"]
+    return folder, history
+
+
+def copy_of(run, tmp_path):
+    import shutil
+
+    return shutil.copytree(run, tmp_path / "run")
+
+
+DAMAGE = {"truncated": (truncate, "truncated"), "flipped": (flip_byte, "CRC-32"),
+          "stray": (stray, "not a checkpoint written by ganlib")}
+
+
+def damage_warnings(caught):
+    return [str(warning.message) for warning in caught if issubclass(warning.category, DamagedCheckpointWarning)]
+
+
+@pytest.mark.parametrize("kind, name, resume_step", [("truncated", "ckpt-00000006.npz", 3),
+                                                     ("flipped", "ckpt-00000006.npz", 3),
+                                                     ("stray", "ckpt-00000007.npz", 6)])
+def test_resume_skips_a_damaged_newest_checkpoint_and_keeps_it(two_epochs, tmp_path, kind, name, resume_step):
+    run, first = copy_of(two_epochs[0], tmp_path), two_epochs[1]
+    folder = run / "checkpoints"
+    damage, reason = DAMAGE[kind]
+    damage(folder / name)
+    damaged_bytes = (folder / name).read_bytes()
+    with pytest.warns(DamagedCheckpointWarning) as caught:
+        resumed = fit_gan(tiny_gan(seed=5), dataset(), 3, run, checkpoint_every=3, verbose=0)
+    [message] = damage_warnings(caught)  # one line: which file, why, what was used instead
+    assert "\n" not in message and str(folder / name) in message and reason in message
+    assert f"kept as {name}.damaged" in message and f"using ckpt-{resume_step:08d}.npz" in message
+    assert resumed.status == "completed" and resumed.resumed_from_step == resume_step
+    assert resumed["step"] == list(range(1, 10))
+    assert resumed["d_loss"][:resume_step] == first["d_loss"][:resume_step]  # history from the checkpoint
+    # steps 4-6 trained again from the step-3 state give the same losses as the first time
+    np.testing.assert_allclose(resumed["d_loss"][resume_step:6], first["d_loss"][resume_step:6], rtol=1e-4)
+    assert (folder / f"{name}.damaged").read_bytes() == damaged_bytes  # kept, byte for byte
+    assert sorted(os.listdir(folder)) == sorted({f"{name}.damaged", "ckpt-00000006.npz", "ckpt-00000009.npz"})
+
+
+def test_a_damaged_older_checkpoint_is_set_aside_not_pruned(two_epochs, tmp_path):
+    run = copy_of(two_epochs[0], tmp_path)
+    folder = run / "checkpoints"
+    flip_byte(folder / "ckpt-00000003.npz")
+    damaged_bytes = (folder / "ckpt-00000003.npz").read_bytes()
+    with pytest.warns(DamagedCheckpointWarning) as caught:
+        resumed = fit_gan(tiny_gan(), dataset(), 4, run, checkpoint_every=3, verbose=0)
+    [message] = damage_warnings(caught)
+    assert "ckpt-00000003.npz" in message and "using ckpt-00000006.npz" in message
+    assert resumed.resumed_from_step == 6 and resumed["step"][-1] == 12
+    # training on saved steps 9 and 12 and pruned the old checkpoints: the damaged file stays
+    assert sorted(os.listdir(folder)) == ["ckpt-00000003.npz.damaged", "ckpt-00000009.npz", "ckpt-00000012.npz"]
+    assert (folder / "ckpt-00000003.npz.damaged").read_bytes() == damaged_bytes
+
+
+def test_resume_with_no_intact_checkpoint_is_one_error_and_changes_nothing(tmp_path):
+    fit_gan(tiny_gan(), dataset(), 1, tmp_path, checkpoint_every=None, verbose=0)
+    folder = tmp_path / "checkpoints"
+    assert sorted(os.listdir(folder)) == ["ckpt-00000000.npz", "ckpt-00000003.npz"]
+    truncate(folder / "ckpt-00000003.npz")
+    flip_byte(folder / "ckpt-00000000.npz")
+    before = {name: (folder / name).read_bytes() for name in os.listdir(folder)}
+    gan = tiny_gan(seed=5)
+    weights = weights_of(gan)
+    with pytest.raises(DamagedCheckpointError) as info:
+        fit_gan(gan, dataset(), 2, tmp_path, verbose=0)
+    assert isinstance(info.value, ValueError)
+    message = str(info.value)
+    assert "\n" not in message and "no intact checkpoint" in message
+    assert "ckpt-00000003.npz (not a complete zip archive, as when truncated" in message
+    assert "ckpt-00000000.npz (member " in message and "CRC-32" in message
+    assert "resume=False" in message
+    assert {name: (folder / name).read_bytes() for name in os.listdir(folder)} == before  # nothing moved
+    for group, values in weights_of(gan).items():  # the model is untouched
+        for value, wanted in zip(values, weights[group]):
+            np.testing.assert_array_equal(value, wanted)
+
+
+def test_load_checkpoint_reports_damage_as_damage_not_as_another_model(tmp_path):
+    gan = tiny_gan()
+    path = callbacks.save_checkpoint(gan, tmp_path / "ckpt-00000000.npz", callbacks.TrainingState())
+    flip_byte(path)
+    with pytest.raises(DamagedCheckpointError) as info:
+        callbacks.load_checkpoint(tiny_gan(seed=1), path)
+    assert "different model" not in str(info.value) and "CRC-32" in str(info.value)
+    assert info.value.path == str(path)
 
 
 @pytest.mark.parametrize("repeat", [True, False], ids=["infinite", "finite"])
