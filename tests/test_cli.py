@@ -23,8 +23,9 @@ def run_cli(*args, timeout=300):
     return process.returncode, process.stdout, process.stderr
 
 
-def fails(capsys, argv, pattern, code=2):
-    """main(argv) exits with ``code`` and exactly one stderr line matching ``pattern``."""
+def fails(capsys, argv, *words, code=2):
+    """main(argv) exits with ``code`` and exactly one stderr line holding each of ``words``
+    (the option's name, the value given, what is allowed), worded however the CLI likes."""
     capsys.readouterr()
     try:
         result = cli.main(argv)
@@ -34,7 +35,7 @@ def fails(capsys, argv, pattern, code=2):
     lines = [line for line in err.splitlines() if line.strip()]
     assert result == code, err
     assert len(lines) == 1, err
-    assert re.search(pattern, lines[0]), lines[0]
+    assert all(word in lines[0] for word in words), lines[0]
     assert "Traceback" not in err
     return lines[0]
 
@@ -86,7 +87,7 @@ def test_usage_errors_are_one_line_in_a_real_process_without_traceback():
     code, out, err = run_cli("train", "--model", "stylegan", "--data", "faces", "--out", "x")
     assert code == 2 and out == ""
     assert err.strip().count("\n") == 0
-    assert "--model: invalid choice: 'stylegan'" in err and "'dcgan', 'wgan-gp'" in err
+    assert all(word in err for word in ("--model", "'stylegan'", "'dcgan', 'wgan-gp'"))
     code, out, err = run_cli()
     assert code == 2 and err.strip().count("\n") == 0 and "required: COMMAND" in err
 
@@ -101,68 +102,62 @@ def test_user_error_after_tensorflow_loaded_is_one_line_in_a_real_process(tmp_pa
     assert code == 2
     # TensorFlow's start-up messages and the skipped-file warning are not shown
     assert err.strip().count("\n") == 0, err
-    assert err.startswith("error: --data ") and "none of its 1 image files could be read" in err
+    assert err.startswith("error: ") and "--data" in err and "none of its 1 image files" in err
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("argv, pattern", [
-    (["train", "--model", "dcgan", "--data", "faces", "--out", "o", "--image-size", "48"],
-     r"--image-size=48 is not supported; use 16, 32, 64 or 128"),
-    (["train", "--model", "dcgan", "--data", "faces", "--out", "o", "--channels", "2"],
-     r"--channels=2 is not supported; use 1, 3 or 4"),
-    (["train", "--model", "dcgan", "--data", "faces", "--out", "o", "--epochs", "0"],
-     r"--epochs=0 must be an integer >= 1"),
-    (["train", "--model", "dcgan", "--data", "faces", "--out", "o", "--batch-size", "-4"],
-     r"--batch-size=-4 must be an integer >= 1"),
-    (["train", "--model", "dcgan", "--data", "faces", "--out", "o", "--learning-rate", "0"],
-     r"--learning-rate=0.0 must be a positive number"),
+NEW = ["train", "--model", "dcgan", "--data", "faces", "--out", "o"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (NEW + ["--image-size", "48"], ["--image-size", "48", "16, 32, 64 or 128"]),
+    (NEW + ["--channels", "2"], ["--channels", "2", "1, 3 or 4"]),
+    (NEW + ["--epochs", "0"], ["--epochs", "0", ">= 1"]),
+    (NEW + ["--batch-size", "-4"], ["--batch-size", "-4", ">= 1"]),
+    (NEW + ["--learning-rate", "0"], ["--learning-rate", "0", "positive"]),
     (["train", "--model", "wgan-gp", "--data", "faces", "--out", "o", "--gp-weight", "-1"],
-     r"--gp-weight=-1.0 must be a number >= 0"),
-    (["train", "--model", "dcgan", "--data", "faces", "--out", "o", "--n-critic", "3"],
-     r"--n-critic applies to --model wgan-gp only"),
-    (["train", "--model", "dcgan", "--data", "faces", "--out", "o", "--source", "pokemon"],
-     r"--source=pokemon is not allowed with --data faces; use one of auto, celeba, lfw"),
+     ["--gp-weight", "-1", ">= 0"]),
+    (NEW + ["--n-critic", "3"], ["--n-critic", "wgan-gp"]),
+    (NEW + ["--source", "pokemon"], ["--source", "pokemon", "auto, celeba, lfw"]),
     (["train", "--model", "dcgan", "--data", "sprites", "--out", "o", "--source", "celeba"],
-     r"--source=celeba is not allowed with --data sprites; use one of auto, pokemon, procedural"),
-    (["train", "--data", "faces", "--out", "o"], r"--model is required for a new run"),
-    (["train", "--model", "dcgan", "--out", "o"], r"--data is required for a new run"),
-    (["train", "--model", "dcgan", "--data", "faces", "--out", "o", "--checkpoint-every", "0"],
-     r"--checkpoint-every=0 must be an integer >= 1"),
-    (["train", "--model", "dcgan", "--data", "faces", "--out", "o", "--epochs", "two"],
-     r"argument --epochs: invalid int value: 'two'"),
-    (["sample", "m.keras", "--out", "g.png", "--n", "0"], r"--n=0 must be an integer >= 1"),
-    (["inpaint", "x.png", "--model", "run", "--out", "o.png", "--steps", "0"], r"--steps=0 must be an integer"),
-    (["toy", "--steps", "0"], r"--steps=0 must be an integer >= 1"),
-    (["toy", "--mean", "four"], r"argument --mean: invalid float value: 'four'"),
-    (["toy", "--d-steps", "0"], r"--d-steps=0 must be an integer >= 1"),
-    (["toy", "--decay-to", "2"], r"--decay-to=2.0 is outside \[0, 1\]"),
+     ["--source", "celeba", "auto, pokemon, procedural"]),
+    (["train", "--data", "faces", "--out", "o"], ["--model", "required", "dcgan", "wgan-gp"]),
+    (["train", "--model", "dcgan", "--out", "o"], ["--data", "required", "faces", "sprites"]),
+    (NEW + ["--checkpoint-every", "0"], ["--checkpoint-every", "0", ">= 1"]),
+    (NEW + ["--epochs", "two"], ["--epochs", "two", "int"]),
+    (["sample", "m.keras", "--out", "g.png", "--n", "0"], ["--n", "0", ">= 1"]),
+    (["inpaint", "x.png", "--model", "run", "--out", "o.png", "--steps", "0"], ["--steps", "0", ">= 1"]),
+    (["toy", "--steps", "0"], ["--steps", "0", ">= 1"]),
+    (["toy", "--mean", "four"], ["--mean", "four", "float"]),
+    (["toy", "--d-steps", "0"], ["--d-steps", "0", ">= 1"]),
+    (["toy", "--decay-to", "2"], ["--decay-to", "2", "[0, 1]"]),
 ])
-def test_bad_option_values(capsys, tmp_path, argv, pattern):
-    os.chdir(tmp_path)
-    fails(capsys, argv, pattern)
+def test_bad_option_values(capsys, monkeypatch, tmp_path, argv, words):
+    monkeypatch.chdir(tmp_path)  # the relative --out o lands here, and the cwd is restored after
+    fails(capsys, argv, *words)
 
 
 def test_toy_bad_target(capsys):
-    fails(capsys, ["toy", "--std", "-1", "--steps", "5"], r"std")
+    fails(capsys, ["toy", "--std", "-1", "--steps", "5"], "std", "-1")
 
 
 # --------------------------------------------------------------------------- data errors
 def test_missing_data_folder(capsys, tmp_path):
     missing = str(tmp_path / "nowhere")
     fails(capsys, ["train", "--model", "dcgan", "--data", missing, "--out", str(tmp_path / "o")],
-          r"--data='.*nowhere' is neither 'faces', 'sprites' nor an existing folder")
+          "--data", "nowhere", "'faces'", "'sprites'", "folder")
 
 
 def test_data_that_is_a_file(capsys, tmp_path):
     picture = tmp_path / "one.png"
     Image.new("RGB", (8, 8)).save(picture)
     fails(capsys, ["train", "--model", "dcgan", "--data", str(picture), "--out", str(tmp_path / "o")],
-          r"--data='.*one.png' is a file, not a folder")
+          "--data", "one.png", "not a folder")
 
 
 def test_source_with_a_folder(capsys, images, tmp_path):
     fails(capsys, ["train", "--model", "dcgan", "--data", images, "--source", "lfw", "--out", str(tmp_path / "o")],
-          r"--source=lfw applies to --data faces or sprites only")
+          "--source", "lfw", "faces or sprites")
 
 
 def test_folder_with_unreadable_images_only(capsys, tmp_path):
@@ -171,7 +166,7 @@ def test_folder_with_unreadable_images_only(capsys, tmp_path):
     (folder / "a.png").write_bytes(b"not a png at all")
     (folder / "b.jpg").write_bytes(b"\xff\xd8\xff truncated")
     fails(capsys, ["train", "--model", "dcgan", "--data", str(folder), *TINY, "--out", str(tmp_path / "o"),
-                   "--quiet"], r"--data .*none of its 2 image files could be read")
+                   "--quiet"], "--data", "none of its 2 image files could be read")
 
 
 def test_unreadable_files_are_one_warning_line_each(capsys, images, tmp_path):
@@ -192,41 +187,41 @@ def test_unreadable_files_are_one_warning_line_each(capsys, images, tmp_path):
 def test_batch_larger_than_the_data(capsys, images, tmp_path):
     fails(capsys, ["train", "--model", "dcgan", "--data", images, "--image-size", "16", "--batch-size", "32",
                    "--out", str(tmp_path / "o"), "--quiet"],
-          r"--batch-size=32 x 1 device\(s\) = 32 is more than the 8 images of the data set; use --batch-size <= 8")
+          "--batch-size", "32", "8 images", "--batch-size <= 8")
 
 
 def test_out_is_a_file(capsys, tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("")
-    fails(capsys, ["train", "--model", "dcgan", "--data", "faces", "--out", str(target)], r"--out .* is a file")
+    fails(capsys, ["train", "--model", "dcgan", "--data", "faces", "--out", str(target)], "--out", "out.txt", "is a file")
 
 
 # ------------------------------------------------------------------- run and resume errors
 def test_resume_without_a_checkpoint(capsys, tmp_path):
     fails(capsys, ["train", "--out", str(tmp_path / "fresh"), "--resume"],
-          r"--resume: '.*fresh' holds no checkpoint to resume")
+          "--resume", "fresh", "no checkpoint")
 
 
 def test_resume_and_overwrite_together(capsys, trained_run):
-    fails(capsys, ["train", "--out", trained_run[0], "--resume", "--overwrite"], r"contradict each other")
+    fails(capsys, ["train", "--out", trained_run[0], "--resume", "--overwrite"], "--resume", "--overwrite")
 
 
 def test_existing_run_needs_resume_or_overwrite(capsys, images, trained_run):
     fails(capsys, ["train", "--model", "dcgan", "--data", images, "--out", trained_run[0]],
-          r"already holds a run; add --resume to continue it, --overwrite to start it afresh")
+          "already holds a run", "--resume", "--overwrite")
 
 
 def test_resume_refuses_different_settings(capsys, trained_run):
     fails(capsys, ["train", "--out", trained_run[0], "--resume", "--image-size", "32"],
-          r"--image-size=32 but the run in .* was trained with 16; leave --image-size out when resuming")
+          "--image-size", "32", "16")
     fails(capsys, ["train", "--out", trained_run[0], "--resume", "--model", "wgan-gp"],
-          r"--model=wgan-gp but the run .* was trained with dcgan")
+          "--model", "wgan-gp", "dcgan")
 
 
 def test_resume_of_a_folder_not_made_by_the_cli(capsys, tmp_path):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "ckpt-00000004.npz").write_bytes(b"")
-    fails(capsys, ["train", "--out", str(tmp_path), "--resume"], r"holds checkpoints but no config.json")
+    fails(capsys, ["train", "--out", str(tmp_path), "--resume"], "config.json")
 
 
 def test_interrupted_training_says_how_to_resume(capsys, monkeypatch, images, tmp_path):
@@ -238,7 +233,7 @@ def test_interrupted_training_says_how_to_resume(capsys, monkeypatch, images, tm
     monkeypatch.setattr(train, "fit_gan", interrupted)
     out = str(tmp_path / "run")
     fails(capsys, ["train", "--model", "dcgan", "--data", images, *TINY, "--out", out, "--quiet"],
-          rf"^error: interrupted; .* python -m ganlib train --out {re.escape(out)} --resume$", code=130)
+          "interrupted", f"python -m ganlib train --out {out} --resume", code=130)
 
 
 def test_out_of_memory_gives_advice(capsys, monkeypatch, images, tmp_path):
@@ -251,7 +246,7 @@ def test_out_of_memory_gives_advice(capsys, monkeypatch, images, tmp_path):
 
     monkeypatch.setattr(train, "fit_gan", out_of_memory)
     fails(capsys, ["train", "--model", "dcgan", "--data", images, *TINY, "--out", str(tmp_path / "run"), "--quiet"],
-          r"^error: out of memory \(OOM when allocating.*\); lower --batch-size, --image-size or --width", code=1)
+          "out of memory", "--batch-size", "--image-size", "--width", code=1)
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch):
@@ -263,27 +258,170 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
         cli.main(["toy"])
 
 
+# ------------------------------------------------------------------- damaged checkpoints
+def truncate(path):
+    data = open(path, "rb").read()
+    with open(path, "wb") as handle:
+        handle.write(data[:len(data) // 2])
+
+
+def flip_byte(path):
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    with open(path, "wb") as handle:
+        handle.write(bytes(data))
+
+
+def stray(path):
+    with open(path, "wb") as handle:
+        np.savez(handle, weights=np.zeros(3))
+
+
+DAMAGE = {"truncated": (truncate, "truncated"), "flipped": (flip_byte, "CRC-32"),
+          "stray": (stray, "not a checkpoint written by ganlib")}
+
+
+def copy_run(trained_run, folder, keep_checkpoints=None, keras_files=True):
+    """A copy of the trained run (checkpoints at steps 0 and 2), optionally without some."""
+    import shutil
+
+    shutil.copytree(trained_run[0], folder, ignore=None if keras_files else shutil.ignore_patterns("*.keras"))
+    if keep_checkpoints is not None:
+        for name in os.listdir(os.path.join(folder, "checkpoints")):
+            if name not in keep_checkpoints:
+                os.remove(os.path.join(folder, "checkpoints", name))
+    return str(folder)
+
+
+def folder_bytes(folder):
+    return {name: open(os.path.join(folder, name), "rb").read() for name in sorted(os.listdir(folder))}
+
+
+def one_warning(capsys, *words):
+    """stderr holds exactly one warning line (besides progress bars), naming ``words``."""
+    err = capsys.readouterr().err
+    found = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("warning:")]
+    assert len(found) == 1 and found[0].startswith("warning: checkpoint "), err
+    assert all(word in found[0] for word in words), found[0]
+    assert "Traceback" not in err and "error:" not in err
+
+
+@pytest.mark.parametrize("kind", ["truncated", "flipped"])
+def test_train_resume_skips_a_damaged_newest_checkpoint(capsys, trained_run, tmp_path, kind):
+    from tensorflow.core.util import event_pb2
+
+    import tensorflow as tf
+
+    out = copy_run(trained_run, tmp_path / "run")
+    newest = os.path.join(out, "checkpoints", "ckpt-00000002.npz")
+    damage, reason = DAMAGE[kind]
+    damage(newest)
+    damaged_bytes = open(newest, "rb").read()
+    tensorboard = str(tmp_path / "tensorboard")
+    capsys.readouterr()
+    assert cli.main(["train", "--out", out, "--resume", "--epochs", "2", "--tensorboard", tensorboard,
+                     "--quiet"]) == 0
+    one_warning(capsys, newest, reason, "kept as ckpt-00000002.npz.damaged", "using ckpt-00000000.npz")
+    assert open(newest + ".damaged", "rb").read() == damaged_bytes  # kept byte for byte
+    with open(os.path.join(out, "history.json")) as handle:
+        history = json.load(handle)
+    with open(os.path.join(trained_run[0], "history.json")) as handle:
+        first = json.load(handle)
+    assert history["status"] == "completed" and history["step"] == [1, 2, 3, 4]
+    # resumed from step 0: steps 1-2 trained again from the same state and data give the same losses
+    np.testing.assert_allclose(history["d_loss"][:2], first["d_loss"], rtol=1e-4)
+    steps = set()  # TensorBoard counts from the checkpoint actually used (step 0), not from the damaged one
+    for path in glob.glob(os.path.join(tensorboard, "events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(path):
+            event = event_pb2.Event.FromString(record.numpy())
+            steps.update(event.step for value in event.summary.value if value.tag == "d_loss")
+    assert sorted(steps) == [1, 2, 3, 4]
+
+
+def test_train_resume_with_no_intact_checkpoint_is_one_line_in_a_real_process(trained_run, tmp_path):
+    out = copy_run(trained_run, tmp_path / "run")
+    truncate(os.path.join(out, "checkpoints", "ckpt-00000002.npz"))
+    flip_byte(os.path.join(out, "checkpoints", "ckpt-00000000.npz"))
+    before = folder_bytes(os.path.join(out, "checkpoints"))
+    code, printed, err = run_cli("train", "--out", out, "--resume", "--epochs", "2")
+    assert code == 2 and printed == "" and "Traceback" not in err
+    assert err.strip().count("\n") == 0, err
+    for word in ("--resume", "no intact checkpoint", "ckpt-00000002.npz (not a complete zip archive",
+                 "ckpt-00000000.npz (member", "CRC-32", "--overwrite"):
+        assert word in err, (word, err)
+    assert folder_bytes(os.path.join(out, "checkpoints")) == before  # nothing renamed, nothing deleted
+
+
+def sample_grid(capsys, run, path):
+    assert cli.main(["sample", run, "--out", path, "--n", "4", "--seed", "2"]) == 0
+    return np.asarray(Image.open(path))
+
+
+@pytest.mark.parametrize("kind, damaged, used", [("truncated", "ckpt-00000002.npz", "ckpt-00000000.npz"),
+                                                 ("flipped", "ckpt-00000002.npz", "ckpt-00000000.npz"),
+                                                 ("stray", "ckpt-00000003.npz", "ckpt-00000002.npz")])
+def test_sample_skips_a_damaged_checkpoint_and_leaves_it_alone(capsys, trained_run, tmp_path, kind, damaged,
+                                                               used):
+    run = copy_run(trained_run, tmp_path / "run", keras_files=False)  # unfinished: read its checkpoints
+    damage, reason = DAMAGE[kind]
+    damage(os.path.join(run, "checkpoints", damaged))
+    before = folder_bytes(os.path.join(run, "checkpoints"))
+    capsys.readouterr()
+    grid = sample_grid(capsys, run, str(tmp_path / "grid.png"))
+    one_warning(capsys, os.path.join(run, "checkpoints", damaged), reason, f"using {used}")
+    assert folder_bytes(os.path.join(run, "checkpoints")) == before  # sample only reads
+    reference = copy_run(trained_run, tmp_path / "reference", keep_checkpoints=[used], keras_files=False)
+    np.testing.assert_array_equal(grid, sample_grid(capsys, reference, str(tmp_path / "reference.png")))
+
+
+def test_sample_and_inpaint_with_no_intact_checkpoint(capsys, trained_run, tmp_path):
+    run = copy_run(trained_run, tmp_path / "run", keras_files=False)
+    truncate(os.path.join(run, "checkpoints", "ckpt-00000002.npz"))
+    stray(os.path.join(run, "checkpoints", "ckpt-00000000.npz"))
+    before = folder_bytes(os.path.join(run, "checkpoints"))
+    words = ("no intact checkpoint", "ckpt-00000002.npz (not a complete zip archive",
+             "ckpt-00000000.npz (no 'meta' array")
+    fails(capsys, ["sample", run, "--out", str(tmp_path / "g.png")], *words)
+    picture = tmp_path / "face.png"
+    Image.new("RGB", (16, 16), (200, 100, 50)).save(picture)
+    fails(capsys, ["inpaint", str(picture), "--model", run, "--out", str(tmp_path / "done.png")], *words)
+    assert folder_bytes(os.path.join(run, "checkpoints")) == before
+    assert not os.path.exists(tmp_path / "g.png") and not os.path.exists(tmp_path / "done.png")
+
+
+def test_inpaint_skips_a_damaged_newest_checkpoint(capsys, trained_run, images, tmp_path):
+    run = copy_run(trained_run, tmp_path / "run", keras_files=False)
+    newest = os.path.join(run, "checkpoints", "ckpt-00000002.npz")
+    flip_byte(newest)
+    capsys.readouterr()
+    out = str(tmp_path / "done.png")
+    assert cli.main(["inpaint", os.path.join(images, "03.png"), "--model", run, "--out", out, "--steps", "2",
+                     "--candidates", "1", "--no-blend"]) == 0
+    one_warning(capsys, newest, "CRC-32", "using ckpt-00000000.npz")
+    assert np.asarray(Image.open(out)).shape == (16, 16, 3) and os.path.exists(newest)
+
+
 # --------------------------------------------------------------------- sample errors
 def test_sample_missing_model(capsys, tmp_path):
     fails(capsys, ["sample", str(tmp_path / "none.keras"), "--out", str(tmp_path / "g.png")],
-          r"MODEL='.*none.keras' does not exist")
+          "MODEL", "none.keras", "does not exist")
 
 
 def test_sample_corrupt_keras_file(capsys, tmp_path):
     corrupt = tmp_path / "generator.keras"
     corrupt.write_bytes(b"PK\x03\x04 not really a zip")
     fails(capsys, ["sample", str(corrupt), "--out", str(tmp_path / "g.png")],
-          r"MODEL '.*generator.keras' could not be loaded as a Keras model")
+          "MODEL", "generator.keras", "could not be loaded")
 
 
 def test_sample_from_a_discriminator(capsys, trained_run, tmp_path):
     fails(capsys, ["sample", os.path.join(trained_run[0], "discriminator.keras"), "--out", str(tmp_path / "g.png")],
-          r"is not a generator: it takes inputs of shape \(None, 16, 16, 3\)")
+          "not a generator", "(None, 16, 16, 3)")
 
 
 def test_sample_from_an_empty_run_folder(capsys, tmp_path):
     fails(capsys, ["sample", str(tmp_path), "--out", str(tmp_path / "g.png")],
-          r"holds no generator.keras and no checkpoint")
+          "generator.keras", "no checkpoint")
 
 
 # -------------------------------------------------------------------- inpaint errors
@@ -293,18 +431,18 @@ def test_inpaint_errors(capsys, trained_run, tmp_path):
     Image.new("RGB", (16, 16), (200, 100, 50)).save(picture)
     out = str(tmp_path / "done.png")
     fails(capsys, ["inpaint", str(tmp_path / "none.png"), "--model", run, "--out", out],
-          r"IMAGE='.*none.png' is not a file")
+          "IMAGE", "none.png", "not a file")
     fails(capsys, ["inpaint", str(picture), "--model", run, "--out", out, "--mask", "circle"],
-          r"--mask='circle' is neither a mask kind \(center, random, left_half, grid\) nor a PNG file")
+          "--mask", "circle", "center, random, left_half, grid", "PNG")
     fails(capsys, ["inpaint", str(picture), "--model", os.path.join(run, "generator.keras"), "--out", out],
-          r"is a file; inpainting needs a run folder")
+          "--model", "generator.keras", "run folder")
     white = tmp_path / "white.png"
     Image.new("L", (16, 16), 255).save(white)
     fails(capsys, ["inpaint", str(picture), "--model", run, "--out", out, "--mask", str(white)],
-          r"marks no pixel as missing")
+          "--mask", "white.png", "no pixel")
     text = tmp_path / "text.png"
     text.write_text("hello")
-    fails(capsys, ["inpaint", str(text), "--model", run, "--out", out], r"IMAGE='.*text.png' could not be read")
+    fails(capsys, ["inpaint", str(text), "--model", run, "--out", out], "IMAGE", "text.png", "could not be read")
 
 
 # ------------------------------------------------------------------- end to end
