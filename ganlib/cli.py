@@ -321,8 +321,10 @@ def _run_settings(args, out_dir, has_checkpoint):
         if args.overwrite:
             raise ValueError("--resume and --overwrite contradict each other; give one of them.")
         if not has_checkpoint:
+            from .runfolder import RunFolder
+
             raise ValueError(f"--resume: {out_dir!r} holds no checkpoint to resume (looked in "
-                             f"{os.path.join(out_dir, 'checkpoints')}); start a new run without --resume.")
+                             f"{RunFolder(out_dir).checkpoints}); start a new run without --resume.")
         config = _read_config(out_dir)
         for name, value in given.items():
             if value is not None and name in config and value != config[name]:
