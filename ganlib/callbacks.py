@@ -600,3 +600,36 @@ class TensorBoardLogger(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.writer.flush()
+
+
+class CPUTimeBudget(keras.callbacks.Callback):
+    """Stop training once the process has spent ``cpu_seconds`` of CPU time since training
+    began (``time.process_time``: every thread of the process, so on 2 cores about twice
+    the wall time). The budget is checked after every step; a run stops at most one step
+    past it. Comparing recipes at equal CPU time, not equal steps, charges each for what
+    its steps cost (lesson 03; ``ganlib.recipes``).
+
+    Only time inside ``fit`` counts: with the same callback in several ``fit`` calls the
+    budget continues, and what runs between them (an evaluation) is not charged. Raise
+    ``cpu_seconds`` between calls to train on to a later milestone.
+
+    Attributes after training: ``steps`` (steps taken) and ``spent`` (CPU seconds).
+    """
+
+    def __init__(self, cpu_seconds: float):
+        super().__init__()
+        self.cpu_seconds = check_positive("cpu_seconds", cpu_seconds)
+        self.steps = 0
+        self.spent = 0.0
+        self._spent_before = 0.0
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.process_time()
+        self._spent_before = self.spent
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        self.spent = self._spent_before + time.process_time() - self._start
+        if self.spent >= self.cpu_seconds:
+            self.model.stop_training = True

@@ -1,0 +1,150 @@
+"""Named recipes for image GANs, and training one for a fixed budget of CPU time.
+
+Lesson 03 compares recipes on equal terms: each is trained for the same number of CPU
+seconds (``time.process_time`` of the process, all threads counted), so a recipe whose
+steps cost more gets fewer of them. ``python -m ganlib bench --quality`` runs the same
+comparison from the command line. A recipe only says *how* to train; the networks' size
+(``width``), the image size and the batch are the caller's, the same for every recipe.
+
+Each recipe adds one habit of the post-2017 GAN literature to the previous one:
+
+* ``dcgan-2015``: Radford et al. 2015 as published: batch norm in both networks, the
+  cross-entropy loss, Adam(2e-4, beta_1 0.5) for both.
+* ``+diffaugment``: the same, with differentiable augmentation of everything D sees
+  (colour, translation, cutout; Zhao et al. 2020), against a small data set's overfitting D.
+* ``+ema``: sampling from a running average of G's weights (Karras et al. 2018;
+  Yazici et al. 2019), which smooths out the last steps' oscillation.
+* ``+sn-hinge``: a spectrally normalised D without batch norm and the hinge loss
+  (Miyato et al. 2018; Lim & Ye 2017), with two learning rates (TTUR, Heusel et al. 2017).
+* ``+r1``: the cross-entropy loss with an R1 penalty on real data (Mescheder et al. 2018),
+  lazily every 16 steps (Karras et al. 2020).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from ._checks import check_choice, check_positive, check_seed
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """How to train an image GAN: the discriminator's normalisation, the loss, the extras.
+
+    Attributes follow ``ganlib.models.dcgan_discriminator`` and ``ganlib.train.GAN``."""
+
+    name: str
+    summary: str
+    normalization: str = "batch"        # D: 'batch' (Radford et al. 2015) or 'spectral'
+    loss: str = "bce"                   # 'bce' (Goodfellow et al. 2014) or 'hinge'
+    diffaugment: bool = False           # Zhao et al. 2020
+    ema_decay: float | None = None      # Karras et al. 2018: 0.999
+    r1_weight: float = 0.0              # gamma, Mescheder et al. 2018
+    r1_every: int = 16                  # lazy R1, Karras et al. 2020
+    d_learning_rate: float = 2e-4       # Radford et al. 2015
+    g_learning_rate: float = 2e-4
+    beta_1: float = 0.5                 # Radford et al. 2015
+    beta_2: float = 0.999
+
+
+RECIPES = {
+    recipe.name: recipe
+    for recipe in (
+        Recipe("dcgan-2015", "DCGAN as published (Radford et al. 2015)"),
+        Recipe("+diffaugment", "DCGAN + DiffAugment (Zhao et al. 2020)", diffaugment=True),
+        Recipe("+ema", "DCGAN + DiffAugment + averaged G (Karras et al. 2018)", diffaugment=True,
+               ema_decay=0.999),
+        Recipe("+sn-hinge", "SN-GAN-style D with hinge loss and TTUR + DiffAugment + averaged G",
+               normalization="spectral", loss="hinge", diffaugment=True, ema_decay=0.999,
+               d_learning_rate=4e-4, g_learning_rate=1e-4, beta_1=0.0, beta_2=0.9),
+        Recipe("+r1", "DCGAN + DiffAugment + averaged G + lazy R1 penalty", diffaugment=True,
+               ema_decay=0.999, r1_weight=1.0),
+    )
+}
+
+
+def get_recipe(recipe) -> Recipe:
+    """A ``Recipe`` from itself or its name in ``RECIPES``."""
+    if isinstance(recipe, Recipe):
+        return recipe
+    return RECIPES[check_choice("recipe", recipe, tuple(RECIPES))]
+
+
+def build_gan(recipe, image_size: int, channels: int, width: int, latent_dim: int = 100,
+              seed: int = 0, jit_compile="auto"):
+    """A compiled ``ganlib.train.GAN`` of DCGAN networks trained the way ``recipe`` says."""
+    import keras
+
+    from . import augment, models
+    from .train import GAN
+
+    recipe = get_recipe(recipe)
+    seed = check_seed("seed", seed)
+    keras.utils.set_random_seed(seed)
+    generator = models.dcgan_generator(latent_dim, image_size, channels, width=width)
+    discriminator = models.dcgan_discriminator(image_size, channels, width=width,
+                                               normalization=recipe.normalization)
+    gan = GAN(generator, discriminator, latent_dim, seed=seed, loss=recipe.loss,
+              augment=augment.DiffAugment(seed=seed) if recipe.diffaugment else None,
+              ema_decay=recipe.ema_decay, r1_weight=recipe.r1_weight, r1_every=recipe.r1_every)
+
+    def adam(rate):
+        return keras.optimizers.Adam(rate, beta_1=recipe.beta_1, beta_2=recipe.beta_2)
+
+    gan.compile(d_optimizer=adam(recipe.d_learning_rate), g_optimizer=adam(recipe.g_learning_rate),
+                jit_compile=jit_compile)
+    return gan
+
+
+def train_for_cpu_seconds(recipe, images, cpu_seconds: float, *, batch_size: int = 32, width: int = 32,
+                          latent_dim: int = 100, seed: int = 0, out_dir=None, steps_per_epoch: int = 200,
+                          jit_compile="auto", milestones=(), evaluate=None, verbose: int = 0):
+    """Train ``recipe`` on ``images`` (N, H, W, C) in [-1, 1] until the process has spent
+    ``cpu_seconds`` of CPU time on it; return a dict with the trained ``gan``, ``steps``,
+    ``cpu_seconds``, ``wall_seconds`` and the per-step ``history``.
+
+    With ``out_dir`` the run goes through ``ganlib.train.fit_gan`` (sample grids every epoch
+    of ``steps_per_epoch`` steps, checkpoints, the GIF, the saved networks); without it,
+    through ``gan.fit`` alone. Either way the budget is checked after every step, so a run
+    stops at most one step past it; tracing and compiling the step count towards it.
+
+    ``milestones`` (CPU seconds below ``cpu_seconds``) with ``evaluate(gan)`` -> dict: the
+    run pauses at each milestone and at the end to call ``evaluate`` (its time is not
+    charged to the budget); the results, with ``steps`` and ``cpu_seconds``, are returned
+    as ``evaluations``. Not with ``out_dir``.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from .callbacks import CPUTimeBudget, HistoryRecorder, TrainingState
+    from .train import fit_gan
+
+    cpu_seconds = check_positive("cpu_seconds", cpu_seconds)
+    batch_size = check_positive("batch_size", batch_size, integer=True)
+    images = np.asarray(images, dtype=np.float32)
+    gan = build_gan(recipe, images.shape[1], images.shape[-1], width, latent_dim, seed, jit_compile)
+    dataset = (tf.data.Dataset.from_tensor_slices(images)
+               .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+               .batch(batch_size, drop_remainder=True).repeat().prefetch(2))
+    budget = CPUTimeBudget(cpu_seconds)
+    evaluations = []
+    # An upper bound on the steps: the budget stops training long before it.
+    epochs = 10_000
+    start_wall = time.perf_counter()
+    if out_dir is not None:
+        history = fit_gan(gan, dataset, epochs, out_dir, steps_per_epoch=steps_per_epoch, resume=False,
+                          callbacks=[budget], verbose=verbose, checkpoint_every=None)
+        history = dict(history)
+    else:
+        state = TrainingState()
+        recorder = HistoryRecorder(state)
+        for stop in sorted({*(float(m) for m in milestones if 0 < m < cpu_seconds), cpu_seconds}):
+            budget.cpu_seconds = stop
+            gan.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=0,
+                    callbacks=[budget, recorder])
+            if evaluate is not None:
+                evaluations.append({"steps": budget.steps, "cpu_seconds": budget.spent, **evaluate(gan)})
+        history = state.history
+    return {"gan": gan, "recipe": get_recipe(recipe), "steps": budget.steps,
+            "cpu_seconds": budget.spent, "wall_seconds": time.perf_counter() - start_wall,
+            "history": history, "evaluations": evaluations}

@@ -1,0 +1,62 @@
+"""ganlib.recipes: named recipes and training for a budget of CPU seconds."""
+import numpy as np
+import pytest
+
+from ganlib import augment, models, recipes
+from ganlib.callbacks import CPUTimeBudget
+
+
+def sprites(count=64, size=16, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, (count, size, size, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", list(recipes.RECIPES))
+def test_each_recipe_builds_the_gan_it_describes(name):
+    recipe = recipes.RECIPES[name]
+    gan = recipes.build_gan(name, 16, 3, width=4, latent_dim=8)
+    assert gan.loss_kind == recipe.loss
+    assert (gan.ema_generator is not None) == (recipe.ema_decay is not None)
+    assert isinstance(gan.augment, augment.DiffAugment) == recipe.diffaugment
+    assert gan.r1_weight == recipe.r1_weight
+    spectral = any(isinstance(layer, models.layers.SpectralNormalization) for layer in gan.discriminator.layers)
+    assert spectral == (recipe.normalization == "spectral")
+    assert float(gan.d_optimizer.learning_rate) == pytest.approx(recipe.d_learning_rate)
+    assert float(gan.g_optimizer.learning_rate) == pytest.approx(recipe.g_learning_rate)
+    assert float(gan.g_optimizer.beta_1) == pytest.approx(recipe.beta_1)
+
+
+def test_training_stops_at_the_cpu_budget_and_pauses_at_milestones():
+    calls = []
+
+    def evaluate(gan):
+        calls.append(gan.d_optimizer.iterations.numpy())
+        return {"mean": float(np.mean(gan(np.zeros((2, 8), np.float32))))}
+
+    result = recipes.train_for_cpu_seconds("+ema", sprites(), 6.0, width=4, latent_dim=8, batch_size=16,
+                                           milestones=[2.0, 4.0], evaluate=evaluate)
+    spent = [row["cpu_seconds"] for row in result["evaluations"]]
+    assert len(spent) == 3 and spent[0] >= 2.0 and spent[1] >= 4.0 and spent[2] >= 6.0
+    # each stop is at most a few steps past its milestone (a step costs far less than a second here)
+    assert spent[2] < 6.0 + 1.0
+    steps = [row["steps"] for row in result["evaluations"]]
+    assert steps[0] < steps[1] < steps[2] == result["steps"] == len(result["history"]["step"])
+    assert list(calls) == steps  # D updates = steps
+
+
+def test_budget_counts_only_time_inside_fit():
+    budget = CPUTimeBudget(100.0)
+    budget.on_train_begin()
+    budget.on_train_batch_end(0)
+    first = budget.spent
+    sum(i * i for i in range(3_000_000))  # CPU time outside fit
+    budget.on_train_begin()
+    budget.on_train_batch_end(0)
+    assert budget.steps == 2 and budget.spent - first < 0.05
+
+
+def test_bad_recipe_and_budget_are_named():
+    with pytest.raises(ValueError) as error:
+        recipes.get_recipe("stylegan3")
+    assert "recipe" in str(error.value) and "'dcgan-2015'" in str(error.value)
+    with pytest.raises(ValueError, match="cpu_seconds"):
+        CPUTimeBudget(0)
