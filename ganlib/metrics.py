@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_image_range, check_positive
+from ._checks import check_image_range, check_positive, check_range, check_seed
 
 
 def _as_1d(name, values):
@@ -392,16 +392,10 @@ def _max_images(max_images):
 
 
 def _equal_subsets(real, generated, max_images, rng):
-    """Random subsets of the same size n = min(len(real), len(generated), max_images)."""
+    """Random subsets of the same size n = min(len(real), len(generated), max_images), in
+    random order (so that a later split into parts does not follow the order of the input)."""
     count = min(len(real), len(generated), max_images or len(real))
-    return (real[np.sort(rng.permutation(len(real))[:count])],
-            generated[np.sort(rng.permutation(len(generated))[:count])])
-
-
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be an integer >= 0.")
-    return int(seed)
+    return real[rng.permutation(len(real))[:count]], generated[rng.permutation(len(generated))[:count]]
 
 
 @dataclass(frozen=True)
@@ -411,8 +405,8 @@ class TwoSampleTest:
     accuracy: held-out accuracy of the real/generated classifier (0.5: it cannot tell them
         apart; 1.0: it always can).
     standard_error: binomial standard error of the accuracy, ``sqrt(acc (1 - acc) / n_test)``.
-    interval: 95% Wilson score interval of the accuracy (exact enough at 0.99, where the
-        normal interval would cross 1).
+    interval: 95% Wilson score interval of the accuracy (Wilson 1927; unlike the normal
+        interval, it stays inside [0, 1] and keeps its coverage near accuracy 1).
     p_value: one-sided exact binomial p-value of H0 "accuracy = 0.5" against "> 0.5".
     n_test, n_train: held-out and training images, both classes together (half are real).
     """
@@ -484,9 +478,8 @@ def classifier_two_sample_test(real, generated, test_fraction: float = 0.5, epoc
     compares local patch statistics, does not.
 
     Procedure: the same number ``n = min(len(real), len(generated), max_images)`` of images
-    is drawn from each set; ``round(n * test_fraction)`` of each class are held out (the
-    paper's 50/50 split is the default), so both the training and the test set are
-    balanced. The network (``_two_sample_classifier``: four or five 3x3 convs, about 60k
+    is drawn from each set; ``round(n * test_fraction)`` of each class are held out (half
+    by default), so both the training and the test set are balanced. The network (``_two_sample_classifier``: three to five 3x3 convs, about 60k
     weights at 32x32) is trained with Adam (learning rate 1e-3, Kingma & Ba 2015's default)
     on the logistic loss for ``epochs`` passes in mini-batches of ``batch_size``, with no
     data augmentation (a flip or shift would hide asymmetric or misplaced content), and
@@ -497,7 +490,7 @@ def classifier_two_sample_test(real, generated, test_fraction: float = 0.5, epoc
 
     Cost, measured on 2 CPU cores: about 5 CPU s at 512 + 512 images of 32x32x3 (trained on
     256 of each), 3 s more for the first call of a process (TensorFlow tracing); it grows
-    linearly with the number of images and about 4x from 32x32 to 64x64.
+    linearly with the number of images and about 3x from 32x32 to 64x64.
 
     Determinism: the subsets, the split, the batch order, the initial weights and the
     dropout masks all follow ``seed`` (NumPy generators and seeded Keras initialisers; the
@@ -517,15 +510,13 @@ def classifier_two_sample_test(real, generated, test_fraction: float = 0.5, epoc
     Returns:
         TwoSampleTest(accuracy, standard_error, interval, p_value, n_test, n_train).
     """
-    from ._checks import check_range
-
     real, generated = _same_shape_sets(real, generated)
     test_fraction = check_range("test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True)
     epochs = check_positive("epochs", epochs, integer=True)
     batch_size = check_positive("batch_size", batch_size, integer=True)
     learning_rate = check_positive("learning_rate", learning_rate)
     max_images = _max_images(max_images)
-    seed = _check_seed(seed)
+    seed = check_seed("seed", seed)
     count = min(len(real), len(generated), max_images or len(real))
     n_test = int(round(count * test_fraction))
     if min(n_test, count - n_test) < 10:
@@ -582,7 +573,7 @@ def random_cnn_features(images, seed: int = 0, chunk: int = 256) -> np.ndarray:
     averaged pixels do not. Computed in NumPy (``chunk`` images at a time).
     """
     array = _check_image_set("images", images)
-    seed = _check_seed(seed)
+    seed = check_seed("seed", seed)
     chunk = check_positive("chunk", chunk, integer=True)
     levels = int(np.log2(array.shape[1] // 4))
     weights = _random_cnn_weights(array.shape[-1], levels, seed)
@@ -619,11 +610,10 @@ def precision_recall(real, generated, k: int = 3, features="random_cnn",
     Features: the paper uses VGG-16 trained on ImageNet, which must be downloaded. The
     default here, ``'random_cnn'`` (``random_cnn_features``), is an untrained CNN with fixed
     random weights: offline, deterministic, about 1 CPU s for 2 x 512 images of 32x32.
-    Random-weight embeddings are a known, weaker substitute for trained ones (Naeem et al.
-    2020, "Reliable fidelity and diversity metrics for generative models", ICML, use them
-    where ImageNet features do not fit; Lee, Kim & Lee 2023, "Demystifying randomly
-    initialized networks for evaluating generative models", AAAI, study when they work):
-    they see colour, layout and local texture, not meaning. Measured on the procedural
+    Random-weight embeddings are a known, weaker substitute for trained ones (Lee, Kim &
+    Lee 2022, "Demystifying randomly initialized networks for evaluating generative
+    models", arXiv:2208.09218, study when they can stand in for trained features): they
+    see colour, layout and local texture, not meaning. Measured on the procedural
     sprites, they give precision near 0 to noise, to the per-pixel Gaussian baseline and
     to sprites made of two mismatched halves, and the real-against-real floor about 0.85.
     Two alternatives were measured and not chosen: downsampled pixels rate the per-pixel
@@ -649,7 +639,7 @@ def precision_recall(real, generated, k: int = 3, features="random_cnn",
     real, generated = _same_shape_sets(real, generated)
     k = check_positive("k", k, integer=True)
     max_images = _max_images(max_images)
-    seed = _check_seed(seed)
+    seed = check_seed("seed", seed)
     if not (features == "random_cnn" or callable(features)):
         raise ValueError(
             f"features={features!r} is not allowed; use 'random_cnn' or a callable that maps "
@@ -703,7 +693,7 @@ def image_metrics(real, generated, max_images: int | None = 2048, seed: int = 0)
     """
     real, generated = _same_shape_sets(real, generated)
     max_images = _max_images(max_images)
-    seed = _check_seed(seed)
+    seed = check_seed("seed", seed)
     real, generated = _equal_subsets(real, generated, max_images, np.random.default_rng([seed, 1]))
     if len(real) < 20:
         raise ValueError(
