@@ -30,7 +30,7 @@ __version__ = "0.1.0"
 
 PRESETS = ("quick", "cpu", "gpu")
 
-SUBMODULES = ("augment", "callbacks", "classic", "data", "inpaint", "metrics", "models",
+SUBMODULES = ("augment", "callbacks", "classic", "conditional", "data", "inpaint", "metrics", "models",
               "plotting", "runfolder", "toy", "train")
 
 __all__ = ["setup", "preset", "onednn_enabled", "PRESETS", "__version__", *SUBMODULES]

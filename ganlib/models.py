@@ -33,6 +33,9 @@ __all__ = [
     "dcgan_generator",
     "dcgan_discriminator",
     "wgan_critic",
+    "conditional_dcgan_generator",
+    "conditional_dcgan_discriminator",
+    "CONDITIONINGS",
     "IMAGE_SIZES",
     "CHANNELS",
 ]
@@ -229,3 +232,141 @@ def wgan_critic(image_size: int = 64, channels: int = 3, width: int = 64,
     normalization = check_choice("normalization", normalization, CRITIC_NORMALIZATIONS)
     image, x = _downsampling_body(image_size, channels, width, normalization=normalization)
     return keras.Model(image, _head(x, "score"), name=name)
+
+
+# --- conditional DCGAN networks (lesson 06; trained by ganlib.conditional.ConditionalGAN) ---
+
+CONDITIONINGS = ("concat", "projection", "acgan")
+
+
+def _check_n_classes(n_classes):
+    n_classes = check_positive("n_classes", n_classes, integer=True)
+    if n_classes < 2:
+        raise ValueError(f"n_classes={n_classes!r} must be at least 2 (one class needs no conditioning).")
+    return n_classes
+
+
+def _one_hot(labels, n_classes, name):
+    """Integer labels (batch,) -> one-hot rows (batch, n_classes), a built-in serialisable layer."""
+    return layers.CategoryEncoding(num_tokens=n_classes, output_mode="one_hot", name=name)(labels)
+
+
+def conditional_dcgan_generator(latent_dim: int = 100, n_classes: int = 10, image_size: int = 32,
+                                channels: int = 1, width: int = 64,
+                                name: str = "conditional_generator") -> keras.Model:
+    """The conditional DCGAN generator: ``[z, label] -> image``, G(z | y).
+
+    As in Mirza & Osindero 2014 (section 3.2), the label enters as a one-hot vector joined
+    to the noise: the DCGAN generator (``dcgan_generator``, nested as the layer ``dcgan``)
+    is fed ``concat(z, one_hot(y))``, ``latent_dim + n_classes`` numbers. Its first dense
+    layer then adds one learnt 4x4 map per class to the projection of z. The same generator
+    serves every conditioning of the discriminator (``conditional_dcgan_discriminator``),
+    so a comparison of conditionings changes D only.
+
+    Args:
+        latent_dim: size of z (Radford et al. 2015 use 100).
+        n_classes: number of classes; labels are integers 0 .. n_classes - 1.
+        image_size: 16, 32, 64 or 128 (8x8 data such as scikit-learn's digits: load it at 16).
+        channels: 1, 3 or 4.
+        width: ngf of the DCGAN generator.
+        name: the model's name.
+
+    Returns:
+        keras.Model with inputs ``z`` (latent_dim,) float32 and ``label`` () int32, and
+        output (image_size, image_size, channels) in [-1, 1].
+    """
+    latent_dim = check_positive("latent_dim", latent_dim, integer=True)
+    n_classes = _check_n_classes(n_classes)
+    body = dcgan_generator(latent_dim + n_classes, image_size, channels, width=width, name="dcgan")
+    z = keras.Input(shape=(latent_dim,), name="z")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    joined = layers.Concatenate(name="z_and_label")([z, _one_hot(label, n_classes, "label_one_hot")])
+    joined = _check_shape(joined, (latent_dim + n_classes,), "z_and_label")
+    image = body(joined)
+    _check_shape(image, (image_size, image_size, channels), "dcgan")
+    return keras.Model([z, label], image, name=name)
+
+
+def conditional_dcgan_discriminator(n_classes: int = 10, image_size: int = 32, channels: int = 1,
+                                    width: int = 64, conditioning: str = "projection",
+                                    normalization: str | None = "spectral",
+                                    name: str = "conditional_discriminator") -> keras.Model:
+    """A conditional DCGAN discriminator, with the label given to D in one of three ways.
+
+    Every variant shares the DCGAN downsampling body (``features``: stride-2 4x4 convolutions,
+    LeakyReLU(0.2), down to a 4x4 map phi(x)); they differ in where the label comes in:
+
+    * ``'concat'`` (Mirza & Osindero 2014): ``[image, label] -> logit``. The one-hot label
+      is repeated over the image as ``n_classes`` extra input channels, so the first
+      convolution sees pixels and class together (their MLP joined y to x's hidden layer;
+      extra channels are the usual form of that for a convolutional D). D must learn any
+      link between class and content from scratch.
+    * ``'projection'`` (Miyato & Koyama 2018, eq. 3): ``[image, label] -> logit`` with
+      ``D(x, y) = psi(phi(x)) + <embed(y), phi(x)>``: phi(x) is the 4x4 map summed over
+      its positions (global sum pooling, as in their networks), psi a linear layer (the
+      unconditional "is it real?" score) and ``embed(y)`` a learnt vector per class (the
+      layer ``class_embedding``), whose inner product with the features says "does x look
+      like class y?". The layers are ``psi``, ``class_embedding`` and ``projection``.
+    * ``'acgan'`` (Odena et al. 2017, AC-GAN): ``image -> [logit, class_logits]``. D does
+      not see the label; a second head (``class_logits``, a linear layer on the flattened
+      4x4 map) classifies the image into the ``n_classes`` classes, and both real and
+      generated images are trained to be classified as their label.
+
+    Args:
+        n_classes: number of classes (labels 0 .. n_classes - 1).
+        image_size: 16, 32, 64 or 128.
+        channels: 1, 3 or 4 (the image's channels; 'concat' adds n_classes more inside).
+        width: ndf, the channels of the first convolution.
+        conditioning: 'concat', 'projection' (default) or 'acgan'.
+        normalization: 'spectral' (default: Miyato & Koyama 2018 pair the projection with
+            spectral normalisation of every convolution and of the linear layers; the class
+            embedding is not normalised here), 'batch' (Radford et al. 2015) or None.
+        name: the model's name.
+
+    Returns:
+        keras.Model; inputs ``image`` (and ``label`` () int32 for 'concat' and 'projection'),
+        outputs one logit (1,) float32 (and ``class_logits`` (n_classes,) for 'acgan').
+    """
+    n_classes = _check_n_classes(n_classes)
+    image_size = _check_image_size(image_size)
+    channels = _check_channels(channels)
+    width = check_positive("width", width, integer=True)
+    conditioning = check_choice("conditioning", conditioning, CONDITIONINGS)
+    normalization = check_choice("normalization", normalization, DISCRIMINATOR_NORMALIZATIONS)
+    image = keras.Input(shape=(image_size, image_size, channels), name="image")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    stages = _stages(image_size)
+    feature_shape = (4, 4, width * 2 ** (stages - 1))
+    if conditioning == "concat":
+        body_in, body_out = _downsampling_body(image_size, channels + n_classes, width, normalization)
+        features = keras.Model(body_in, body_out, name="features")
+        one_hot = _one_hot(label, n_classes, "label_one_hot")
+        planes = layers.Reshape((1, 1, n_classes), name="label_planes")(one_hot)
+        planes = layers.UpSampling2D(size=image_size, name="label_repeated")(planes)
+        joined = layers.Concatenate(name="image_and_label")([image, planes])
+        joined = _check_shape(joined, (image_size, image_size, channels + n_classes), "image_and_label")
+        x = _check_shape(features(joined), feature_shape, "features")
+        return keras.Model([image, label], _head(x, "logit", normalization), name=name)
+
+    body_in, body_out = _downsampling_body(image_size, channels, width, normalization)
+    features = keras.Model(body_in, body_out, name="features")
+    x = _check_shape(features(image), feature_shape, "features")
+    if conditioning == "acgan":
+        logit = _head(x, "logit", normalization)
+        flat = layers.Flatten(name="flatten_features")(x)
+        dense = layers.Dense(n_classes, kernel_initializer=_weight_init(), name="class_dense")
+        class_logits = _spectral(dense, normalization)(flat)
+        class_logits = layers.Activation("linear", dtype="float32", name="class_logits")(class_logits)
+        _check_shape(class_logits, (n_classes,), "class_logits")
+        return keras.Model(image, [logit, class_logits], name=name)
+
+    pooled = layers.GlobalAveragePooling2D(name="average_features")(x)
+    # global *sum* pooling, as Miyato & Koyama: the average times the 4x4 = 16 positions
+    phi = layers.Rescaling(16.0, name="sum_features")(pooled)
+    psi = _spectral(layers.Dense(1, kernel_initializer=_weight_init(), name="psi"), normalization)(phi)
+    embedded = layers.Embedding(n_classes, feature_shape[-1], embeddings_initializer=_weight_init(),
+                                name="class_embedding")(label)
+    projection = layers.Dot(axes=1, name="projection")([embedded, phi])
+    logit = layers.Add(name="logit", dtype="float32")([psi, projection])
+    _check_shape(logit, (1,), "logit")
+    return keras.Model([image, label], logit, name=name)

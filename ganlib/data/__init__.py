@@ -28,6 +28,8 @@ Where things live (every public name is also importable from ``ganlib.data`` its
 * ``faces``: ``load_faces`` (CelebA, or the LFW faces of scikit-image);
 * ``cleaning``: the sprite cleaning steps (``composite_on_white`` ... ``clean_sprites``);
 * ``sprites``: ``load_sprites`` and ``procedural_sprites`` (the offline sprites are made here).
+* ``labelled``: images with class labels for conditional GANs: ``load_labelled_folder``
+  (``path/<class>/*.png``), ``load_digits`` (scikit-learn's 8x8 digits), ``load_mnist``.
 """
 from .cleaning import (ImageList, clean_sprites, composite_on_white, drop_duplicates, read_images,
                        resize_images, trim_borders)
@@ -37,6 +39,7 @@ from .files import IMAGE_EXTENSIONS, RESAMPLING, from_uint8, load_image, to_uint
 from .folders import DataFolderError, SkippedFile, SkippedImageWarning
 from .imageset import (CACHE_LIMIT_BYTES, IN_MEMORY_LIMIT_BYTES, ImageSet, image_folder, load_folder,
                        training_pipeline)
+from .labelled import LabelledImages, load_digits, load_labelled_folder, load_mnist
 from .sprites import load_sprites, procedural_sprites
 
 __all__ = [
@@ -47,6 +50,7 @@ __all__ = [
     "DownloadError",
     "ImageList",
     "ImageSet",
+    "LabelledImages",
     "SkippedFile",
     "SkippedImageWarning",
     "clean_sprites",
@@ -59,8 +63,11 @@ __all__ = [
     "file_digest",
     "from_uint8",
     "image_folder",
+    "load_digits",
     "load_faces",
     "load_folder",
+    "load_labelled_folder",
+    "load_mnist",
     "load_image",
     "load_sprites",
     "procedural_sprites",
