@@ -94,13 +94,22 @@ def _variable_groups(gan):
             raise ValueError(f"gan has no {optimizer_name}; call gan.compile() before training.")
         if not optimizer.built:
             optimizer.build(network.trainable_variables)
-    return {
+    groups = {
         "generator": list(gan.generator.weights),
         "discriminator": list(gan.discriminator.weights),
         "d_optimizer": list(gan.d_optimizer.variables),
         "g_optimizer": list(gan.g_optimizer.variables),
         "seed_generator": [gan.seed_generator.state],
     }
+    if getattr(gan, "ema_generator", None) is not None:  # the running average of G (ema_decay)
+        groups["ema_generator"] = list(gan.ema_generator.weights)
+    return groups
+
+
+def sampling_generator(model):
+    """The network to draw samples from: ``model.sampling_generator`` (the running average of
+    G when the GAN keeps one), else ``model.generator``."""
+    return getattr(model, "sampling_generator", None) or model.generator
 
 
 def _fsync_directory(directory):
@@ -474,7 +483,7 @@ class SampleGrid(keras.callbacks.Callback):
     def images(self):
         if self.state.fixed_noise is None:
             raise ValueError("state.fixed_noise is None; give the run a fixed noise batch first.")
-        return keras.ops.convert_to_numpy(self.model.generator(self.state.fixed_noise, training=False))
+        return keras.ops.convert_to_numpy(sampling_generator(self.model)(self.state.fixed_noise, training=False))
 
     def path_for(self, epoch):
         return os.path.join(self.directory, f"epoch_{int(epoch):04d}.png")
@@ -587,7 +596,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
         from .plotting import image_grid
 
         tf = self._tf
-        images = keras.ops.convert_to_numpy(self.model.generator(self.fixed_noise, training=False))
+        images = keras.ops.convert_to_numpy(sampling_generator(self.model)(self.fixed_noise, training=False))
         grid = image_grid(images)
         if grid.ndim == 2:  # grey images
             grid = grid[..., None]

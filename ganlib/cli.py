@@ -82,7 +82,14 @@ IMAGE_SIZES = (16, 32, 64, 128)
 #: refuses a different value (the networks, the data and the checkpoint must fit together).
 RUN_SETTINGS = ("model", "data", "source", "image_size", "channels", "latent_dim", "width",
                 "batch_size", "learning_rate", "n_critic", "gp_weight", "limit", "seed",
-                "mixed_precision", "samples")
+                "mixed_precision", "samples", *("recipe", "loss", "spectral_norm", "diffaugment", "ema",
+                                                "r1", "r1_every", "d_learning_rate", "g_learning_rate"))
+
+#: The post-2017 training options of --model dcgan (ganlib.recipes, lesson 03), with the
+#: values of a plain DCGAN; a run folder written before they existed reads as these.
+TOOLKIT_DEFAULTS = {"recipe": None, "loss": "bce", "spectral_norm": False, "diffaugment": False,
+                    "ema": None, "r1": 0.0, "r1_every": 16, "d_learning_rate": None,
+                    "g_learning_rate": None}
 
 
 def _default_settings(model):
@@ -91,9 +98,12 @@ def _default_settings(model):
     DCGAN (Radford et al. 2015): latent_dim 100, ngf = ndf = 64, batch 128, Adam 2e-4.
     WGAN-GP (Gulrajani et al. 2017, Algorithm 1): batch 64, Adam 1e-4, n_critic 5, lambda 10.
     """
+    from .defaults import DCGAN_LEARNING_RATE, WGAN_GP_LEARNING_RATE
+
     wgan = model == "wgan-gp"
     return {"source": "auto", "image_size": 64, "channels": 3, "latent_dim": 100, "width": 64,
-            "batch_size": 64 if wgan else 128, "learning_rate": 1e-4 if wgan else 2e-4,
+            "batch_size": 64 if wgan else 128,
+            "learning_rate": WGAN_GP_LEARNING_RATE if wgan else DCGAN_LEARNING_RATE,
             "n_critic": 5 if wgan else None, "gp_weight": 10.0 if wgan else None, "limit": None,
             "seed": 42, "mixed_precision": False, "samples": 64, "epochs": 5}
 
@@ -147,6 +157,35 @@ def _add_run_commands(sub):
                        help="wgan-gp only: critic updates per generator update (default 5)")
     train.add_argument("--gp-weight", type=float, default=None,
                        help="wgan-gp only: lambda, the gradient penalty's weight (default 10)")
+    toolkit = train.add_argument_group(
+        "training recipe (--model dcgan; lesson 03 compares them at equal CPU time)")
+    toolkit.add_argument("--recipe", default=None,
+                         help="a named recipe of ganlib.recipes that sets the options below: "
+                              "dcgan-2015, +diffaugment, +ema, +sn-hinge, +r1 (the options given "
+                              "explicitly win)")
+    toolkit.add_argument("--loss", choices=("bce", "hinge"), default=None,
+                         help="bce: the cross-entropy of Goodfellow et al. 2014 (default); hinge: "
+                              "Lim & Ye 2017, as used with spectral norm by Miyato et al. 2018")
+    toolkit.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction, default=None,
+                         help="spectral normalisation of every discriminator layer instead of batch "
+                              "norm (Miyato et al. 2018)")
+    toolkit.add_argument("--diffaugment", action=argparse.BooleanOptionalAction, default=None,
+                         help="differentiable colour/translation/cutout augmentation of everything D "
+                              "sees (Zhao et al. 2020); helps small data sets")
+    toolkit.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                         help="keep a running average of G's weights with this decay and sample from "
+                              "it (Karras et al. 2018: 0.999); grids, GIF and generator.keras use it")
+    toolkit.add_argument("--r1", type=float, default=None, metavar="GAMMA",
+                         help="R1 penalty gamma/2 E||grad D(x)||^2 on real images (Mescheder et al. "
+                              "2018); default 0 (none)")
+    toolkit.add_argument("--r1-every", type=int, default=None, metavar="N",
+                         help="compute R1 every N discriminator steps, scaled by N (lazy "
+                              "regularisation, Karras et al. 2020: 16, the default)")
+    toolkit.add_argument("--d-learning-rate", type=float, default=None,
+                         help="the discriminator's own Adam step size (two time-scale update rule, "
+                              "Heusel et al. 2017); default --learning-rate")
+    toolkit.add_argument("--g-learning-rate", type=float, default=None,
+                         help="the generator's own Adam step size (TTUR); default --learning-rate")
     train.add_argument("--limit", type=int, default=None,
                        help="use only the first N images (quick tries)")
     train.add_argument("--seed", type=int, default=None, help="seed of everything (default 42)")
@@ -345,7 +384,12 @@ def _run_settings(args, out_dir, has_checkpoint):
             for name in ("n_critic", "gp_weight"):
                 if given[name] is not None:
                     raise ValueError(f"--{name.replace('_', '-')} applies to --model wgan-gp only.")
+        else:
+            for name in TOOLKIT_DEFAULTS:
+                if given.get(name) is not None:
+                    raise ValueError(f"--{name.replace('_', '-')} applies to --model dcgan only.")
         settings = _default_settings(given["model"])
+        settings.update(_recipe_settings(given.get("recipe")))
         settings.update({name: value for name, value in given.items() if value is not None})
         settings["epochs"] = settings["epochs"] if args.epochs is None else args.epochs
     _check_integer("--epochs", settings["epochs"])
@@ -357,6 +401,14 @@ def _run_settings(args, out_dir, has_checkpoint):
         _check_integer("--" + name.replace("_", "-"), settings.get(name))
     _check_integer("--seed", settings["seed"], low=0)
     _check_rate("--learning-rate", settings["learning_rate"])
+    settings = {**TOOLKIT_DEFAULTS, **settings}
+    for name in ("d_learning_rate", "g_learning_rate"):
+        _check_rate("--" + name.replace("_", "-"), settings[name])
+    if settings["ema"] is not None and not 0 <= settings["ema"] < 1:
+        raise ValueError(f"--ema={settings['ema']} must be a decay in [0, 1), e.g. 0.999.")
+    if not settings["r1"] >= 0:
+        raise ValueError(f"--r1={settings['r1']} must be a number >= 0.")
+    _check_integer("--r1-every", settings["r1_every"])
     if settings.get("gp_weight") is not None and not settings["gp_weight"] >= 0:
         raise ValueError(f"--gp-weight={settings['gp_weight']} must be a number >= 0.")
     data = settings["data"]
@@ -423,25 +475,48 @@ def _strategy(distribute: bool):
     return _MIRRORED[0]
 
 
+def _recipe_settings(name):
+    """The options a named recipe of ``ganlib.recipes`` sets (none for no recipe)."""
+    if name is None:
+        return {}
+    from .recipes import RECIPES
+
+    if name not in RECIPES:
+        raise ValueError(f"--recipe={name} is not known; use one of {', '.join(RECIPES)}.")
+    recipe = RECIPES[name]
+    return {"recipe": name, "loss": recipe.loss, "spectral_norm": recipe.normalization == "spectral",
+            "diffaugment": recipe.diffaugment, "ema": recipe.ema_decay, "r1": recipe.r1_weight,
+            "r1_every": recipe.r1_every, "d_learning_rate": recipe.d_learning_rate,
+            "g_learning_rate": recipe.g_learning_rate}
+
+
 def _build_gan(settings, jit_compile):
     """The networks and the GAN of a run, built in the current strategy scope and policy."""
     import keras
 
-    from . import models
-    from .train import GAN, WGANGP
+    from . import augment, models
+    from .recipes import RECIPES
+    from .train import GAN, WGANGP, wgan_gp_adam
 
+    settings = {**TOOLKIT_DEFAULTS, **settings}  # run folders written before the toolkit
     size, channels, latent_dim, width = (settings[name] for name in ("image_size", "channels",
                                                                       "latent_dim", "width"))
     generator = models.dcgan_generator(latent_dim, size, channels, width=width)
     rate = settings["learning_rate"]
+    d_rate, g_rate = settings["d_learning_rate"] or rate, settings["g_learning_rate"] or rate
     if settings["model"] == "dcgan":
-        gan = GAN(generator, models.dcgan_discriminator(size, channels, width=width), latent_dim,
-                  seed=settings["seed"])
-        optimizers = [keras.optimizers.Adam(rate, beta_1=0.5) for _ in range(2)]  # Radford et al.
+        recipe = RECIPES.get(settings["recipe"] or "dcgan-2015")  # Adam's betas: Radford et al.
+        betas = (recipe.beta_1, recipe.beta_2)                    # unless the recipe says otherwise
+        discriminator = models.dcgan_discriminator(
+            size, channels, width=width, normalization="spectral" if settings["spectral_norm"] else "batch")
+        gan = GAN(generator, discriminator, latent_dim, seed=settings["seed"], loss=settings["loss"],
+                  augment=augment.DiffAugment(seed=settings["seed"]) if settings["diffaugment"] else None,
+                  ema_decay=settings["ema"], r1_weight=settings["r1"], r1_every=settings["r1_every"])
+        optimizers = [keras.optimizers.Adam(r, beta_1=betas[0], beta_2=betas[1]) for r in (d_rate, g_rate)]
     else:
         gan = WGANGP(generator, models.wgan_critic(size, channels, width=width), latent_dim,
                      n_critic=settings["n_critic"], gp_weight=settings["gp_weight"], seed=settings["seed"])
-        optimizers = [keras.optimizers.Adam(rate, beta_1=0.0, beta_2=0.9) for _ in range(2)]  # Gulrajani
+        optimizers = [wgan_gp_adam(r) for r in (d_rate, g_rate)]
     gan.compile(d_optimizer=optimizers[0], g_optimizer=optimizers[1],
                 jit_compile="auto" if jit_compile is None else jit_compile)
     return gan

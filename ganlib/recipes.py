@@ -25,6 +25,7 @@ import dataclasses
 import time
 
 from ._checks import check_choice, check_positive, check_seed
+from .defaults import DCGAN_BETAS, DCGAN_LEARNING_RATE, WGAN_GP_BETAS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +42,10 @@ class Recipe:
     ema_decay: float | None = None      # Karras et al. 2018: 0.999
     r1_weight: float = 0.0              # gamma, Mescheder et al. 2018
     r1_every: int = 16                  # lazy R1, Karras et al. 2020
-    d_learning_rate: float = 2e-4       # Radford et al. 2015
-    g_learning_rate: float = 2e-4
-    beta_1: float = 0.5                 # Radford et al. 2015
-    beta_2: float = 0.999
+    d_learning_rate: float = DCGAN_LEARNING_RATE    # Radford et al. 2015
+    g_learning_rate: float = DCGAN_LEARNING_RATE
+    beta_1: float = DCGAN_BETAS[0]                  # Radford et al. 2015
+    beta_2: float = DCGAN_BETAS[1]
 
 
 RECIPES = {
@@ -56,7 +57,7 @@ RECIPES = {
                ema_decay=0.999),
         Recipe("+sn-hinge", "SN-GAN-style D with hinge loss and TTUR + DiffAugment + averaged G",
                normalization="spectral", loss="hinge", diffaugment=True, ema_decay=0.999,
-               d_learning_rate=4e-4, g_learning_rate=1e-4, beta_1=0.0, beta_2=0.9),
+               d_learning_rate=4e-4, g_learning_rate=1e-4, beta_1=WGAN_GP_BETAS[0], beta_2=WGAN_GP_BETAS[1]),
         Recipe("+r1", "DCGAN + DiffAugment + averaged G + lazy R1 penalty", diffaugment=True,
                ema_decay=0.999, r1_weight=1.0),
     )

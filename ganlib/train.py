@@ -19,6 +19,8 @@ import keras
 import tensorflow as tf
 
 from ._checks import check_choice, check_image_range, check_non_negative, check_positive, check_range
+from .defaults import (DCGAN_BETAS, DCGAN_LEARNING_RATE, WGAN_GP_BETAS, WGAN_GP_LEARNING_RATE,
+                       WGAN_LEARNING_RATE)
 
 GENERATOR_LOSSES = ("non-saturating", "saturating")  # and "hinge", set by GAN(loss="hinge")
 
@@ -652,20 +654,14 @@ class GAN(_AdversarialModel):
                        lambda: tf.constant(0.0))
 
 
-# The papers' optimiser settings, defined once (the command line and the benchmark use them).
-DCGAN_LEARNING_RATE = 2e-4      # Radford et al. 2015, section 4 (with beta_1 = 0.5)
-WGAN_GP_LEARNING_RATE = 1e-4    # Gulrajani et al. 2017, Algorithm 1 (beta_1 = 0, beta_2 = 0.9)
-WGAN_LEARNING_RATE = 5e-5       # Arjovsky et al. 2017, Algorithm 1 (RMSprop)
-
-
 def dcgan_adam(learning_rate: float = DCGAN_LEARNING_RATE):
     """Adam(learning_rate, beta_1=0.5): Radford et al. 2015, section 4 (2e-4, beta_1 0.5)."""
-    return keras.optimizers.Adam(learning_rate, beta_1=0.5)
+    return keras.optimizers.Adam(learning_rate, beta_1=DCGAN_BETAS[0], beta_2=DCGAN_BETAS[1])
 
 
 def wgan_gp_adam(learning_rate: float = WGAN_GP_LEARNING_RATE):
     """Adam(learning_rate, beta_1=0, beta_2=0.9): Gulrajani et al. 2017, Algorithm 1."""
-    return keras.optimizers.Adam(learning_rate, beta_1=0.0, beta_2=0.9)
+    return keras.optimizers.Adam(learning_rate, beta_1=WGAN_GP_BETAS[0], beta_2=WGAN_GP_BETAS[1])
 
 
 def wgan_rmsprop(learning_rate: float = WGAN_LEARNING_RATE):
@@ -931,7 +927,8 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
       and stops at the same total of ``epochs * steps_per_epoch`` steps;
     * a guard that stops on NaN or inf, restores the last good checkpoint and says so;
     * one progress bar over the whole run with its ETA;
-    * the final networks saved as ``out_dir/generator.keras`` and
+    * the final networks saved as ``out_dir/generator.keras`` (the running average of G when
+      the GAN keeps one, ``ema_decay``: the grids and GIF show it too) and
       ``out_dir/discriminator.keras`` (load them with ``keras.models.load_model``) and the
       history as ``out_dir/history.json``.
 
@@ -1059,7 +1056,7 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
 
     gif = grid.write_gif(run.samples_gif)
     if save_models:
-        cb.atomic_save_model(gan.generator, run.generator)
+        cb.atomic_save_model(gan.sampling_generator, run.generator)  # the averaged G when there is one
         cb.atomic_save_model(gan.discriminator, run.discriminator)
     run.write_history(state.history, state.status)  # atomic; NaN and inf become null
     if verbose:

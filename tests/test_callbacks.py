@@ -430,3 +430,40 @@ def test_fit_gan_with_steps_per_epoch_runs_exactly_that_many_steps(tmp_path, rep
     # Resuming the finished run to 3 epochs adds exactly one more epoch of 5 steps.
     more = fit_gan(tiny_gan(), data, 3, tmp_path, steps_per_epoch=5, checkpoint_every=None, verbose=0)
     assert more.resumed_from_step == 10 and more["step"][-1] == 15
+
+
+def averaged_gan(seed=0):
+    keras.utils.set_random_seed(seed)
+    gan = GAN(models.dcgan_generator(LATENT_DIM, 16, 1, width=4), models.dcgan_discriminator(16, 1, width=4),
+              LATENT_DIM, seed=seed, ema_decay=0.9)
+    gan.compile()
+    return gan
+
+
+def test_the_averaged_generator_is_checkpointed_resumed_sampled_and_saved(tmp_path):
+    straight = averaged_gan()
+    fit_gan(straight, dataset(), 3, tmp_path / "straight", checkpoint_every=None, verbose=0)
+    fit_gan(averaged_gan(), dataset(), 1, tmp_path / "resumed", checkpoint_every=None, verbose=0)
+    resumed = averaged_gan(seed=5)
+    fit_gan(resumed, dataset(), 3, tmp_path / "resumed", checkpoint_every=None, verbose=0)
+    arrays = stored_arrays(tmp_path / "straight" / "checkpoints" / "ckpt-00000009.npz")
+    averaged = [keras.ops.convert_to_numpy(w) for w in straight.ema_generator.weights]
+    assert sum(key.startswith("ema_generator/") for key in arrays) == len(averaged)
+    np.testing.assert_array_equal(arrays["ema_generator/0000"], averaged[0])
+    assert not np.allclose(arrays["ema_generator/0000"], arrays["generator/0000"])
+    # resuming restores the average, so the two runs end with the same averaged generator
+    for mine, theirs in zip(resumed.ema_generator.weights, straight.ema_generator.weights):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs),
+                                   rtol=1e-4, atol=1e-6)
+    # the saved generator.keras and the last grid are the averaged generator's
+    z = np.random.default_rng(1).standard_normal((4, LATENT_DIM)).astype(np.float32)
+    loaded = keras.models.load_model(tmp_path / "straight" / "generator.keras")
+    np.testing.assert_allclose(loaded(z).numpy(), straight.ema_generator(z).numpy(), atol=1e-6)
+    grid = callbacks.SampleGrid(tmp_path / "g", callbacks.TrainingState(fixed_noise=z))
+    grid.set_model(straight)
+    np.testing.assert_allclose(grid.images(), straight.ema_generator(z).numpy(), atol=1e-6)
+    # a checkpoint without the average does not load into a GAN that keeps one
+    plain_dir = tmp_path / "plain"
+    fit_gan(tiny_gan(), dataset(), 1, plain_dir, checkpoint_every=None, verbose=0)
+    with pytest.raises(ValueError, match="ema_generator"):
+        callbacks.load_checkpoint(averaged_gan(), next((plain_dir / "checkpoints").glob("*.npz")))

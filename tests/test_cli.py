@@ -131,6 +131,11 @@ NEW = ["train", "--model", "dcgan", "--data", "faces", "--out", "o"]
     (["toy", "--mean", "four"], ["--mean", "four", "float"]),
     (["toy", "--d-steps", "0"], ["--d-steps", "0", ">= 1"]),
     (["toy", "--decay-to", "2"], ["--decay-to", "2", "[0, 1]"]),
+    (NEW + ["--recipe", "stylegan"], ["--recipe", "stylegan", "dcgan-2015", "+sn-hinge"]),
+    (NEW + ["--ema", "1.5"], ["--ema", "1.5", "[0, 1)"]),
+    (NEW + ["--r1", "-1"], ["--r1", "-1", ">= 0"]),
+    (NEW + ["--d-learning-rate", "0"], ["--d-learning-rate", "0", "positive"]),
+    (["train", "--model", "wgan-gp", "--data", "faces", "--out", "o", "--ema", "0.9"], ["--ema", "dcgan"]),
 ])
 def test_bad_option_values(capsys, monkeypatch, tmp_path, argv, words):
     monkeypatch.chdir(tmp_path)  # the relative --out o lands here, and the cwd is restored after
@@ -568,3 +573,21 @@ def test_mixed_precision_run_restores_the_policy_and_samples_from_its_checkpoint
         grids.append(np.asarray(Image.open(path)))
     np.testing.assert_array_equal(grids[0], grids[1])
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_a_recipe_run_keeps_its_options_and_its_averaged_generator(capsys, images, tmp_path):
+    out = str(tmp_path / "recipe")
+    assert cli.main(["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out", out,
+                     "--recipe", "+sn-hinge", "--r1", "0.5", "--quiet"]) == 0
+    config = json.loads(open(os.path.join(out, "config.json")).read())
+    assert config["recipe"] == "+sn-hinge" and config["loss"] == "hinge" and config["spectral_norm"]
+    assert config["ema"] == 0.999 and config["r1"] == 0.5 and config["diffaugment"]  # --r1 wins
+    assert config["d_learning_rate"] == 4e-4 and config["g_learning_rate"] == 1e-4
+    checkpoint = sorted(glob.glob(os.path.join(out, "checkpoints", "*.npz")))[-1]
+    with np.load(checkpoint) as archive:
+        assert any(key.startswith("ema_generator/") for key in archive.files)
+    fails(capsys, ["train", "--out", out, "--resume", "--ema", "0.5"], "--ema", "0.5", "0.999")
+    # sample from the checkpoint alone: the networks are rebuilt from config.json, average included
+    os.remove(os.path.join(out, "generator.keras"))
+    assert cli.main(["sample", out, "--n", "4", "--out", str(tmp_path / "grid.png")]) == 0
+    assert os.path.getsize(tmp_path / "grid.png") > 0
