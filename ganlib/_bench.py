@@ -277,3 +277,109 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- Time to quality: each recipe of lesson 03 against CPU seconds (bench --quality) -----
+
+#: Lesson 03's sizes at the cpu preset (kept in step with its parameters cell).
+QUALITY_DEFAULTS = dict(image_size=32, width=32, batch_size=32, cpu_seconds=600.0,
+                        milestones=(150.0, 300.0), count=4000, n_eval=1000)
+
+def _sample(gan, count, seed):
+    import numpy as np
+
+    z = np.random.default_rng(seed).standard_normal((count, gan.latent_dim)).astype(np.float32)
+    images = [np.asarray(gan.sampling_generator(z[i:i + 256], training=False)) for i in range(0, count, 256)]
+    return np.concatenate(images)
+
+
+def quality(recipe_names=None, cpu_seconds=600.0, milestones=(75.0, 150.0, 300.0), image_size=32,
+            count=4000, width=32, batch_size=32, n_eval=1000, seed=0, json_path=None, plot_path=None):
+    """Train each recipe of ``ganlib.recipes`` on the procedural sprites for ``cpu_seconds``
+    of CPU time, pausing at ``milestones`` to measure the averaged generator's samples
+    against held-out sprites (SWD, C2ST accuracy, precision, recall, mirror symmetry), and
+    print one table, a real-against-real floor row first. Returns the rows.
+
+    The last lines state, for the last recipe, the CPU seconds it needed to reach the best
+    C2ST accuracy the first recipe (plain DCGAN) reached in the whole budget, as a ratio.
+    """
+    import numpy as np
+
+    from . import data, metrics, recipes
+
+    names = list(recipe_names or recipes.RECIPES)
+    for name in names:
+        recipes.get_recipe(name)
+    sprites = data.load_sprites(image_size=image_size, source="procedural", count=count, seed=seed,
+                                verbose=False)
+    train_set, held_out_set = sprites.split(held_out=0.25, seed=seed)
+    train, held_out = train_set.numpy(), held_out_set.numpy()
+    n_eval = min(n_eval, len(held_out))
+
+    def measure(images):
+        row = metrics.image_metrics(held_out[:n_eval], images[:n_eval], seed=seed)
+        row["symmetry"] = float(metrics.mirror_symmetry(images[:n_eval]))
+        return row
+
+    rows = [{"recipe": "real (held-out vs training)", "steps": 0, "cpu_seconds": 0.0, **measure(train)}]
+    header = (f"{'recipe':<30} {'CPU s':>6} {'steps':>6} {'SWD':>7} {'C2ST':>6} {'prec':>5} {'recall':>6} "
+              f"{'sym':>5}")
+    print(f"sprites {image_size}x{image_size}: {len(train)} training, {len(held_out)} held out; width {width}, "
+          f"batch {batch_size}; metrics on {n_eval} samples of the averaged generator where there is one")
+    print(header)
+
+    def show(row):
+        print(f"{row['recipe']:<30} {row['cpu_seconds']:6.0f} {row['steps']:6d} {row['swd']:7.4f} "
+              f"{row['c2st_accuracy']:6.3f} {row['precision']:5.2f} {row['recall']:6.2f} {row['symmetry']:5.2f}",
+              flush=True)
+
+    show(rows[0])
+    for name in names:
+        result = recipes.train_for_cpu_seconds(
+            name, train, cpu_seconds, batch_size=batch_size, width=width, seed=seed,
+            milestones=milestones, evaluate=lambda gan: measure(_sample(gan, n_eval, seed + 1)))
+        for evaluation in result["evaluations"]:
+            row = {"recipe": name, **evaluation}
+            rows.append(row)
+            show(row)
+    first, last = names[0], names[-1]
+    first_rows = [row for row in rows if row["recipe"] == first]
+    last_rows = [row for row in rows if row["recipe"] == last]
+    if first != last and first_rows and last_rows:
+        best = min(first_rows, key=lambda row: row["c2st_accuracy"])
+        reached = next((row for row in last_rows if row["c2st_accuracy"] <= best["c2st_accuracy"]), None)
+        print(f"{first}: best C2ST {best['c2st_accuracy']:.3f} at {best['cpu_seconds']:.0f} CPU s.")
+        if reached is None:
+            print(f"{last} did not reach it within {cpu_seconds:.0f} CPU s.")
+        else:
+            print(f"{last} reached C2ST {reached['c2st_accuracy']:.3f} <= that at {reached['cpu_seconds']:.0f} "
+                  f"CPU s: {best['cpu_seconds'] / reached['cpu_seconds']:.1f}x less CPU time.")
+    if json_path:
+        with open(json_path, "w") as handle:
+            json.dump(rows, handle, indent=1)
+    if plot_path:
+        _plot_quality(rows, names, plot_path)
+    return rows
+
+
+def _plot_quality(rows, names, path):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.5), dpi=90, layout="constrained")
+    floor = rows[0]
+    for name in names:
+        mine = [row for row in rows if row["recipe"] == name]
+        seconds = [row["cpu_seconds"] for row in mine]
+        axes[0].plot(seconds, [row["c2st_accuracy"] for row in mine], "o-", label=name)
+        axes[1].plot(seconds, [row["swd"] for row in mine], "o-", label=name)
+    for axis, key, label in ((axes[0], "c2st_accuracy", "C2ST accuracy (0.5 = indistinguishable)"),
+                             (axes[1], "swd", "SWD to held-out sprites")):
+        axis.axhline(floor[key], color="black", linestyle=":", label="real vs real")
+        axis.set_xlabel("CPU seconds of training")
+        axis.set_ylabel(label)
+    axes[0].legend(fontsize=8)
+    figure.savefig(path)
+    plt.close(figure)

@@ -46,8 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, default=10, help="timed steps per run (default 10)")
     bench.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     bench.add_argument("--repeats", type=int, default=3, help="runs per trainer and shape (default 3)")
-    bench.add_argument("--width", type=int, default=64, help="ngf = ndf of the networks (default 64)")
+    bench.add_argument("--width", type=int, default=None,
+                       help="ngf = ndf of the networks (default 64; with --quality, lesson 03's)")
     bench.add_argument("--json", default=None, help="also write every measurement to this JSON file")
+    quality = bench.add_argument_group(
+        "time to quality (--quality): each recipe of ganlib.recipes trained on the procedural sprites "
+        "for the same CPU time, measured against held-out sprites at milestones")
+    quality.add_argument("--quality", action="store_true",
+                         help="run the time-to-quality benchmark instead of the speed one")
+    quality.add_argument("--recipes", nargs="+", default=None,
+                         help="recipes to compare, the first is the baseline (default: all of them)")
+    quality.add_argument("--cpu-seconds", type=float, default=None,
+                         help="CPU seconds of training per recipe (default: lesson 03's budget)")
+    quality.add_argument("--milestones", type=float, nargs="+", default=None,
+                         help="CPU seconds at which to measure on the way (default: 1/4 and 1/2 of it)")
+    quality.add_argument("--image-size", type=int, default=None, help="sprite size (default: lesson 03's)")
+    quality.add_argument("--plot", default=None, help="also save the metrics against CPU time as this PNG")
     bench.set_defaults(func=cmd_bench)
     _add_run_commands(sub)
     return parser
@@ -61,13 +75,30 @@ def cmd_info(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from ._bench import run
+    from ._bench import QUALITY_DEFAULTS, quality, run
     from ._checks import check_positive
 
-    for name in ("batch_size", "steps", "warmup", "repeats", "width"):
+    if args.quality:
+        settings = dict(QUALITY_DEFAULTS)
+        for name in ("width", "image_size", "cpu_seconds", "milestones"):
+            if getattr(args, name) is not None:
+                settings[name] = getattr(args, name)
+        if args.milestones is None and args.cpu_seconds is not None:
+            settings["milestones"] = (settings["cpu_seconds"] / 4, settings["cpu_seconds"] / 2)
+        check_positive("--cpu-seconds", settings["cpu_seconds"])
+        check_positive("--width", settings["width"], integer=True)
+        if args.recipes is not None:
+            from .recipes import get_recipe
+
+            for name in args.recipes:
+                get_recipe(name)
+        quality(recipe_names=args.recipes, json_path=args.json, plot_path=args.plot, **settings)
+        return 0
+    for name in ("batch_size", "steps", "warmup", "repeats"):
         check_positive(f"--{name.replace('_', '-')}", getattr(args, name), integer=True)
+    width = check_positive("--width", 64 if args.width is None else args.width, integer=True)
     run(shapes=tuple(args.shapes), variants=tuple(args.variants), batch_size=args.batch_size,
-        steps=args.steps, warmup=args.warmup, repeats=args.repeats, width=args.width,
+        steps=args.steps, warmup=args.warmup, repeats=args.repeats, width=width,
         json_path=args.json)
     return 0
 

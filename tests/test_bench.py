@@ -1,5 +1,7 @@
 """Tests of the speed benchmark (ganlib/_bench.py, `python -m ganlib bench`): it measures, it
 does not time anything here (speed is reported by the benchmark, not asserted in tests)."""
+import json
+
 import numpy as np
 import pytest
 
@@ -50,3 +52,19 @@ def test_plain_trainer_matches_the_keras_io_losses():
 def test_bad_options(argv, message, capsys):
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_quality_benchmark_trains_each_recipe_for_the_budget_and_states_the_ratio(tmp_path, capsys):
+    from ganlib import _bench
+
+    rows = _bench.quality(["dcgan-2015", "+ema"], cpu_seconds=4.0, milestones=(2.0,), image_size=16, count=120,
+                          width=4, batch_size=16, n_eval=40, json_path=tmp_path / "q.json",
+                          plot_path=tmp_path / "q.png")
+    out = capsys.readouterr().out
+    assert [row["recipe"] for row in rows] == ["real (held-out vs training)"] + ["dcgan-2015"] * 2 + ["+ema"] * 2
+    for row in rows[1:]:
+        assert row["cpu_seconds"] >= (2.0 if row is rows[1] or row is rows[3] else 4.0)
+        assert 0.0 <= row["c2st_accuracy"] <= 1.0 and 0.0 <= row["symmetry"] <= 1.0 and row["swd"] > 0
+    assert rows[0]["symmetry"] > 0.9  # real sprites are symmetric
+    assert "dcgan-2015: best C2ST" in out and ("less CPU time" in out or "did not reach it" in out)
+    assert (tmp_path / "q.png").stat().st_size > 0 and len(json.loads((tmp_path / "q.json").read_text())) == 5

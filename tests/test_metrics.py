@@ -115,3 +115,18 @@ def test_a_few_strays_do_not_count_as_a_covered_mode():
 def test_mode_coverage_rejects_bad_input(samples, centers, std, message):
     with pytest.raises(ValueError, match=message):
         mode_coverage(samples, centers, std)
+
+
+def test_mirror_symmetry_of_symmetric_noise_and_half_mirrored_images():
+    from ganlib.metrics import mirror_symmetry
+
+    rng = np.random.default_rng(0)
+    half = rng.uniform(-1, 1, (6, 16, 8, 3)).astype(np.float32)
+    symmetric = np.concatenate([half, half[:, :, ::-1]], axis=2)
+    assert mirror_symmetry(symmetric) == 1.0
+    assert mirror_symmetry(rng.uniform(-1, 1, (6, 16, 16, 3)).astype(np.float32)) < 0.01
+    broken = symmetric.copy()
+    broken[:, :, :4] = -1.0  # the left quarter blanked: its 4 columns and their mirrors differ
+    assert mirror_symmetry(broken) == pytest.approx(1.0 - 8 / 16, abs=0.02)
+    with pytest.raises(ValueError, match="tolerance"):
+        mirror_symmetry(symmetric, tolerance=0)
