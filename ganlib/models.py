@@ -163,7 +163,14 @@ def _downsampling_body(image_size, channels, width, normalization):
 def _spectral(layer, normalization):
     """``layer`` wrapped in spectral normalisation when asked (Miyato et al. 2018): its
     kernel is divided by its largest singular value, estimated by one power iteration per
-    training step, so the layer is 1-Lipschitz."""
+    training step, so the layer is 1-Lipschitz.
+
+    ``keras.layers.SpectralNormalization`` does this as a projection: in each training call
+    it *stores* W / sigma(W) in the kernel and uses it, so the optimiser's gradient does not
+    pass through sigma, while Miyato et al. reparametrise (W_SN = W / sigma(W) in the graph,
+    gradient through sigma). Both keep every layer 1-Lipschitz after each step; the training
+    dynamics differ slightly. (The matrix normalised is the kernel reshaped to
+    (-1, filters), as in Miyato et al.'s code, not the convolution operator.)"""
     if normalization != "spectral":
         return layer
     return layers.SpectralNormalization(layer, power_iterations=1, name=f"{layer.name}_sn")
