@@ -192,7 +192,7 @@ def _add_run_commands(sub):
         "training recipe (--model dcgan; lesson 03 compares them at equal CPU time)")
     toolkit.add_argument("--recipe", default=None,
                          help="a named recipe of ganlib.recipes that sets the options below: "
-                              "dcgan-2015, +diffaugment, +ema, +sn-hinge, +r1 (the options given "
+                              "dcgan-2015, +diffaugment, +ema, +sn-hinge, +r1, +higher-lr (the options given "
                               "explicitly win)")
     toolkit.add_argument("--loss", choices=("bce", "hinge"), default=None,
                          help="bce: the cross-entropy of Goodfellow et al. 2014 (default); hinge: "

@@ -18,6 +18,10 @@ Each recipe adds one habit of the post-2017 GAN literature to the previous one:
   (Miyato et al. 2018; Lim & Ye 2017), with two learning rates (TTUR, Heusel et al. 2017).
 * ``+r1``: the cross-entropy loss with an R1 penalty on real data (Mescheder et al. 2018),
   lazily every 16 steps (Karras et al. 2020).
+* ``+higher-lr``: ``+ema`` with Adam's step size raised from the paper's 2e-4 to 5e-4 for
+  both networks. Measured on the 16x16 procedural sprites (width 32, batch 64, 240 CPU s):
+  precision 0.46 against 0.40 at 2e-4, more single-coloured bodies; a budget knob, not a
+  published habit.
 """
 from __future__ import annotations
 
@@ -60,6 +64,8 @@ RECIPES = {
                d_learning_rate=4e-4, g_learning_rate=1e-4, beta_1=WGAN_GP_BETAS[0], beta_2=WGAN_GP_BETAS[1]),
         Recipe("+r1", "DCGAN + DiffAugment + averaged G + lazy R1 penalty", diffaugment=True,
                ema_decay=0.999, r1_weight=1.0),
+        Recipe("+higher-lr", "DCGAN + DiffAugment + averaged G, Adam 5e-4 for both networks",
+               diffaugment=True, ema_decay=0.999, d_learning_rate=5e-4, g_learning_rate=5e-4),
     )
 }
 
