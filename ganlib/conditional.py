@@ -40,7 +40,7 @@ from .models import CONDITIONINGS
 from .train import (DISCRIMINATOR_LOSSES, GENERATOR_LOSSES, _AdversarialModel, dcgan_adam,
                     discriminator_loss, generator_loss, hinge_discriminator_loss)
 
-__all__ = ["ConditionalGAN", "CONDITIONINGS", "check_labels", "cycling_labels"]
+__all__ = ["ConditionalGAN", "CONDITIONINGS", "check_labels", "cycling_labels", "label_interpolation"]
 
 
 def check_labels(labels, n_classes: int, name: str = "labels") -> np.ndarray:
@@ -349,3 +349,45 @@ def _first_labels(x, y, n_classes):
     if y is None:
         raise ValueError("labels are missing: give fit(images, labels) or a data set of (images, labels).")
     return check_labels(np.asarray(y).reshape(-1), n_classes)
+
+
+def label_interpolation(generator, z, start: int, end: int, steps: int = 8) -> np.ndarray:
+    """Images of one latent vector ``z`` while the label slides from class ``start`` to ``end``.
+
+    ``ganlib.models.conditional_dcgan_generator`` feeds ``concat(z, one_hot(y))`` to its
+    DCGAN body (the layer ``dcgan``); here the one-hot part is replaced by the mixture
+    ``(1 - t) one_hot(start) + t one_hot(end)`` for ``steps`` values of t from 0 to 1. The
+    generator never saw such mixtures, so the middle images show what it makes of
+    "between two classes"; the ends are exactly ``generator([z, start])`` and
+    ``generator([z, end])``.
+
+    Args:
+        generator: a conditional generator built by ``conditional_dcgan_generator`` (e.g.
+            ``gan.sampling_generator``).
+        z: one latent vector, shape (latent_dim,) or (1, latent_dim).
+        start, end: the two class ids.
+        steps: images from start to end, at least 2.
+
+    Returns:
+        float32 array (steps, H, W, C).
+    """
+    try:
+        body = generator.get_layer("dcgan")
+        n_classes = int(generator.get_layer("label_one_hot").num_tokens)
+    except (ValueError, AttributeError):
+        raise ValueError(f"generator={getattr(generator, 'name', generator)!r} has no 'dcgan' and "
+                         "'label_one_hot' layers; give a generator built by "
+                         "ganlib.models.conditional_dcgan_generator.") from None
+    start, end = check_labels([start, end], n_classes, name="start, end")
+    steps = check_positive("steps", steps, integer=True)
+    if steps < 2:
+        raise ValueError(f"steps={steps} must be at least 2 (the two ends).")
+    z = np.asarray(z, dtype=np.float32).reshape(1, -1)
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    eye = np.eye(n_classes, dtype=np.float32)
+    mixed = (1.0 - t) * eye[start] + t * eye[end]
+    inputs = np.concatenate([np.repeat(z, steps, axis=0), mixed], axis=1)
+    if inputs.shape[1] != body.input_shape[-1]:
+        raise ValueError(f"z has {z.shape[1]} numbers; the generator takes "
+                         f"{body.input_shape[-1] - n_classes}.")
+    return keras.ops.convert_to_numpy(body(inputs, training=False)).astype(np.float32)

@@ -296,7 +296,7 @@ def conditional_dcgan_generator(latent_dim: int = 100, n_classes: int = 10, imag
 
 def conditional_dcgan_discriminator(n_classes: int = 10, image_size: int = 32, channels: int = 1,
                                     width: int = 64, conditioning: str = "projection",
-                                    normalization: str | None = "spectral",
+                                    normalization: str | None = "batch",
                                     name: str = "conditional_discriminator") -> keras.Model:
     """A conditional DCGAN discriminator, with the label given to D in one of three ways.
 
@@ -325,9 +325,12 @@ def conditional_dcgan_discriminator(n_classes: int = 10, image_size: int = 32, c
         channels: 1, 3 or 4 (the image's channels; 'concat' adds n_classes more inside).
         width: ndf, the channels of the first convolution.
         conditioning: 'concat', 'projection' (default) or 'acgan'.
-        normalization: 'spectral' (default: Miyato & Koyama 2018 pair the projection with
-            spectral normalisation of every convolution and of the linear layers; the class
-            embedding is not normalised here), 'batch' (Radford et al. 2015) or None.
+        normalization: 'batch' (default, Radford et al. 2015: on the 16x16 digits of lesson
+            06, with the cross-entropy loss, it gave clearer digits that obeyed the label more
+            often than spectral normalisation with the hinge loss for the same CPU time),
+            'spectral' (Miyato & Koyama 2018 pair the projection with spectral normalisation of
+            every convolution and linear layer; the class embedding is not normalised here)
+            or None.
         name: the model's name.
 
     Returns:

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from ganlib import conditional, models
-from ganlib.conditional import ConditionalGAN, check_labels, cycling_labels
+from ganlib.conditional import ConditionalGAN, check_labels, cycling_labels, label_interpolation
 
 N_CLASSES = 10
 LATENT = 8
@@ -220,7 +220,7 @@ def test_checkpoint_round_trip(tmp_path):
 
     keras.utils.set_random_seed(0)
     generator, discriminator = small_networks("projection")
-    gan = ConditionalGAN(generator, discriminator, LATENT, N_CLASSES, seed=0)
+    gan = ConditionalGAN(generator, discriminator, LATENT, N_CLASSES, ema_decay=0.9, seed=0)
     gan.compile()
     _, _, batches = labelled_batches(32)
     gan.fit(batches, epochs=1, verbose=0)
@@ -229,7 +229,7 @@ def test_checkpoint_round_trip(tmp_path):
     save_checkpoint(gan, tmp_path / "ckpt-2.npz", state)
     expected = gan.generate([1, 2, 3])
     generator2, discriminator2 = small_networks("projection")
-    other = ConditionalGAN(generator2, discriminator2, LATENT, N_CLASSES, seed=0)
+    other = ConditionalGAN(generator2, discriminator2, LATENT, N_CLASSES, ema_decay=0.9, seed=0)
     other.compile()
     load_checkpoint(other, tmp_path / "ckpt-2.npz")
     np.testing.assert_allclose(other.generate([1, 2, 3]), expected, atol=1e-6)
@@ -287,3 +287,21 @@ def test_constructor_checks_name_the_argument():
     unconditional = models.dcgan_generator(LATENT, 16, 1, width=4)
     with pytest.raises(ValueError, match="takes 1 input.*\\[z, label\\]"):
         ConditionalGAN(unconditional, projection_d, LATENT, N_CLASSES)
+
+
+def test_label_interpolation_ends_are_the_two_classes():
+    keras.utils.set_random_seed(0)
+    generator, _ = small_networks("projection")
+    z = np.random.default_rng(0).normal(size=LATENT).astype("float32")
+    frames = label_interpolation(generator, z, 3, 8, steps=5)
+    assert frames.shape == (5, 16, 16, 1)
+    for frame, label in ((frames[0], 3), (frames[-1], 8)):
+        direct = keras.ops.convert_to_numpy(generator([z[None], np.array([label], "int32")], training=False))
+        np.testing.assert_allclose(frame, direct[0], atol=1e-5)
+    assert not np.allclose(frames[0], frames[2])
+    with pytest.raises(ValueError, match=r"start, end contains 10.*0 to 9"):
+        label_interpolation(generator, z, 3, 10)
+    with pytest.raises(ValueError, match="steps=1"):
+        label_interpolation(generator, z, 3, 4, steps=1)
+    with pytest.raises(ValueError, match="conditional_dcgan_generator"):
+        label_interpolation(models.dcgan_generator(LATENT, 16, 1, width=4), z, 3, 4)
