@@ -105,7 +105,7 @@ def cmd_bench(args) -> int:
 
 # --- train, sample, inpaint, toy -------------------------------------------------------
 
-MODELS = ("dcgan", "wgan-gp")
+MODELS = ("dcgan", "wgan-gp", "cgan")
 DATA_SOURCES = {"faces": ("auto", "celeba", "lfw"), "sprites": ("auto", "pokemon", "procedural")}
 IMAGE_SIZES = (16, 32, 64, 128)
 
@@ -114,7 +114,8 @@ IMAGE_SIZES = (16, 32, 64, 128)
 RUN_SETTINGS = ("model", "data", "source", "image_size", "channels", "latent_dim", "width",
                 "batch_size", "learning_rate", "n_critic", "gp_weight", "limit", "seed",
                 "mixed_precision", "samples", *("recipe", "loss", "spectral_norm", "diffaugment", "ema",
-                                                "r1", "r1_every", "d_learning_rate", "g_learning_rate"))
+                                                "r1", "r1_every", "d_learning_rate", "g_learning_rate"),
+                "conditioning")
 
 #: The post-2017 training options of --model dcgan (ganlib.recipes, lesson 03), with the
 #: values of a plain DCGAN; a run folder written before they existed reads as these.
@@ -136,7 +137,8 @@ def _default_settings(model):
             "batch_size": 64 if wgan else 128,
             "learning_rate": WGAN_GP_LEARNING_RATE if wgan else DCGAN_LEARNING_RATE,
             "n_critic": 5 if wgan else None, "gp_weight": 10.0 if wgan else None, "limit": None,
-            "seed": 42, "mixed_precision": False, "samples": 64, "epochs": 5}
+            "seed": 42, "mixed_precision": False, "samples": 64, "epochs": 5,
+            "conditioning": "projection" if model == "cgan" else None}
 
 
 def _add_run_commands(sub):
@@ -154,8 +156,10 @@ def _add_run_commands(sub):
         ),
     )
     train.add_argument("--model", choices=MODELS, default=None,
-                       help="dcgan (Radford et al. 2015) or wgan-gp (Gulrajani et al. 2017); required "
-                            "for a new run")
+                       help="dcgan (Radford et al. 2015), wgan-gp (Gulrajani et al. 2017) or cgan (a "
+                            "conditional DCGAN, Mirza & Osindero 2014, trained on --data FOLDER of class "
+                            "subfolders FOLDER/<class>/*.png; sample a class with 'sample RUN --label "
+                            "CLASS'); required for a new run")
     train.add_argument("--data", default=None,
                        help="'faces' (CelebA if present or downloadable, else the LFW faces of "
                             "scikit-image), 'sprites' (Pokemon if present or downloadable, else "
@@ -188,6 +192,10 @@ def _add_run_commands(sub):
                        help="wgan-gp only: critic updates per generator update (default 5)")
     train.add_argument("--gp-weight", type=float, default=None,
                        help="wgan-gp only: lambda, the gradient penalty's weight (default 10)")
+    train.add_argument("--conditioning", choices=("concat", "projection", "acgan"), default=None,
+                       help="cgan only: how D gets the label: concat (one-hot as extra input channels, "
+                            "Mirza & Osindero 2014), projection (default; Miyato & Koyama 2018) or acgan "
+                            "(an auxiliary classifier head, Odena et al. 2017); lesson 06 compares them")
     toolkit = train.add_argument_group(
         "training recipe (--model dcgan; lesson 03 compares them at equal CPU time)")
     toolkit.add_argument("--recipe", default=None,
@@ -258,6 +266,10 @@ def _add_run_commands(sub):
     sample.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     sample.add_argument("--columns", type=int, default=None, help="images per row (default: a square)")
     sample.add_argument("--scale", type=int, default=1, help="enlarge the grid this many times")
+    sample.add_argument("--label", default=None,
+                        help="a conditional run (train --model cgan): draw this class, given by its "
+                             "number (0 = the first class folder in sorted order) or its folder name; "
+                             "default: the classes in turn, one per column")
     sample.set_defaults(func=cmd_sample)
 
     inpaint = sub.add_parser(
@@ -408,10 +420,19 @@ def _run_settings(args, out_dir, has_checkpoint):
             raise ValueError(f"--out {out_dir!r} already holds a run; add --resume to continue it, "
                              "--overwrite to start it afresh, or choose another --out.")
         if given["model"] is None:
-            raise ValueError("--model is required for a new run; use dcgan or wgan-gp.")
+            raise ValueError("--model is required for a new run; use dcgan, wgan-gp or cgan.")
         if given["data"] is None:
             raise ValueError("--data is required for a new run; use faces, sprites or a folder of images.")
-        if given["model"] == "dcgan":
+        if given["model"] != "cgan" and given["conditioning"] is not None:
+            raise ValueError("--conditioning applies to --model cgan only.")
+        if given["model"] == "cgan":
+            if given["data"] in DATA_SOURCES:
+                raise ValueError(f"--data {given['data']} has no class labels; --model cgan needs a folder "
+                                 "of class subfolders, FOLDER/<class>/*.png.")
+            for name in ("recipe", "r1", "r1_every"):
+                if given.get(name) is not None:
+                    raise ValueError(f"--{name.replace('_', '-')} applies to --model dcgan only.")
+        if given["model"] in ("dcgan", "cgan"):
             for name in ("n_critic", "gp_weight"):
                 if given[name] is not None:
                     raise ValueError(f"--{name.replace('_', '-')} applies to --model wgan-gp only.")
@@ -433,6 +454,7 @@ def _run_settings(args, out_dir, has_checkpoint):
     _check_integer("--seed", settings["seed"], low=0)
     _check_rate("--learning-rate", settings["learning_rate"])
     settings = {**TOOLKIT_DEFAULTS, **settings}
+    settings.setdefault("conditioning", None)  # run folders written before --model cgan
     for name in ("d_learning_rate", "g_learning_rate"):
         _check_rate("--" + name.replace("_", "-"), settings[name])
     if settings["ema"] is not None and not 0 <= settings["ema"] < 1:
@@ -475,8 +497,9 @@ def _load_images(settings, verbose):
             images = datasets.load_sprites(size, source=settings["source"], channels=channels,
                                            verbose=verbose)
         else:
+            load = datasets.load_labelled_folder if settings.get("model") == "cgan" else datasets.load_folder
             try:
-                images = datasets.load_folder(data, size, channels, verbose=verbose)
+                images = load(data, size, channels, verbose=verbose)
             except ValueError as error:
                 raise ValueError(f"--data {data!r}: {error}") from None
     for warning in caught:
@@ -532,6 +555,8 @@ def _build_gan(settings, jit_compile):
     settings = {**TOOLKIT_DEFAULTS, **settings}  # run folders written before the toolkit
     size, channels, latent_dim, width = (settings[name] for name in ("image_size", "channels",
                                                                       "latent_dim", "width"))
+    if settings["model"] == "cgan":
+        return _build_conditional_gan(settings, jit_compile)
     generator = models.dcgan_generator(latent_dim, size, channels, width=width)
     rate = settings["learning_rate"]
     d_rate, g_rate = settings["d_learning_rate"] or rate, settings["g_learning_rate"] or rate
@@ -549,6 +574,34 @@ def _build_gan(settings, jit_compile):
                      n_critic=settings["n_critic"], gp_weight=settings["gp_weight"], seed=settings["seed"])
         optimizers = [wgan_gp_adam(r) for r in (d_rate, g_rate)]
     gan.compile(d_optimizer=optimizers[0], g_optimizer=optimizers[1],
+                jit_compile="auto" if jit_compile is None else jit_compile)
+    return gan
+
+
+def _build_conditional_gan(settings, jit_compile):
+    """--model cgan: the conditional DCGAN of lesson 06 (ganlib.conditional), one class per
+    subfolder of --data. DiffAugment uses translation and cutout only: colour changes could
+    change a class that is a colour."""
+    import keras
+
+    from . import augment, models
+    from .conditional import ConditionalGAN
+
+    size, channels, latent_dim, width = (settings[name] for name in ("image_size", "channels",
+                                                                      "latent_dim", "width"))
+    n_classes, conditioning = len(settings["class_names"]), settings["conditioning"]
+    generator = models.conditional_dcgan_generator(latent_dim, n_classes, size, channels, width=width)
+    discriminator = models.conditional_dcgan_discriminator(
+        n_classes, size, channels, width=width, conditioning=conditioning,
+        normalization="spectral" if settings["spectral_norm"] else "batch")
+    diffaugment = augment.DiffAugment("translation,cutout", seed=settings["seed"])
+    gan = ConditionalGAN(generator, discriminator, latent_dim, n_classes, conditioning=conditioning,
+                         loss=settings["loss"], seed=settings["seed"], ema_decay=settings["ema"],
+                         augment=diffaugment if settings["diffaugment"] else None)
+    rate = settings["learning_rate"]
+    rates = (settings["d_learning_rate"] or rate, settings["g_learning_rate"] or rate)
+    gan.compile(d_optimizer=keras.optimizers.Adam(rates[0], beta_1=0.5),  # Radford et al. 2015
+                g_optimizer=keras.optimizers.Adam(rates[1], beta_1=0.5),
                 jit_compile="auto" if jit_compile is None else jit_compile)
     return gan
 
@@ -586,6 +639,13 @@ def cmd_train(args) -> int:
 
     ganlib.setup(seed=settings["seed"], verbose=verbose)
     images = _load_images(settings, verbose)
+    if settings["model"] == "cgan":
+        if settings.get("class_names") not in (None, list(images.class_names)):
+            raise ValueError(f"--data {settings['data']!r} now has the classes {', '.join(images.class_names)}; "
+                             f"the run was trained on {', '.join(settings['class_names'])}.")
+        settings["class_names"] = list(images.class_names)
+        if args.samples is None and not args.resume and images.n_classes <= 12:
+            settings["samples"] = images.n_classes ** 2  # a square grid, one class per column
     strategy = _strategy(args.distribute)
     replicas = strategy.num_replicas_in_sync
     global_batch = settings["batch_size"] * replicas
@@ -601,7 +661,10 @@ def cmd_train(args) -> int:
         with strategy.scope():
             gan = _build_gan(settings, args.jit)
         os.makedirs(out_dir, exist_ok=True)
-        run.write_config({name: settings[name] for name in (*RUN_SETTINGS, "epochs")})
+        config = {name: settings[name] for name in (*RUN_SETTINGS, "epochs")}
+        if "class_names" in settings:  # --model cgan: label i is the i-th class folder
+            config["class_names"] = settings["class_names"]
+        run.write_config(config)
         if verbose:
             device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
             print(f"{settings['model']} on {images.description}: {len(images)} images of "
@@ -692,6 +755,43 @@ def _check_generator(generator, where):
     return shape[0]
 
 
+def _sample_labels(generator, args):
+    """latent_dim and the labels to draw from a conditional generator, from --label (a class
+    number or a class folder's name, from the run's config.json) or every class in turn."""
+    import os
+
+    import numpy as np
+
+    from .conditional import check_labels, cycling_labels
+    from .runfolder import RunFolder
+
+    try:
+        n_classes = int(generator.get_layer("label_one_hot").num_tokens)
+        latent_dim = int(generator.inputs[0].shape[-1])
+        if len(generator.inputs[0].shape) != 2 or len(generator.output_shape) != 4:
+            raise ValueError("a discriminator")
+    except (ValueError, AttributeError, TypeError):
+        raise ValueError(f"MODEL={args.model!r} takes inputs {generator.input_shape}; it is not a generator "
+                         "made by 'train --model cgan'.") from None
+    names = []
+    if os.path.isdir(args.model) and os.path.exists(RunFolder(args.model).config):
+        names = [str(name) for name in RunFolder(args.model).read_config().get("class_names") or []]
+    if args.label is None:
+        return latent_dim, cycling_labels(args.n, n_classes)
+    if args.label in names:
+        label = names.index(args.label)
+    else:
+        try:
+            label = int(args.label)
+        except ValueError:
+            label = None
+        if label is None or not 0 <= label < n_classes:
+            known = f" or a class name ({', '.join(names)})" if names else ""
+            raise ValueError(f"--label={args.label} is not a class of this run; use a number from 0 to "
+                             f"{n_classes - 1}{known}.")
+    return latent_dim, check_labels(np.full(args.n, label), n_classes, name="--label")
+
+
 def cmd_sample(args) -> int:
     import os
 
@@ -705,9 +805,17 @@ def cmd_sample(args) -> int:
     _check_integer("--scale", args.scale)
     _import_tensorflow()
     generator, _ = load_run_networks(args.model)
-    latent_dim = _check_generator(generator, f"MODEL={args.model!r}")
-    noise = np.random.default_rng(args.seed).standard_normal((args.n, latent_dim)).astype(np.float32)
-    images = np.asarray(generator.predict(noise, batch_size=64, verbose=0), dtype=np.float32)
+    if isinstance(generator.input_shape, list):  # a conditional generator: [z, label]
+        latent_dim, labels = _sample_labels(generator, args)
+        noise = np.random.default_rng(args.seed).standard_normal((args.n, latent_dim)).astype(np.float32)
+        images = np.asarray(generator.predict([noise, labels], batch_size=64, verbose=0), dtype=np.float32)
+    else:
+        if args.label is not None:
+            raise ValueError(f"--label applies to conditional runs (train --model cgan); MODEL={args.model!r} "
+                             "is an unconditional generator.")
+        latent_dim = _check_generator(generator, f"MODEL={args.model!r}")
+        noise = np.random.default_rng(args.seed).standard_normal((args.n, latent_dim)).astype(np.float32)
+        images = np.asarray(generator.predict(noise, batch_size=64, verbose=0), dtype=np.float32)
     save_image_grid(images, args.out, ncols=args.columns, scale=args.scale)
     print(f"Saved {args.n} samples of {'x'.join(map(str, images.shape[1:]))} to {os.path.abspath(args.out)}")
     return 0
