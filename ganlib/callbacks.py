@@ -156,11 +156,15 @@ def save_checkpoint(gan, path, state: TrainingState):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.partial")
-    with open(temporary, "wb") as handle:
-        np.savez(handle, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)  # atomic: readers see the old file or the complete new one
+    try:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)  # atomic: readers see the old file or the complete new one
+    except BaseException:  # disk full, Ctrl-C: no partial file left to fill the disk
+        _remove_quietly(temporary)
+        raise
     _fsync_directory(directory)
     return path
 
@@ -256,9 +260,20 @@ def atomic_save_model(model, path):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     temporary = os.path.join(directory, f".{os.getpid()}-partial-{os.path.basename(path)}")
-    model.save(temporary)
-    os.replace(temporary, path)
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    except BaseException:  # disk full, Ctrl-C: no hidden partial file left behind
+        _remove_quietly(temporary)
+        raise
     return path
+
+
+def _remove_quietly(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def _finite_logs(logs):

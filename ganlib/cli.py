@@ -109,6 +109,23 @@ MODELS = ("dcgan", "wgan-gp", "cgan")
 DATA_SOURCES = {"faces": ("auto", "celeba", "lfw"), "sprites": ("auto", "pokemon", "procedural")}
 IMAGE_SIZES = (16, 32, 64, 128)
 
+#: Upper bounds of the integer options: far above any sensible run, low enough that a typo
+#: (an extra zero or ten) is one clear line instead of a crash deep in TensorFlow or a
+#: machine out of memory (issue 16).
+MAX_STEPS = 10**9
+LIMITS = {"batch_size": 65536, "latent_dim": 4096, "width": 1024, "n_critic": 1000, "samples": 1024,
+          "limit": 10**9, "epochs": 10**6, "r1_every": 10**6, "seed": 2**32 - 1}
+#: Adam's step size: above 1 every weight jumps by about 1 per step (Kingma & Ba 2015:
+#: the step is bounded by the learning rate), so a larger value is a typo.
+MAX_LEARNING_RATE = 1.0
+#: sample: images per grid and enlargement, and the grid's pixels at most (PIL's own limit,
+#: Image.MAX_IMAGE_PIXELS, about 89 million: a larger PNG is refused as a decompression bomb).
+MAX_SAMPLES, MAX_SCALE, MAX_GRID_PIXELS = 4096, 64, 89_478_485
+#: toy: examples per batch (lesson 01 uses 64; 10**8 crashed natively after 14 GB).
+MAX_TOY_BATCH = 100_000
+#: What PIL can write, by file extension.
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
 #: Settings that define a run: ``train --resume`` takes them from the run's config.json and
 #: refuses a different value (the networks, the data and the checkpoint must fit together).
 RUN_SETTINGS = ("model", "data", "source", "image_size", "channels", "latent_dim", "width",
@@ -116,6 +133,10 @@ RUN_SETTINGS = ("model", "data", "source", "image_size", "channels", "latent_dim
                 "mixed_precision", "samples", *("recipe", "loss", "spectral_norm", "diffaugment", "ema",
                                                 "r1", "r1_every", "d_learning_rate", "g_learning_rate"),
                 "conditioning")
+
+#: What config.json must hold (the rest have defaults; see _read_config).
+CONFIG_REQUIRED = ("model", "data", "image_size", "channels", "latent_dim", "width", "batch_size",
+                   "learning_rate", "seed")
 
 #: The post-2017 training options of --model dcgan (ganlib.recipes, lesson 03), with the
 #: values of a plain DCGAN; a run folder written before they existed reads as these.
@@ -346,16 +367,71 @@ def _is_out_of_memory(error) -> bool:
 
 
 def _resume_hint(args) -> str:
-    if getattr(args, "command", None) != "train":
+    """How to go on after a stopped ``train``: --resume when a checkpoint exists, else start over."""
+    if getattr(args, "command", None) != "train" or not getattr(args, "out", "").strip():
         return ""
-    return (f"; the run keeps its last checkpoint: continue it with "
-            f"python -m ganlib train --out {args.out} --resume")
+    from .runfolder import RunFolder
+
+    if RunFolder(args.out).has_checkpoint():
+        return (f"; the run keeps its last checkpoint: continue it with "
+                f"python -m ganlib train --out {args.out} --resume")
+    return (f"; no checkpoint was written yet, so there is nothing to resume: start again with "
+            f"--overwrite (python -m ganlib train ... --out {args.out} --overwrite)")
 
 
-def _check_integer(name, value, low=1):
+def _check_integer(name, value, low=1, high=None):
     if value is not None and value < low:
         raise ValueError(f"{name}={value} must be an integer >= {low}.")
+    if value is not None and high is not None and value > high:
+        raise ValueError(f"{name}={value} is too large; use an integer from {low} to {high}.")
     return value
+
+
+def _check_grid_size(output_shape, args):
+    """The grid ``sample`` would write holds at most MAX_GRID_PIXELS pixels (else one line)."""
+    import math
+
+    try:
+        height, width = int(output_shape[1]), int(output_shape[2])
+    except (TypeError, IndexError, ValueError):
+        return  # not an image generator: _check_generator says so
+    columns = min(args.columns or math.ceil(math.sqrt(args.n)), args.n)
+    rows = math.ceil(args.n / columns)
+    pixels = (rows * (height + 2) + 2) * (columns * (width + 2) + 2) * args.scale ** 2
+    if pixels > MAX_GRID_PIXELS:
+        raise ValueError(f"--n {args.n} x --scale {args.scale} makes a grid of {pixels:,} pixels, more than "
+                         f"{MAX_GRID_PIXELS:,}; lower --scale or --n.")
+
+
+def _check_writable_folder(name, path):
+    """``path`` is a folder this process can write into, or can be created (checked before
+    TensorFlow loads: its own error is a traceback from deep inside the event writer)."""
+    import os
+
+    if not path.strip():
+        raise ValueError(f"{name} {path!r} is empty; give a folder for the logs, e.g. {name} runs/logs.")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name} {path!r} is a file; give a folder for the logs.")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"{name} {path!r} cannot be created ({error.strerror or error}); give a folder "
+                         "you can write to.") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {path!r} is not writable; give a folder you can write to.")
+
+
+def _check_image_path(name, path):
+    """``path`` ends in an image extension PIL writes (else PIL fails late with 'unknown file
+    extension', after the work is done)."""
+    import os
+
+    if not path.strip() or os.path.splitext(path)[1].lower() not in IMAGE_EXTENSIONS:
+        raise ValueError(f"{name}={path!r} has no image file extension; use one of "
+                         f"{', '.join(IMAGE_EXTENSIONS)}, e.g. {name} samples.png.")
+    if os.path.isdir(path):
+        raise ValueError(f"{name}={path!r} is a folder; give the image file to write.")
+    return path
 
 
 def _check_rate(name, value):
@@ -363,6 +439,9 @@ def _check_rate(name, value):
 
     if value is not None and not (value > 0 and math.isfinite(value)):
         raise ValueError(f"{name}={value} must be a positive number.")
+    if value is not None and value > MAX_LEARNING_RATE:
+        raise ValueError(f"{name}={value} is too large for Adam's step size; use a positive number "
+                         f"<= {MAX_LEARNING_RATE:g}, e.g. 2e-4.")
     return value
 
 
@@ -375,7 +454,16 @@ def _read_config(out_dir, option="--out"):
     if not os.path.exists(run.config):
         raise ValueError(f"{option} {out_dir!r} holds checkpoints but no config.json; it was not made by "
                          "'python -m ganlib train' (use fit_gan in Python to resume it).")
-    return run.read_config()
+    config = run.read_config()
+    missing = [name for name in CONFIG_REQUIRED if name not in config]
+    if missing:
+        raise ValueError(f"{run.config} lacks {', '.join(missing)}: it was not written by 'python -m ganlib "
+                         "train' or was edited; restore it, or start afresh with --overwrite.")
+    if config["model"] not in MODELS:
+        raise ValueError(f"{run.config} says model {config['model']!r}; this ganlib knows "
+                         f"{', '.join(MODELS)}: restore the file, or start afresh with --overwrite.")
+    defaults = _default_settings(config["model"])  # settings added since the run was written
+    return {**{name: defaults[name] for name in defaults if name != "epochs"}, **config}
 
 
 def _intact_checkpoint_step(out_dir) -> int:
@@ -392,7 +480,7 @@ def _intact_checkpoint_step(out_dir) -> int:
     return int(meta["step"])
 
 
-def _run_settings(args, out_dir, has_checkpoint):
+def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
     """The settings of this run: from the options, the run's config.json and the defaults."""
     import os
 
@@ -416,9 +504,10 @@ def _run_settings(args, out_dir, has_checkpoint):
                                  "run in another --out.")
         settings = {**config, "epochs": config.get("epochs") if args.epochs is None else args.epochs}
     else:
-        if has_checkpoint and not args.overwrite:
+        if (has_checkpoint or has_run_files) and not args.overwrite:
             raise ValueError(f"--out {out_dir!r} already holds a run; add --resume to continue it, "
-                             "--overwrite to start it afresh, or choose another --out.")
+                             "--overwrite to start it afresh (it deletes only the files ganlib wrote "
+                             "there), or choose another --out.")
         if given["model"] is None:
             raise ValueError("--model is required for a new run; use dcgan, wgan-gp or cgan.")
         if given["data"] is None:
@@ -444,14 +533,14 @@ def _run_settings(args, out_dir, has_checkpoint):
         settings.update(_recipe_settings(given.get("recipe")))
         settings.update({name: value for name, value in given.items() if value is not None})
         settings["epochs"] = settings["epochs"] if args.epochs is None else args.epochs
-    _check_integer("--epochs", settings["epochs"])
+    _check_integer("--epochs", settings["epochs"], high=LIMITS["epochs"])
     if settings["image_size"] not in IMAGE_SIZES:
         raise ValueError(f"--image-size={settings['image_size']} is not supported; use 16, 32, 64 or 128.")
     if settings["channels"] not in (1, 3, 4):
         raise ValueError(f"--channels={settings['channels']} is not supported; use 1, 3 or 4.")
     for name in ("batch_size", "latent_dim", "width", "n_critic", "samples", "limit"):
-        _check_integer("--" + name.replace("_", "-"), settings.get(name))
-    _check_integer("--seed", settings["seed"], low=0)
+        _check_integer("--" + name.replace("_", "-"), settings.get(name), high=LIMITS[name])
+    _check_integer("--seed", settings["seed"], low=0, high=LIMITS["seed"])
     _check_rate("--learning-rate", settings["learning_rate"])
     settings = {**TOOLKIT_DEFAULTS, **settings}
     settings.setdefault("conditioning", None)  # run folders written before --model cgan
@@ -461,7 +550,7 @@ def _run_settings(args, out_dir, has_checkpoint):
         raise ValueError(f"--ema={settings['ema']} must be a decay in [0, 1), e.g. 0.999.")
     if not settings["r1"] >= 0:
         raise ValueError(f"--r1={settings['r1']} must be a number >= 0.")
-    _check_integer("--r1-every", settings["r1_every"])
+    _check_integer("--r1-every", settings["r1_every"], high=LIMITS["r1_every"])
     if settings.get("gp_weight") is not None and not settings["gp_weight"] >= 0:
         raise ValueError(f"--gp-weight={settings['gp_weight']} must be a number >= 0.")
     data = settings["data"]
@@ -620,12 +709,18 @@ def cmd_train(args) -> int:
 
     from .runfolder import RunFolder
 
+    if not args.out.strip():
+        raise ValueError(f"--out {args.out!r} is empty; give the folder for the run, e.g. --out runs/faces.")
     out_dir = os.path.abspath(os.path.expanduser(args.out))
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"--out {args.out!r} is a file; give a folder for the run.")
-    _check_integer("--checkpoint-every", args.checkpoint_every)
+    _check_integer("--checkpoint-every", args.checkpoint_every, high=MAX_STEPS)
     run = RunFolder(out_dir)
-    settings = _run_settings(args, out_dir, run.has_checkpoint())
+    # a run = a checkpoint or any other file ganlib writes (a finished run whose checkpoints
+    # were removed still has its generator.keras, history.json, config.json)
+    settings = _run_settings(args, out_dir, run.has_checkpoint(), bool(run.ganlib_files()))
+    if args.tensorboard is not None:
+        _check_writable_folder("--tensorboard", args.tensorboard)
     initial_step = _intact_checkpoint_step(out_dir) if args.resume else 0
     verbose = not args.quiet
 
@@ -655,16 +750,25 @@ def cmd_train(args) -> int:
                          f"{max(1, len(images) // replicas)}.")
     batches = images.pipeline(batch_size=global_batch, seed=settings["seed"])
     previous_policy = keras.mixed_precision.global_policy()
+    lock = None
     try:
         if settings["mixed_precision"]:
             keras.mixed_precision.set_global_policy("mixed_float16")
         with strategy.scope():
             gan = _build_gan(settings, args.jit)
+        lock = run.lock()  # one training per run folder (a second one: a one-line error)
+        if not (args.resume or args.overwrite) and run.ganlib_files():  # written since the check above
+            raise ValueError(f"--out {out_dir!r} already holds a run; add --resume to continue it, "
+                             "--overwrite to start it afresh, or choose another --out.")
+        if args.overwrite:  # the old run's files go first: a killed new run never leaves
+            run.remove_ganlib_files()  # the old generator.keras for sample/inpaint to use
         os.makedirs(out_dir, exist_ok=True)
         config = {name: settings[name] for name in (*RUN_SETTINGS, "epochs")}
         if "class_names" in settings:  # --model cgan: label i is the i-th class folder
             config["class_names"] = settings["class_names"]
-        run.write_config(config)
+        if not (args.resume and os.path.exists(run.config)
+                and config["epochs"] <= (_read_config(out_dir).get("epochs") or 0)):
+            run.write_config(config)  # a --resume with fewer --epochs keeps the run's own
         if verbose:
             device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
             print(f"{settings['model']} on {images.description}: {len(images)} images of "
@@ -686,6 +790,8 @@ def cmd_train(args) -> int:
             callbacks=extra_callbacks, verbose=int(verbose))
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+        if lock is not None:
+            lock.close()
     if history.status != "completed":
         print(f"error: training {history.status}.", file=sys.stderr)
         return 1
@@ -724,11 +830,16 @@ def load_run_networks(run, need_discriminator=False):
                              "generator.keras and discriminator.keras.")
         return _load_keras(run, "MODEL"), None
     folder = RunFolder(run)
-    if os.path.exists(folder.generator) and (not need_discriminator or os.path.exists(folder.discriminator)):
+    if (os.path.exists(folder.generator) and (not need_discriminator or os.path.exists(folder.discriminator))
+            and _final_networks_are_newest(folder)):
         generator = _load_keras(folder.generator, "generator")
         discriminator = _load_keras(folder.discriminator, "discriminator") if need_discriminator else None
         return generator, discriminator
     if not folder.has_checkpoint():
+        if need_discriminator and os.path.exists(folder.generator):
+            raise ValueError(f"--model {run!r} holds generator.keras but no discriminator.keras and no "
+                             "checkpoint; inpainting needs both networks: give a run folder made by "
+                             "'python -m ganlib train'.")
         raise ValueError(f"run folder {run!r} holds no generator.keras and no checkpoint; train it first "
                          "with 'python -m ganlib train --out ...'.")
     import keras
@@ -743,6 +854,22 @@ def load_run_networks(run, need_discriminator=False):
         keras.mixed_precision.set_global_policy(previous_policy)
     restore_newest_checkpoint(gan, folder.checkpoints)  # damaged ones: one warning line each
     return gan.generator, gan.discriminator
+
+
+def _final_networks_are_newest(folder) -> bool:
+    """Whether the run's ``generator.keras`` is its newest state: no checkpoint is newer than
+    the last step of ``history.json`` (both written at the end of a run). A run resumed and
+    then killed, or killed while its networks were saved, has a newer checkpoint: that wins."""
+    from .runfolder import checkpoint_files
+
+    files = checkpoint_files(folder.checkpoints)
+    if not files:
+        return True
+    try:
+        steps = folder.read_history().get("step") or [0]
+    except ValueError:  # no history.json: killed before the end, the checkpoint is newer
+        return False
+    return isinstance(steps, list) and steps[-1] >= files[-1][0]
 
 
 def _check_generator(generator, where):
@@ -799,12 +926,14 @@ def cmd_sample(args) -> int:
 
     from .plotting import save_image_grid
 
-    _check_integer("--n", args.n)
-    _check_integer("--seed", args.seed, low=0)
-    _check_integer("--columns", args.columns)
-    _check_integer("--scale", args.scale)
+    _check_integer("--n", args.n, high=MAX_SAMPLES)
+    _check_integer("--seed", args.seed, low=0, high=LIMITS["seed"])
+    _check_integer("--columns", args.columns, high=MAX_SAMPLES)
+    _check_integer("--scale", args.scale, high=MAX_SCALE)
+    _check_image_path("--out", args.out)
     _import_tensorflow()
     generator, _ = load_run_networks(args.model)
+    _check_grid_size(generator.output_shape, args)
     if isinstance(generator.input_shape, list):  # a conditional generator: [z, label]
         latent_dim, labels = _sample_labels(generator, args)
         noise = np.random.default_rng(args.seed).standard_normal((args.n, latent_dim)).astype(np.float32)
@@ -831,9 +960,12 @@ def cmd_inpaint(args) -> int:
     from .data import load_image
     from .plotting import image_grid, to_uint8
 
-    _check_integer("--steps", args.steps)
-    _check_integer("--candidates", args.candidates)
-    _check_integer("--seed", args.seed, low=0)
+    _check_integer("--steps", args.steps, high=MAX_STEPS)
+    _check_integer("--candidates", args.candidates, high=MAX_SAMPLES)
+    _check_integer("--seed", args.seed, low=0, high=LIMITS["seed"])
+    _check_image_path("--out", args.out)
+    if args.panel:
+        _check_image_path("--panel", args.panel)
     if not os.path.isfile(args.image):
         raise ValueError(f"IMAGE={args.image!r} is not a file; give the image to complete.")
     mask_is_file = args.mask not in inpainting.MASK_KINDS
@@ -846,10 +978,15 @@ def cmd_inpaint(args) -> int:
     height, width, channels = generator.output_shape[1:]
     try:
         image = load_image(args.image, image_size=(height, width), channels=channels)
-    except OSError as error:
-        raise ValueError(f"IMAGE={args.image!r} could not be read as an image ({_one_line(error)}).") from None
+    except (OSError, Image.DecompressionBombError) as error:  # the bomb: more pixels than PIL allows
+        raise ValueError(f"IMAGE={args.image!r} could not be read as an image ({_one_line(error)}); "
+                         "give a PNG or JPEG of sensible size.") from None
     if mask_is_file:
-        mask = inpainting.mask_from_png(args.mask, image_size=(height, width), invert=args.invert_mask)
+        try:
+            mask = inpainting.mask_from_png(args.mask, image_size=(height, width), invert=args.invert_mask)
+        except (OSError, Image.DecompressionBombError) as error:
+            raise ValueError(f"--mask={args.mask!r} could not be read as an image ({_one_line(error)}); "
+                             "give a PNG of sensible size with the hole in black.") from None
     else:
         mask = inpainting.make_mask(args.mask, (height, width), **({"seed": args.seed}
                                                                      if args.mask == "random" else {}))
@@ -869,10 +1006,10 @@ def cmd_inpaint(args) -> int:
 
 
 def cmd_toy(args) -> int:
-    _check_integer("--steps", args.steps)
-    _check_integer("--d-steps", args.d_steps)
-    _check_integer("--batch-size", args.batch_size)
-    _check_integer("--seed", args.seed, low=0)
+    _check_integer("--steps", args.steps, high=MAX_STEPS)
+    _check_integer("--d-steps", args.d_steps, high=LIMITS["n_critic"])
+    _check_integer("--batch-size", args.batch_size, high=MAX_TOY_BATCH)
+    _check_integer("--seed", args.seed, low=0, high=LIMITS["seed"])
     if not 0.0 <= args.decay_to <= 1.0:
         raise ValueError(f"--decay-to={args.decay_to} is outside [0, 1].")
     _import_tensorflow()
@@ -895,6 +1032,7 @@ def cmd_toy(args) -> int:
 
 
 def main(argv=None) -> int:
+    import errno
     import warnings
 
     parser = build_parser()
@@ -906,7 +1044,15 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"error: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as error:  # user errors: one clear line, no traceback
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            print(f"error: {_one_line(error)}", file=sys.stderr)
+            return 2
+        where = f" writing {error.filename}" if error.filename else ""
+        print(f"error: the disk is full{where} ({error.strerror or error}); ganlib removed its partly "
+              f"written file: free some space or choose another --out{_resume_hint(args)}", file=sys.stderr)
+        return 1
+    except ValueError as error:  # user errors: one clear line, no traceback
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return 2
     except Exception as error:

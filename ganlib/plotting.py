@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 
@@ -95,9 +96,35 @@ def save_image_grid(images, path, ncols: int | None = None, padding: int = 2, sc
     picture = Image.fromarray(grid)
     if scale != 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    picture.save(path)
+    _atomic_save(picture, path)
     return path
+
+
+def _atomic_save(picture, path, **options):
+    """``picture.save(path)`` through a hidden temporary file in the same folder renamed over
+    ``path`` at the end: a kill leaves the old file or the new one, never a 0-byte or cut
+    PNG (which stopped a resumed run's ``save_gif``)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    name = os.path.basename(path)
+    extension = os.path.splitext(name)[1].lower()
+    if "format" not in options:  # the temporary name hides the extension from PIL
+        from PIL import Image
+
+        Image.init()
+        if extension not in Image.EXTENSION:
+            raise ValueError(f"path={path!r} has no image extension PIL knows; use e.g. .png.")
+        options["format"] = Image.EXTENSION[extension]
+    temporary = os.path.join(directory, f".{name}.{os.getpid()}.partial")
+    try:
+        picture.save(temporary, **options)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.remove(temporary)
+        except OSError:
+            pass
+        raise
 
 
 def show_images(images, ncols: int | None = None, title: str | None = None, ax=None,
@@ -271,15 +298,45 @@ def save_gif(frames, path, duration: float = 0.3, max_frames: int = 60, max_side
         raise ValueError("frames is empty; give at least one PNG path or image array.")
     for name, value in (("max_frames", max_frames), ("max_side", max_side)):
         check_positive(name, value, integer=True)
+    readable = []
+    for frame in frames:  # an unreadable PNG (e.g. a 0-byte file of a killed run) is skipped
+        if isinstance(frame, (str, os.PathLike)):
+            try:
+                with Image.open(frame) as picture:
+                    picture.load()
+            except (OSError, ValueError, Image.DecompressionBombError) as error:
+                warnings.warn(f"save_gif: skipped frame {os.fspath(frame)!r}, it cannot be read as an "
+                              f"image ({' '.join(str(error).split())[:120]}).", UserWarning, stacklevel=2)
+                continue
+        readable.append(frame)
+    if not readable:
+        raise ValueError(f"none of the {len(frames)} frames could be read as an image; nothing to "
+                         f"write to {os.fspath(path)!r}.")
     originals = []
-    for frame in _evenly(frames, max_frames):
+    for frame in _evenly(readable, max_frames):
         if isinstance(frame, (str, os.PathLike)):
             with Image.open(frame) as picture:
                 originals.append(picture.convert("RGB"))
         else:
             originals.append(Image.fromarray(np.asarray(frame)).convert("RGB"))
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    temporary = f"{path}.partial"
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.partial")
+    try:
+        _fit_gif(originals, temporary, duration, max_side, max_bytes)
+        os.replace(temporary, path)
+    except BaseException:  # disk full, Ctrl-C: no partial GIF left behind
+        try:
+            os.remove(temporary)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def _fit_gif(originals, temporary, duration, max_side, max_bytes):
+    """Write ``originals`` as a GIF to ``temporary``, with fewer or smaller frames until it
+    fits in ``max_bytes`` (see ``save_gif``)."""
     count, side = len(originals), max_side
     for attempt in range(6):
         chosen = _evenly(originals, count)
@@ -304,5 +361,3 @@ def save_gif(frames, path, duration: float = 0.3, max_frames: int = 60, max_side
         if factor < 1:
             current = max(_gif_frames(chosen[:1], side)[0].size)
             side = max(48, int(current * min(0.9, factor ** 0.5)))
-    os.replace(temporary, path)
-    return path

@@ -35,6 +35,7 @@ import numpy as np
 
 __all__ = [
     "RunFolder",
+    "RunFolderInUseError",
     "CHECKPOINT_FORMAT",
     "checkpoint_name",
     "checkpoint_step",
@@ -56,6 +57,7 @@ GENERATOR = "generator.keras"
 DISCRIMINATOR = "discriminator.keras"
 HISTORY = "history.json"
 CONFIG = "config.json"
+LOCK = ".ganlib.lock"
 
 #: The version of the checkpoint layout (``meta["format"]``); bumped when it changes.
 CHECKPOINT_FORMAT = 1
@@ -64,6 +66,28 @@ CHECKPOINT_PATTERN = re.compile(r"^ckpt-(\d{8,})\.npz$")
 #: What a damaged checkpoint is renamed to (``ckpt-00000006.npz.damaged``), so that training
 #: on neither overwrites it nor prunes it as an old checkpoint.
 DAMAGED_SUFFIX = ".damaged"
+#: ``samples/epoch_0001.png``: a grid written by ``ganlib.callbacks.SampleGrid``.
+GRID_PATTERN = re.compile(r"^epoch_\d{4,}\.png$")
+#: The hidden temporary files of ganlib's atomic writes (``write_json``, checkpoints,
+#: ``atomic_save_model``, ``save_image_grid``, ``save_gif``), left behind only by a kill.
+TEMPORARY_PATTERN = re.compile(
+    r"^\.(ckpt-\d{8,}\.npz\.\d+|(config|history)\.json\.\d+|epoch_\d{4,}\.png\.\d+"
+    r"|samples\.gif\.\d+)\.partial$"
+    r"|^\.\d+-partial-(generator|discriminator)\.keras$")
+
+
+def _matching(directory, pattern) -> list:
+    """The files of ``directory`` whose names match ``pattern``, sorted."""
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(os.path.join(directory, name) for name in names
+                  if pattern.match(name) and os.path.isfile(os.path.join(directory, name)))
+
+
+class RunFolderInUseError(ValueError):
+    """Another process is training in this run folder (see ``RunFolder.lock``)."""
 
 
 class RunFolder:
@@ -114,6 +138,65 @@ class RunFolder:
     def has_checkpoint(self) -> bool:
         """Whether ``checkpoints/`` holds a file named like a checkpoint (intact or not)."""
         return bool(checkpoint_files(self.checkpoints))
+
+    def ganlib_files(self, include_config: bool = True) -> list:
+        """The files in this folder that ganlib writes, found by name only: the checkpoints
+        (``ckpt-<step>.npz``; not the ``.damaged`` ones set aside), the grids
+        ``samples/epoch_NNNN.png``, ``samples.gif``, ``generator.keras``,
+        ``discriminator.keras``, ``history.json``, ``config.json`` (unless
+        ``include_config`` is False) and the hidden temporary files of a killed write.
+        Any other file, e.g. a user's own images in ``samples/``, is not listed."""
+        found = [path for _, path in checkpoint_files(self.checkpoints)]
+        found += _matching(self.checkpoints, TEMPORARY_PATTERN)
+        found += _matching(self.samples, GRID_PATTERN) + _matching(self.samples, TEMPORARY_PATTERN)
+        found += _matching(self.path, TEMPORARY_PATTERN)
+        names = [SAMPLES_GIF, GENERATOR, DISCRIMINATOR, HISTORY] + ([CONFIG] if include_config else [])
+        found += [self._join(name) for name in names if os.path.isfile(self._join(name))]
+        return found
+
+    def remove_ganlib_files(self, include_config: bool = True) -> list:
+        """Delete ``ganlib_files()`` (never any other file) and then ``checkpoints/`` and
+        ``samples/`` if that left them empty; returns the paths deleted."""
+        removed = []
+        for path in self.ganlib_files(include_config=include_config):
+            try:
+                os.remove(path)
+                removed.append(path)
+            except FileNotFoundError:
+                pass
+        for folder in (self.checkpoints, self.samples):
+            try:
+                os.rmdir(folder)  # only when empty
+            except OSError:
+                pass
+        return removed
+
+    def lock(self):
+        """Take the run folder for this process: an exclusive lock (``fcntl.flock``) on the
+        hidden file ``.ganlib.lock``, held until the returned file is closed or the process
+        ends (also when killed). A second training on the same folder gets
+        ``RunFolderInUseError`` (a ValueError) instead of mixing its files with the first's.
+        Where ``fcntl`` does not exist (Windows) nothing is locked."""
+        os.makedirs(self.path, exist_ok=True)
+        handle = open(self._join(LOCK), "a+", encoding="utf-8")
+        try:
+            import fcntl
+        except ImportError:
+            return handle
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunFolderInUseError(
+                f"{self.path} is in use by another training (process {holder}); wait for it to end, "
+                "stop it, or train into another --out.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        return handle
 
     def write_config(self, settings: dict):
         return write_json(self.config, settings, indent=1)
@@ -199,7 +282,8 @@ def check_checkpoint(path) -> dict:
     ``DamagedCheckpointError`` saying why it cannot be used.
 
     Detected: an empty or truncated file (its zip directory, at the end, is missing), changed
-    bytes (each array's CRC-32), a ``.npz`` without ganlib's metadata, metadata that is not
+    bytes (each array's CRC-32), NaN or inf in an array (``save_checkpoint`` never writes
+    them), a ``.npz`` without ganlib's metadata, metadata that is not
     the expected JSON, an unknown format, and a name whose step differs from the metadata's.
     """
     path = os.fspath(path)
@@ -222,6 +306,13 @@ def check_checkpoint(path) -> dict:
                 raise _damaged(path, "no 'meta' array: not a checkpoint written by ganlib")
             with archive.open("meta.npy") as member:
                 meta = json.loads(str(np.lib.format.read_array(member, allow_pickle=False)))
+            for name in archive.namelist():  # save_checkpoint never writes NaN or inf: not ganlib's state
+                if name.endswith(".npy") and name != "meta.npy":
+                    with archive.open(name) as member:
+                        array = np.lib.format.read_array(member, allow_pickle=False)
+                    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+                        raise _damaged(path, f"array {name[:-4]!r} holds NaN or inf: not a state worth "
+                                             "restoring")
     except DamagedCheckpointError:
         raise
     except zipfile.BadZipFile as error:

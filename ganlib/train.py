@@ -944,7 +944,9 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
             damaged newer one, e.g. truncated or with changed bytes, is reported in one
             ``DamagedCheckpointWarning`` line and renamed to ``<name>.damaged``, never
             deleted; when all are damaged, ``DamagedCheckpointError``, a ValueError, is
-            raised); False deletes the old checkpoints and grids and starts afresh.
+            raised); False deletes the files an earlier run wrote into ``out_dir`` (its
+            checkpoints, ``samples/epoch_NNNN.png`` grids, GIF, ``.keras`` files and
+            ``history.json``; never any other file) and starts afresh.
         n_samples, sample_seed: size and seed of the fixed noise (restored on resume).
         sample_every: save a grid every this many epochs.
         nan_guard: stop and roll back on NaN/inf.
@@ -960,8 +962,6 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         each the value of that step) with ``.status``, ``.run_dir`` and
         ``.resumed_from_step``.
     """
-    import shutil
-
     import numpy as np
 
     from . import callbacks as cb
@@ -994,9 +994,8 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
     out_dir = str(out_dir)
     run = RunFolder(out_dir)
     checkpoint_dir, samples_dir = run.checkpoints, run.samples
-    if not resume:
-        for folder in (checkpoint_dir, samples_dir):
-            shutil.rmtree(folder, ignore_errors=True)
+    if not resume:  # only the files ganlib wrote, by name (a user's own files stay)
+        run.remove_ganlib_files(include_config=False)  # config.json: the caller's (the CLI's)
     os.makedirs(out_dir, exist_ok=True)
 
     state = cb.TrainingState()

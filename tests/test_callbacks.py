@@ -467,3 +467,40 @@ def test_the_averaged_generator_is_checkpointed_resumed_sampled_and_saved(tmp_pa
     fit_gan(tiny_gan(), dataset(), 1, plain_dir, checkpoint_every=None, verbose=0)
     with pytest.raises(ValueError, match="ema_generator"):
         callbacks.load_checkpoint(averaged_gan(), next((plain_dir / "checkpoints").glob("*.npz")))
+
+
+def test_fit_gan_afresh_deletes_only_ganlib_files(tmp_path):
+    # issue 16, items 1 and 3: resume=False used to delete samples/ and checkpoints/ whole
+    # (a user's files in them too) and left the old run's generator.keras and history.json.
+    out = tmp_path / "run"
+    fit_gan(tiny_gan(), dataset(), 1, out, verbose=0)
+    (out / "samples" / "a.txt").write_text("mine")
+    (out / "checkpoints" / "notes.txt").write_text("mine")
+    (out / "config.json").write_text("{}")  # the command line's, written before fit_gan
+    fresh = fit_gan(tiny_gan(), dataset(), 1, out, resume=False, save_models=False, verbose=0)
+    assert fresh.resumed_from_step is None
+    assert (out / "samples" / "a.txt").read_text() == "mine"
+    assert (out / "checkpoints" / "notes.txt").read_text() == "mine"
+    assert (out / "config.json").read_text() == "{}"
+    assert not (out / "generator.keras").exists() and not (out / "discriminator.keras").exists()
+    assert sorted(os.listdir(out / "checkpoints")) == ["ckpt-00000000.npz", "ckpt-00000003.npz", "notes.txt"]
+
+
+def test_a_failed_checkpoint_or_model_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    # issue 16, item 9: a disk full during a write left a hidden temporary file filling the disk
+    import errno
+
+    gan = tiny_gan()
+    state = callbacks.TrainingState()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        callbacks.save_checkpoint(gan, tmp_path / "checkpoints" / "ckpt-00000000.npz", state)
+    assert os.listdir(tmp_path / "checkpoints") == []
+    monkeypatch.setattr(type(gan.generator), "save", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        callbacks.atomic_save_model(gan.generator, tmp_path / "generator.keras")
+    assert sorted(os.listdir(tmp_path)) == ["checkpoints"]

@@ -232,7 +232,9 @@ def test_resume_of_a_folder_not_made_by_the_cli(capsys, tmp_path):
 def test_interrupted_training_says_how_to_resume(capsys, monkeypatch, images, tmp_path):
     from ganlib import train
 
-    def interrupted(*args, **kwargs):
+    def interrupted(gan, dataset, epochs, out_dir, **kwargs):
+        os.makedirs(os.path.join(out_dir, "checkpoints"))  # stopped after its first checkpoint
+        open(os.path.join(out_dir, "checkpoints", "ckpt-00000002.npz"), "wb").close()
         raise KeyboardInterrupt
 
     monkeypatch.setattr(train, "fit_gan", interrupted)
@@ -591,3 +593,203 @@ def test_a_recipe_run_keeps_its_options_and_its_averaged_generator(capsys, image
     os.remove(os.path.join(out, "generator.keras"))
     assert cli.main(["sample", out, "--n", "4", "--out", str(tmp_path / "grid.png")]) == 0
     assert os.path.getsize(tmp_path / "grid.png") > 0
+
+
+# ------------------------------------------- nothing lost, nothing silently wrong (issue 16)
+def test_a_new_run_deletes_no_file_it_did_not_write(capsys, monkeypatch, tmp_path):
+    # item 1: a new run used to delete samples/ and checkpoints/ whole, the user's files too,
+    # also the training images with --data ./samples --out .
+    out = tmp_path / "project"
+    write_images(out / "samples")
+    (out / "samples" / "a.txt").write_text("mine")
+    (out / "checkpoints").mkdir()
+    (out / "checkpoints" / "notes.txt").write_text("mine")
+    monkeypatch.chdir(out)
+    assert cli.main(["train", "--model", "dcgan", "--data", "./samples", *TINY, "--epochs", "1",
+                     "--out", ".", "--quiet"]) == 0
+    assert (out / "samples" / "a.txt").read_text() == "mine"
+    assert (out / "checkpoints" / "notes.txt").read_text() == "mine"
+    assert sorted(glob.glob(str(out / "samples" / "0*.png"))) == [str(out / "samples" / f"{i:02d}.png")
+                                                                 for i in range(8)]
+    assert (out / "samples" / "epoch_0001.png").exists() and (out / "generator.keras").exists()
+
+
+def test_a_finished_run_without_checkpoints_is_still_a_run(capsys, images, trained_run, tmp_path):
+    # item 2: its generator.keras, history.json, config.json were replaced without --overwrite
+    import shutil
+
+    out = copy_run(trained_run, tmp_path / "run")
+    shutil.rmtree(os.path.join(out, "checkpoints"))
+    before = open(os.path.join(out, "generator.keras"), "rb").read()
+    fails(capsys, ["train", "--model", "dcgan", "--data", images, *TINY, "--out", out],
+          "already holds a run", "--resume", "--overwrite")
+    assert open(os.path.join(out, "generator.keras"), "rb").read() == before
+
+
+def test_overwrite_then_killed_leaves_no_stale_networks(capsys, monkeypatch, images, trained_run, tmp_path):
+    # item 3: the old 16x16 generator.keras stayed and sample used it for a 32x32 run
+    from ganlib import train
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    out = copy_run(trained_run, tmp_path / "run")
+    open(os.path.join(out, "notes.txt"), "w").write("mine")
+    monkeypatch.setattr(train, "fit_gan", killed)
+    fails(capsys, ["train", "--model", "dcgan", "--data", images, *TINY[2:], "--image-size", "32", "--epochs",
+                   "1", "--out", out, "--overwrite", "--quiet"], "interrupted", "--overwrite", code=130)
+    assert sorted(os.listdir(out)) == [".ganlib.lock", "config.json", "notes.txt"]
+    assert json.load(open(os.path.join(out, "config.json")))["image_size"] == 32
+    fails(capsys, ["sample", out, "--out", str(tmp_path / "g.png")], "no generator.keras", "no checkpoint")
+
+
+def test_sample_uses_a_checkpoint_newer_than_generator_keras(capsys, trained_run, tmp_path):
+    # item 3: a run resumed and killed keeps the generator.keras of its earlier end
+    out = copy_run(trained_run, tmp_path / "run")
+    history = json.load(open(os.path.join(out, "history.json")))
+    json.dump({**history, "step": history["step"][:1]}, open(os.path.join(out, "history.json"), "w"))
+    open(os.path.join(out, "generator.keras"), "wb").write(b"stale")  # would fail to load if used
+    assert cli.main(["sample", out, "--out", str(tmp_path / "g.png"), "--n", "4"]) == 0
+    assert Image.open(tmp_path / "g.png").size == (2 * 18 + 2, 2 * 18 + 2)
+
+
+def test_empty_out_is_refused(capsys, monkeypatch, tmp_path):
+    # item 5: --out "" wrote into the current folder
+    monkeypatch.chdir(tmp_path)
+    fails(capsys, ["train", "--model", "dcgan", "--data", "faces", "--out", ""], "--out", "empty")
+    fails(capsys, ["train", "--model", "dcgan", "--data", "faces", "--out", " "], "--out", "empty")
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_empty_config_is_one_line(capsys, trained_run, tmp_path):
+    # item 6: {} as config.json was a KeyError traceback
+    out = copy_run(trained_run, tmp_path / "run", keras_files=False)
+    open(os.path.join(out, "config.json"), "w").write("{}")
+    fails(capsys, ["train", "--out", out, "--resume"], "config.json", "lacks", "model", "--overwrite")
+    fails(capsys, ["sample", out, "--out", str(tmp_path / "g.png")], "config.json", "lacks", "model")
+    json.dump({**json.load(open(os.path.join(trained_run[0], "config.json"))), "model": "stylegan"},
+              open(os.path.join(out, "config.json"), "w"))
+    fails(capsys, ["train", "--out", out, "--resume"], "config.json", "stylegan", "dcgan")
+
+
+def test_tensorboard_at_a_file_is_one_line(capsys, images, tmp_path):
+    (tmp_path / "logs").write_text("")
+    fails(capsys, ["train", "--model", "dcgan", "--data", images, *TINY, "--out", str(tmp_path / "run"),
+                   "--tensorboard", str(tmp_path / "logs")], "--tensorboard", "is a file")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_decompression_bomb_image_or_mask_is_one_line(capsys, monkeypatch, trained_run, images, tmp_path):
+    from PIL import Image as PILImage
+
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 100)  # the 20x20 images now count as bombs (> 2 x 100)
+    image = os.path.join(images, "01.png")
+    fails(capsys, ["inpaint", image, "--model", trained_run[0], "--out", str(tmp_path / "o.png")],
+          "IMAGE", "01.png", "could not be read")
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 500)  # the 20x20 image is fine, the 40x40 mask a bomb
+    mask = tmp_path / "mask.png"
+    PILImage.new("L", (40, 40), 255).save(mask)
+    fails(capsys, ["inpaint", image, "--model", trained_run[0], "--mask", str(mask), "--out", str(tmp_path / "o.png")],
+          "--mask", "mask.png", "could not be read")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--model", "wgan-gp", "--data", "faces", "--out", "o", "--n-critic", "99999999999999999999"],
+     ["--n-critic", "99999999999999999999", "1000"]),
+    (NEW + ["--latent-dim", "10000000"], ["--latent-dim", "10000000", "4096"]),
+    (NEW + ["--width", "1000000"], ["--width", "1000000", "1024"]),
+    (NEW + ["--batch-size", "100000000"], ["--batch-size", "100000000", "65536"]),
+    (NEW + ["--seed", str(2 ** 40)], ["--seed", str(2 ** 40), str(2 ** 32 - 1)]),
+    (NEW + ["--learning-rate", "1e39"], ["--learning-rate", "1e+39", "<= 1"]),
+    (NEW + ["--epochs", "10000000000"], ["--epochs", "10000000000", "1000000"]),
+    (["toy", "--batch-size", "100000000"], ["--batch-size", "100000000", "100000"]),
+    (["sample", "m.keras", "--out", "g.png", "--scale", "100000"], ["--scale", "100000", "64"]),
+    (["sample", "m.keras", "--out", "grid"], ["--out", "grid", ".png"]),
+    (["inpaint", "x.png", "--model", "run", "--out", "done.pdf"], ["--out", "done.pdf", ".png"]),
+])
+def test_absurd_option_values_are_one_line(capsys, monkeypatch, tmp_path, argv, words):
+    # items 6, 7 and 9: these crashed in train_step, natively, or grew memory without bound
+    monkeypatch.chdir(tmp_path)
+    fails(capsys, argv, *words)
+
+
+def test_sample_refuses_a_grid_too_large(capsys, trained_run, tmp_path):
+    fails(capsys, ["sample", trained_run[0], "--out", str(tmp_path / "g.png"), "--n", "4096", "--scale", "9"],
+          "--scale", "--n", "pixels")
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_interrupted_before_any_checkpoint_does_not_suggest_resume(capsys, monkeypatch, images, tmp_path):
+    # item 9: Ctrl-C and out-of-memory suggested --resume when there was nothing to resume
+    import tensorflow as tf
+
+    from ganlib import train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "fit_gan", interrupted)
+    out = str(tmp_path / "run")
+    line = fails(capsys, ["train", "--model", "dcgan", "--data", images, *TINY, "--out", out, "--quiet"],
+                 "interrupted", "no checkpoint", "--overwrite", code=130)
+    assert "--resume" not in line
+
+    def out_of_memory(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    monkeypatch.setattr(train, "fit_gan", out_of_memory)
+    line = fails(capsys, ["train", "--model", "dcgan", "--data", images, *TINY, "--out", out, "--overwrite",
+                          "--quiet"], "out of memory", "--batch-size", code=1)
+    assert "--resume" not in line
+
+
+def test_disk_full_is_one_clear_line_with_status_1(capsys, monkeypatch, images, tmp_path):
+    # item 9: a bare "[Errno 28]" with the bad-option status 2
+    import errno
+
+    from ganlib import train
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "/run/checkpoints/.ckpt.partial")
+
+    monkeypatch.setattr(train, "fit_gan", disk_full)
+    fails(capsys, ["train", "--model", "dcgan", "--data", images, *TINY, "--out", str(tmp_path / "run"),
+                   "--quiet"], "disk is full", "free some space", "--overwrite", code=1)
+
+
+def test_inpaint_with_a_run_without_discriminator(capsys, trained_run, images, tmp_path):
+    # item 9: said "no generator.keras" of a folder that holds one
+    import shutil
+
+    out = copy_run(trained_run, tmp_path / "run")
+    shutil.rmtree(os.path.join(out, "checkpoints"))
+    os.remove(os.path.join(out, "discriminator.keras"))
+    fails(capsys, ["inpaint", os.path.join(images, "01.png"), "--model", out, "--out", str(tmp_path / "o.png")],
+          "--model", "no discriminator.keras")
+
+
+def test_resume_with_fewer_epochs_keeps_the_config(capsys, trained_run, tmp_path):
+    # item 9: --resume --epochs 1 on a 2-epoch run rewrote config.json
+    out = copy_run(trained_run, tmp_path / "run")
+    config = json.load(open(os.path.join(out, "config.json")))
+    json.dump({**config, "epochs": 2}, open(os.path.join(out, "config.json"), "w"))
+    history = json.load(open(os.path.join(out, "history.json")))
+    assert cli.main(["train", "--out", out, "--resume", "--epochs", "1", "--quiet"]) == 0
+    assert json.load(open(os.path.join(out, "config.json")))["epochs"] == 2
+    assert json.load(open(os.path.join(out, "history.json")))["step"] == history["step"]
+
+
+def test_two_trainings_on_one_out_are_prevented(capsys, images, tmp_path):
+    # item 9: a second training mixed its files with the first's
+    from ganlib.runfolder import RunFolder
+
+    out = str(tmp_path / "run")
+    held = RunFolder(out).lock()  # as a first training does
+    try:
+        fails(capsys, ["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out", out,
+                       "--quiet"], "in use by another training", str(os.getpid()), "another --out")
+        assert sorted(os.listdir(out)) == [".ganlib.lock"]
+    finally:
+        held.close()
+    assert cli.main(["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out", out,
+                     "--quiet"]) == 0

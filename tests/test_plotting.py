@@ -100,3 +100,39 @@ def test_bad_input():
         plotting.save_gif([], "never.gif")
     with pytest.raises(ValueError, match=r"max_side=0 must be a positive integer"):
         plotting.save_gif([np.zeros((4, 4, 3), np.uint8)], "never.gif", max_side=0)
+
+
+# ---------------------------------------------- kills during a write (issue 17, item 6)
+def test_save_image_grid_is_atomic_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "epoch_0001.png"
+    images = np.zeros((4, 8, 8, 3), np.float32)
+    plotting.save_image_grid(images, path)
+    before = path.read_bytes()
+
+    def killed(self, fp, *args, **kwargs):  # the process dies part-way through the PNG
+        with open(fp, "wb") as handle:
+            handle.write(b"\x89PNG")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        plotting.save_image_grid(np.ones((4, 8, 8, 3), np.float32), path)
+    assert path.read_bytes() == before  # the old grid, whole
+    assert os.listdir(tmp_path) == ["epoch_0001.png"]  # no temporary file left
+
+
+def test_save_gif_skips_an_unreadable_frame_with_a_warning(tmp_path):
+    frames = []
+    for index, value in enumerate((-1.0, 0.0, 1.0)):
+        frames.append(plotting.save_image_grid(np.full((1, 8, 8, 3), value, np.float32),
+                                               tmp_path / f"epoch_{index + 1:04d}.png"))
+    (tmp_path / "epoch_0004.png").write_bytes(b"")  # a kill while it was written
+    frames.append(str(tmp_path / "epoch_0004.png"))
+    with pytest.warns(UserWarning, match="epoch_0004.png"):
+        plotting.save_gif(frames, tmp_path / "run.gif", max_bytes=None)
+    with Image.open(tmp_path / "run.gif") as gif:
+        assert gif.n_frames == 3
+    assert sorted(name for name in os.listdir(tmp_path) if name.startswith(".")) == []
+    (tmp_path / "bad.png").write_bytes(b"")
+    with pytest.raises(ValueError, match="none of the 1 frames"), pytest.warns(UserWarning, match="bad.png"):
+        plotting.save_gif([str(tmp_path / "bad.png")], tmp_path / "none.gif")

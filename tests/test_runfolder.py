@@ -295,3 +295,54 @@ def test_config_and_history_round_trip(tmp_path):
     assert history["status"] == "stopped at step 2" and history["step"] == [1, 2]
     assert history["d_loss"][0] == 0.7 and math.isnan(history["d_loss"][1])
     assert json.loads(open(run.history).read())["d_loss"] == [0.7, None]
+
+
+# ------------------------------------------------------- ganlib's own files (issue 16, item 1)
+def test_ganlib_files_lists_only_what_ganlib_writes_and_removal_keeps_the_rest(tmp_path):
+    run = RunFolder(tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "samples").mkdir()
+    ours = [fake_checkpoint(tmp_path / "checkpoints" / "ckpt-00000004.npz", 4)]
+    for name in ("samples/epoch_0001.png", "samples.gif", "generator.keras", "discriminator.keras",
+                 "history.json", "config.json", "checkpoints/.ckpt-00000006.npz.123.partial",
+                 ".history.json.77.partial", ".77-partial-generator.keras", "samples/.epoch_0002.png.9.partial"):
+        (tmp_path / name).write_bytes(b"x")
+        ours.append(str(tmp_path / name))
+    theirs = ["samples/a.txt", "samples/photo.png", "samples/epoch_1.png", "checkpoints/notes.txt",
+              "checkpoints/ckpt-00000002.npz.damaged", "train.png", "model.keras", "history.json.bak"]
+    for name in theirs:
+        (tmp_path / name).write_bytes(b"mine")
+    assert sorted(run.ganlib_files()) == sorted(ours)
+    assert str(tmp_path / "config.json") not in run.ganlib_files(include_config=False)
+    assert sorted(run.remove_ganlib_files()) == sorted(ours)
+    for name in theirs:  # untouched, and so are their folders
+        assert (tmp_path / name).read_bytes() == b"mine", name
+    assert run.ganlib_files() == []
+
+
+def test_remove_ganlib_files_removes_folders_left_empty_only(tmp_path):
+    run = RunFolder(tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "samples").mkdir()
+    fake_checkpoint(tmp_path / "checkpoints" / "ckpt-00000004.npz", 4)
+    (tmp_path / "samples" / "epoch_0001.png").write_bytes(b"x")
+    (tmp_path / "samples" / "a.txt").write_bytes(b"x")
+    run.remove_ganlib_files()
+    assert not (tmp_path / "checkpoints").exists()
+    assert os.listdir(tmp_path / "samples") == ["a.txt"]
+
+
+def test_a_checkpoint_holding_nan_weights_is_damaged(tmp_path):
+    # issue 16, item 9: it was "restored" as good
+    path = fake_checkpoint(tmp_path / "ckpt-00000004.npz", 4)
+    with np.load(path) as stored:
+        arrays = dict(stored)
+    arrays["generator/0000"][2, 3] = np.nan
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+    with pytest.raises(DamagedCheckpointError, match="NaN or inf") as caught:
+        runfolder.check_checkpoint(path)
+    assert "generator/0000" in caught.value.reason
+    good = fake_checkpoint(tmp_path / "ckpt-00000002.npz", 2)
+    used, meta, damaged = runfolder.newest_intact_checkpoint(tmp_path)
+    assert used == good and [error.path for error in damaged] == [path]
