@@ -106,12 +106,6 @@ def _variable_groups(gan):
     return groups
 
 
-def sampling_generator(model):
-    """The network to draw samples from: ``model.sampling_generator`` (the running average of
-    G when the GAN keeps one), else ``model.generator``."""
-    return getattr(model, "sampling_generator", None) or model.generator
-
-
 def _fsync_directory(directory):
     try:
         handle = os.open(directory, os.O_RDONLY)
@@ -498,7 +492,9 @@ class SampleGrid(keras.callbacks.Callback):
     def images(self):
         if self.state.fixed_noise is None:
             raise ValueError("state.fixed_noise is None; give the run a fixed noise batch first.")
-        return keras.ops.convert_to_numpy(sampling_generator(self.model)(self.state.fixed_noise, training=False))
+        # the GAN called on noise: its sampling generator (the averaged one when there is one;
+        # a conditional GAN spreads the classes over the samples)
+        return keras.ops.convert_to_numpy(self.model(self.state.fixed_noise, training=False))
 
     def path_for(self, epoch):
         return os.path.join(self.directory, f"epoch_{int(epoch):04d}.png")
@@ -611,7 +607,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
         from .plotting import image_grid
 
         tf = self._tf
-        images = keras.ops.convert_to_numpy(sampling_generator(self.model)(self.fixed_noise, training=False))
+        images = keras.ops.convert_to_numpy(self.model(self.fixed_noise, training=False))  # as SampleGrid
         grid = image_grid(images)
         if grid.ndim == 2:  # grey images
             grid = grid[..., None]
