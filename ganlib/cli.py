@@ -757,6 +757,7 @@ def cmd_train(args) -> int:
         with strategy.scope():
             gan = _build_gan(settings, args.jit)
         lock = run.lock()  # one training per run folder (a second one: a one-line error)
+        run.remove_leftovers()  # hidden partial files of a killed run's writes
         if not (args.resume or args.overwrite) and run.ganlib_files():  # written since the check above
             raise ValueError(f"--out {out_dir!r} already holds a run; add --resume to continue it, "
                              "--overwrite to start it afresh, or choose another --out.")
@@ -958,7 +959,7 @@ def cmd_inpaint(args) -> int:
 
     from . import inpaint as inpainting
     from .data import load_image
-    from .plotting import image_grid, to_uint8
+    from .plotting import display_uint8, image_grid
 
     _check_integer("--steps", args.steps, high=MAX_STEPS)
     _check_integer("--candidates", args.candidates, high=MAX_SAMPLES)
@@ -995,7 +996,7 @@ def cmd_inpaint(args) -> int:
     completed = inpainting.inpaint(generator, discriminator, image, mask, steps=args.steps,
                                    n_candidates=args.candidates, perceptual_weight=args.perceptual_weight,
                                    blend=not args.no_blend, seed=args.seed)
-    Image.fromarray(to_uint8(completed)[0]).save(args.out)
+    Image.fromarray(display_uint8(completed)[0]).save(args.out)
     print(f"Saved the completed {height}x{width} image to {os.path.abspath(args.out)} "
           f"({int(round((1 - mask.mean()) * 100))}% of its pixels filled)")
     if args.panel:

@@ -16,7 +16,6 @@ from ._checks import check_positive
 
 __all__ = [
     "display_uint8",
-    "to_uint8",
     "image_grid",
     "save_image_grid",
     "show_images",
@@ -60,8 +59,6 @@ def display_uint8(images):
         images = images[..., 0]
     return pixels_uint8(images)
 
-
-to_uint8 = display_uint8  # the name of ganlib 0.1 (notebooks and scripts written for it)
 
 
 def image_grid(images, ncols: int | None = None, padding: int = 2, pad_value: int = 255):

@@ -12,13 +12,14 @@ from PIL import Image  # noqa: E402
 from ganlib import plotting  # noqa: E402
 
 
-def test_to_uint8_maps_minus_one_one_and_composites_rgba_on_white():
+def test_display_uint8_maps_minus_one_one_and_composites_rgba_on_white():
     grey = np.array([-1.0, 0.0, 1.0, 3.0], np.float32).reshape(1, 2, 2, 1)
-    assert plotting.to_uint8(grey).tolist() == [[[0, 128], [255, 255]]]
+    assert plotting.display_uint8(grey).tolist() == [[[0, 128], [255, 255]]]
+    assert not hasattr(plotting, "to_uint8")  # one to_uint8 in ganlib: ganlib.data.to_uint8
     # RGBA: a black pixel fully transparent shows white, fully opaque shows black,
     # half transparent (alpha 0.5 -> value 0) shows mid grey.
     rgba = np.array([[[[-1, -1, -1, -1], [-1, -1, -1, 1], [-1, -1, -1, 0]]]], np.float32)
-    assert plotting.to_uint8(rgba)[0, 0].tolist() == [[255, 255, 255], [0, 0, 0], [128, 128, 128]]
+    assert plotting.display_uint8(rgba)[0, 0].tolist() == [[255, 255, 255], [0, 0, 0], [128, 128, 128]]
 
 
 def test_image_grid_layout():
