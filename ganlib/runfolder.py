@@ -154,6 +154,22 @@ class RunFolder:
         found += [self._join(name) for name in names if os.path.isfile(self._join(name))]
         return found
 
+    def remove_leftovers(self) -> list:
+        """Delete the hidden temporary files that a killed write of another process left (a
+        ``.partial`` checkpoint, ``.keras`` file, JSON file, grid or GIF); returns their paths.
+        Call it only while holding ``lock()``: no other process is writing here then."""
+        removed = []
+        for path in (_matching(self.path, TEMPORARY_PATTERN) + _matching(self.checkpoints, TEMPORARY_PATTERN)
+                     + _matching(self.samples, TEMPORARY_PATTERN)):
+            if re.search(rf"(^|\.){os.getpid()}(\.partial$|-partial-)", os.path.basename(path)):
+                continue  # this process's own write in progress
+            try:
+                os.remove(path)
+                removed.append(path)
+            except OSError:
+                pass
+        return removed
+
     def remove_ganlib_files(self, include_config: bool = True) -> list:
         """Delete ``ganlib_files()`` (never any other file) and then ``checkpoints/`` and
         ``samples/`` if that left them empty; returns the paths deleted."""

@@ -793,3 +793,16 @@ def test_two_trainings_on_one_out_are_prevented(capsys, images, tmp_path):
         held.close()
     assert cli.main(["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out", out,
                      "--quiet"]) == 0
+
+
+def test_a_resumed_run_removes_the_partial_files_of_a_killed_write(capsys, trained_run, tmp_path):
+    # item 9: hidden .partial files stayed after a kill during a model save
+    out = copy_run(trained_run, tmp_path / "run")
+    leftovers = [".123-partial-generator.keras", ".history.json.123.partial",
+                 "checkpoints/.ckpt-00000004.npz.123.partial", "samples/.epoch_0002.png.123.partial"]
+    for name in leftovers:
+        open(os.path.join(out, name), "wb").write(b"partial")
+    open(os.path.join(out, ".notes.partial"), "w").write("mine")
+    assert cli.main(["train", "--out", out, "--resume", "--quiet"]) == 0
+    assert [name for name in leftovers if os.path.exists(os.path.join(out, name))] == []
+    assert open(os.path.join(out, ".notes.partial")).read() == "mine"

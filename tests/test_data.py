@@ -823,3 +823,32 @@ def test_load_sprites_bad_arguments(messy_folder):
         gd.drop_duplicates(np.zeros((4, 4, 3), np.float32))
     with raises_naming("image_size", "-1", "positive"):
         gd.resize_images([np.zeros((4, 4, 3), np.float32)], -1)
+
+
+def test_a_huge_image_is_decoded_at_reduced_size(tmp_path):
+    # issue 16, item 8: a 97 KB 9000x9000 PNG cost 3.2 GB of float32 for one 16x16 image
+    import tracemalloc
+
+    from ganlib.data import load_image
+
+    pixels = np.zeros((6000, 6000), np.uint8)
+    pixels[:, 3000:] = 255  # left half black, right half white
+    Image.fromarray(pixels).save(tmp_path / "huge.png")
+    del pixels
+    tracemalloc.start()
+    image = load_image(tmp_path / "huge.png", image_size=16, channels=3)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50e6, peak  # NumPy's arrays; the float32 copy of the full image alone is 432 MB
+    assert image.shape == (16, 16, 3)
+    np.testing.assert_allclose(image[:, :7], -1.0, atol=0.02)
+    np.testing.assert_allclose(image[:, 9:], 1.0, atol=0.02)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow's, before ganlib's error
+def test_an_absurdly_large_image_is_refused_with_a_reason(tmp_path):
+    from ganlib.data import load_image
+
+    Image.new("1", (10000, 9000)).save(tmp_path / "bomb.png")  # 90 million pixels, a few KB
+    with pytest.raises(OSError, match="10000x9000 pixels"):
+        load_image(tmp_path / "bomb.png", image_size=16)

@@ -142,10 +142,38 @@ def _crop_box(width, height, crop, scale=1.0):
     return left, top, left + crop_width, top + crop_height
 
 
+#: Images with more pixels are refused (OSError, a skip reason in a folder): Pillow's own
+#: decompression-bomb limit (Image.MAX_IMAGE_PIXELS, about 89 million; above it Pillow only
+#: warns, above twice it raises), so a tiny PNG cannot make ganlib decode gigabytes.
+MAX_PIXELS = 89_478_485
+
+
+def _reduce_factor(box, image_size) -> int:
+    """The integer factor by which the crop ``box`` (left, top, right, bottom) can shrink
+    (Pillow's ``reduce``, a box average) and still keep at least twice the pixels
+    ``image_size`` needs, as JPEG's draft mode below: 1 when it cannot."""
+    if image_size is None:
+        return 1
+    left, top, right, bottom = box
+    return max(1, int(min((bottom - top) / (2 * image_size[0]), (right - left) / (2 * image_size[1]))))
+
+
 def _load_pixels(path, image_size, channels, crop, resample) -> np.ndarray:
-    """Decode one file to uint8 (H, W, channels); raises on unreadable files."""
-    with Image.open(path) as image:  # a GIF opens at its first frame
+    """Decode one file to uint8 (H, W, channels); raises on unreadable files.
+
+    A large image is cropped and shrunk by an integer factor in Pillow, in uint8 (alpha
+    premultiplied, so transparent pixels do not bleed), before the float32 compositing:
+    a 9000x9000 PNG for 16x16 costs about its decoded bytes, not 3 GB of floats.
+    """
+    try:
+        opened = Image.open(path)
+    except Image.DecompressionBombError as error:  # more than twice MAX_PIXELS
+        raise OSError(" ".join(str(error).split())) from None
+    with opened as image:  # a GIF opens at its first frame
         full_width, full_height = image.size
+        if full_width * full_height > MAX_PIXELS:
+            raise OSError(f"{full_width}x{full_height} pixels, more than {MAX_PIXELS:,} (Pillow's "
+                          "decompression-bomb limit): shrink the image first")
         if image_size is not None and image.format == "JPEG":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that still leaves at least twice
             # the pixels the target needs (much faster for large photos, as Pillow's thumbnail).
@@ -158,10 +186,15 @@ def _load_pixels(path, image_size, channels, crop, resample) -> np.ndarray:
             full_width, full_height = full_height, full_width
         image = ImageOps.exif_transpose(image)
         rgba = _as_rgba(image)
-    pixels = _rgba_to_channels(np.asarray(rgba), channels)
-    height, width = pixels.shape[:2]
-    left, top, right, bottom = (int(round(v)) for v in _crop_box(width, height, crop, scale=width / full_width))
-    pixels = pixels[top:bottom, left:right]
+    width, height = rgba.size
+    scale = width / full_width
+    box = tuple(int(round(v)) for v in _crop_box(width, height, crop, scale=scale))
+    factor = _reduce_factor(box, image_size)
+    if factor > 1:
+        rgba = rgba.crop(box).convert("RGBa").reduce(factor).convert("RGBA")
+        return _resize_uint8(_rgba_to_channels(np.asarray(rgba), channels), image_size, resample)
+    left, top, right, bottom = box
+    pixels = _rgba_to_channels(np.asarray(rgba), channels)[top:bottom, left:right]
     if image_size is None:
         return pixels
     return _resize_uint8(pixels, image_size, resample)
