@@ -946,7 +946,10 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
             deleted; when all are damaged, ``DamagedCheckpointError``, a ValueError, is
             raised); False deletes the files an earlier run wrote into ``out_dir`` (its
             checkpoints, ``samples/epoch_NNNN.png`` grids, GIF, ``.keras`` files and
-            ``history.json``; never any other file) and starts afresh.
+            ``history.json``; never any other file) and starts afresh. A resumed run reads
+            the same batches in the same order as an uninterrupted one would (the dataset
+            built again the same way, e.g. with the same seeds); under
+            ``ganlib.setup(deterministic=True)`` its losses are the same.
         n_samples, sample_seed: size and seed of the fixed noise (restored on resume).
         sample_every: save a grid every this many epochs.
         nan_guard: stop and roll back on NaN/inf.
@@ -979,17 +982,18 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         gan.compile()
     _check_networks_fit(gan.generator, gan.discriminator, gan.latent_dim)
     check_training_data(dataset, gan.data_shape)
-    steps_given = steps_per_epoch is not None
     steps_per_epoch = _steps_per_epoch(dataset, steps_per_epoch)
     total_steps = epochs * steps_per_epoch
-    # With steps_per_epoch given, an epoch is exactly that many steps, drawn from one endless
-    # stream: Keras is told the count (else an infinite dataset never ends its first epoch),
-    # and a finite dataset is repeated (else Keras stops when it runs out part-way).
-    feed, keras_steps = dataset, None
-    if steps_given:
-        keras_steps = steps_per_epoch
-        if int(dataset.cardinality().numpy()) != tf.data.INFINITE_CARDINALITY:
-            feed = dataset.repeat()
+    # Training reads one endless stream of batches (a finite dataset repeated), an epoch being
+    # steps_per_epoch of them, so a resumed run continues exactly where the uninterrupted one
+    # would be: it reads the stream from its start and skips the steps already done (which
+    # costs producing those batches once, no training). Keras' own epochs would not do: it
+    # takes new iterators of the dataset per epoch (and per fit call), and each new iterator
+    # of a seeded reshuffling pipeline draws the next order, so a resumed run replayed the
+    # first epoch's order (issue 16).
+    feed = dataset
+    if int(dataset.cardinality().numpy()) != tf.data.INFINITE_CARDINALITY:
+        feed = dataset.repeat()
 
     out_dir = str(out_dir)
     run = RunFolder(out_dir)
@@ -1038,14 +1042,22 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
     else:
         state.status = "running"
         first_epoch, done_in_epoch = divmod(state.step, steps_per_epoch)
+        resumed_feed = feed.skip(state.step) if state.step else feed
+        if done_in_epoch:
+            # Two fit calls (the rest of the cut epoch, then whole ones) read one stream: each
+            # new iterator of the dataset would draw the next shuffle order, so both read
+            # one Python iterator of it (from_generator hands out the same one each time).
+            stream = iter(resumed_feed)
+            resumed_feed = tf.data.Dataset.from_generator(lambda: stream, output_signature=feed.element_spec)
         try:
             if done_in_epoch:  # finish the epoch the interrupted run was in
-                gan.fit(feed, epochs=first_epoch + 1, initial_epoch=first_epoch,
+                gan.fit(resumed_feed, epochs=first_epoch + 1, initial_epoch=first_epoch,
                         steps_per_epoch=steps_per_epoch - done_in_epoch, callbacks=run_callbacks,
                         verbose=0, shuffle=False, check_data=False)
                 first_epoch += 1
             if state.status == "running" and first_epoch < epochs:
-                gan.fit(feed, epochs=epochs, initial_epoch=first_epoch, steps_per_epoch=keras_steps,
+                gan.fit(resumed_feed, epochs=epochs,
+                        initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch,
                         callbacks=run_callbacks, verbose=0, shuffle=False, check_data=False)
         finally:
             if progress is not None:

@@ -504,3 +504,51 @@ def test_a_failed_checkpoint_or_model_write_leaves_no_partial_file(tmp_path, mon
     with pytest.raises(OSError, match="No space"):
         callbacks.atomic_save_model(gan.generator, tmp_path / "generator.keras")
     assert sorted(os.listdir(tmp_path)) == ["checkpoints"]
+
+
+def shuffled_dataset():
+    """A fresh pipeline that reshuffles every epoch, as a new process builds it on resume."""
+    images = np.random.default_rng(0).uniform(-1, 1, (24, 16, 16, 1)).astype(np.float32)
+    return tf.data.Dataset.from_tensor_slices(images).shuffle(24, seed=1).batch(8)
+
+
+class KillAt(keras.callbacks.Callback):
+    """Stops the process at a step, as kill -9 would, after the checkpoints of that step."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.step = step
+        self.seen = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.step:
+            raise KeyboardInterrupt
+
+
+def test_resume_mid_epoch_reproduces_the_uninterrupted_run(tmp_path):
+    # issue 16, item 4: the re-created pipeline replayed epoch 1's shuffle, so the resumed
+    # run saw other batches (and a mid-epoch resume some images twice) from its first step
+    import ganlib
+
+    def new_process(gan):  # the same seeds as a new process of the same command would set
+        ganlib.setup(seed=0, deterministic=True, verbose=False)
+        return gan
+
+    try:
+        straight = fit_gan(new_process(tiny_gan()), shuffled_dataset(), 3, tmp_path / "straight",
+                           checkpoint_every=None, verbose=0)
+        with pytest.raises(KeyboardInterrupt):  # killed at step 4 of 9, in the middle of epoch 2
+            fit_gan(new_process(tiny_gan()), shuffled_dataset(), 3, tmp_path / "killed", checkpoint_every=4,
+                    callbacks=[KillAt(4)], verbose=0)
+        # different initial weights: everything must come from the checkpoint
+        resumed = fit_gan(new_process(tiny_gan(seed=5)), shuffled_dataset(), 3, tmp_path / "killed",
+                          checkpoint_every=4, verbose=0)
+    finally:  # op determinism is global: not for the tests after this one (TF's private switch)
+        from tensorflow.python.framework import config as tf_config
+
+        getattr(tf_config, "disable_op_determinism", lambda: None)()
+    assert resumed.resumed_from_step == 4
+    assert resumed["step"] == straight["step"] == list(range(1, 10))
+    np.testing.assert_allclose(resumed["d_loss"], straight["d_loss"], rtol=1e-4)
+    np.testing.assert_allclose(resumed["g_loss"], straight["g_loss"], rtol=1e-4)
