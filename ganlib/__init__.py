@@ -15,7 +15,7 @@ import platform
 import random
 import sys
 
-from ._checks import check_choice
+from ._checks import check_choice, check_seed
 
 # TensorFlow's oneDNN CPU kernels need about half the CPU time per DCGAN training step of
 # its default (Eigen) kernels, and TensorFlow switches them on by itself only on CPUs with
@@ -155,8 +155,7 @@ def setup(seed: int = 42, deterministic: bool = False, verbose: bool = True) -> 
         A dict with the versions, the device found, whether TensorFlow's oneDNN CPU kernels
         are on (``onednn``; see ``onednn_enabled``), the active preset and the seed.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be an integer >= 0.")
+    seed = check_seed("seed", seed)
     random.seed(seed)
     import numpy as np
 

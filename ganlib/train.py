@@ -119,7 +119,8 @@ def check_training_data(data, expected_shape):
                 f"the images have dtype {batch.dtype}; expected float32 values in [-1, 1] "
                 "(for uint8 images use x / 127.5 - 1)."
             )
-        low, high = float(np.nanmin(batch)), float(np.nanmax(batch))
+        finite = batch[np.isfinite(batch)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         hint = "the generator's tanh makes images in [-1, 1]" + (
             "; they look like [0, 255]: use x / 127.5 - 1" if high > 2 else "")
         check_image_range("the first batch of images", batch, hint=hint)
@@ -203,8 +204,9 @@ class _ReplicaSeedGenerator(keras.random.SeedGenerator):
         context = tf.distribute.get_replica_context()
         if context is None or context.num_replicas_in_sync == 1:
             return seed
-        replica = tf.cast(context.replica_id_in_sync_group, seed.dtype)
-        return tf.random.experimental.stateless_fold_in(seed, replica)
+        # int64 both: Keras <= 3.4 keeps the seed state as uint32, which fold_in refuses
+        replica = tf.cast(context.replica_id_in_sync_group, tf.int64)
+        return tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), replica)
 
 
 def _computes_in_float16(model) -> bool:

@@ -6,7 +6,7 @@ import pytest
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-EXPECTED_LESSONS = ["00", "01", "02", "03", "04", "05"]
+EXPECTED_LESSONS = ["00", "01", "02", "03", "04", "05", "06"]
 
 
 def _cells(path):
