@@ -101,10 +101,9 @@ def _atomic_save(picture, path, **options):
     """``picture.save(path)`` through a hidden temporary file in the same folder renamed over
     ``path`` at the end: a kill leaves the old file or the new one, never a 0-byte or cut
     PNG (which stopped a resumed run's ``save_gif``)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    name = os.path.basename(path)
-    extension = os.path.splitext(name)[1].lower()
+    from .runfolder import atomic_file
+
+    extension = os.path.splitext(os.fspath(path))[1].lower()
     if "format" not in options:  # the temporary name hides the extension from PIL
         from PIL import Image
 
@@ -112,16 +111,8 @@ def _atomic_save(picture, path, **options):
         if extension not in Image.EXTENSION:
             raise ValueError(f"path={path!r} has no image extension PIL knows; use e.g. .png.")
         options["format"] = Image.EXTENSION[extension]
-    temporary = os.path.join(directory, f".{name}.{os.getpid()}.partial")
-    try:
+    with atomic_file(path) as temporary:
         picture.save(temporary, **options)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.remove(temporary)
-        except OSError:
-            pass
-        raise
 
 
 def show_images(images, ncols: int | None = None, title: str | None = None, ax=None,

@@ -24,6 +24,7 @@ stopping a resume with a ``zipfile.BadZipFile`` traceback.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -411,19 +412,17 @@ def _json_safe(value):
     return value
 
 
-def write_json(path, content, indent=None):
-    """Write ``content`` as strict JSON (NaN and inf become ``null``) to ``path``, atomically:
-    a hidden temporary file in the same folder, flushed to disk, then renamed over ``path``,
-    so a crash leaves the old file or the new one, and never a temporary file behind."""
+@contextlib.contextmanager
+def atomic_file(path):
+    """Yield a hidden temporary path in ``path``'s folder (``.NAME.PID.partial``); when the
+    block ends normally it is renamed over ``path``, on any error it is removed. A kill or a
+    crash so leaves the old file or the new one, never a cut file under ``path``'s name."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.partial")
     try:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(_json_safe(content), handle, indent=indent, allow_nan=False)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield temporary
         os.replace(temporary, path)
     except BaseException:
         try:
@@ -431,6 +430,17 @@ def write_json(path, content, indent=None):
         except OSError:
             pass
         raise
+
+
+def write_json(path, content, indent=None):
+    """Write ``content`` as strict JSON (NaN and inf become ``null``) to ``path``, atomically
+    (``atomic_file``), flushed to disk before the rename."""
+    path = os.fspath(path)
+    with atomic_file(path) as temporary:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(_json_safe(content), handle, indent=indent, allow_nan=False)
+            handle.flush()
+            os.fsync(handle.fileno())
     return path
 
 
