@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Derive every notebook's "Open in Colab" badge and Colab install cell from pyproject.toml.
+
+The project's public home is declared once, as `Repository` in `[project.urls]` of pyproject.toml.
+From it and `[project].version` this script writes, in each notebooks/NN_*.ipynb:
+- the badge in the first (markdown) cell:
+  https://colab.research.google.com/github/OWNER/NAME/blob/main/notebooks/NN_name.ipynb
+- the Colab block at the top of the first code cell, which installs the tag of the package version
+  (`git+https://github.com/OWNER/NAME@vX.Y.Z`): the code the committed outputs were made with.
+
+    python scripts/sync_colab_cells.py          # rewrite what disagrees (only those two cells)
+    python scripts/sync_colab_cells.py --check  # exit 1 and list what disagrees; write nothing
+
+A fork changes `Repository` (and `Homepage`, `Issues`) in pyproject.toml and runs this script; a new
+release bumps `version` in pyproject.toml and ganlib/__init__.py, runs it, and tags the commit vX.Y.Z.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+BRANCH = "main"  # the branch the badges open (the lessons as last executed)
+BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
+                   r"\(https://colab\.research\.google\.com/github/[^)\s]*\)")
+# The Colab block: from `import sys` through the `%pip install` line (the rest of the cell is kept).
+COLAB_BLOCK = re.compile(r"\Aimport sys\nif \"google\.colab\" in sys\.modules:[^\n]*\n(?:[ \t]+[^\n]*\n)*?"
+                         r"[ \t]+%pip install[^\n]*\n")
+
+
+def project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def repository_url() -> str:
+    """`Repository` of [project.urls], without a trailing slash or .git (https://github.com/OWNER/NAME)."""
+    url = project()["urls"]["Repository"].rstrip("/")
+    return url[:-4] if url.endswith(".git") else url
+
+
+def install_ref() -> str:
+    """The git tag the install cells pin: 'v' + the package version."""
+    return "v" + project()["version"]
+
+
+def badge(notebook_name: str) -> str:
+    owner_name = re.sub(r"^https://github\.com/", "", repository_url())
+    return ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"(https://colab.research.google.com/github/{owner_name}/blob/{BRANCH}/notebooks/{notebook_name})")
+
+
+def colab_block() -> str:
+    return (
+        "import sys\n"
+        "if \"google.colab\" in sys.modules:  # Colab: install the ganlib these outputs were made with\n"
+        "    # A fork: set Repository in pyproject.toml's [project.urls], then run scripts/sync_colab_cells.py\n"
+        f"    %pip install -q \"ganlib @ git+{repository_url()}@{install_ref()}\"\n"
+    )
+
+
+def _source(cell) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _set_source(cell, text: str) -> None:
+    cell["source"] = text.splitlines(keepends=True)
+
+
+def expected_cells(path: Path, notebook: dict) -> list[tuple[int, str, str]]:
+    """(cell index, current source, expected source) of the badge cell and the first code cell."""
+    cells = notebook["cells"]
+    problems = []
+    if not cells or cells[0]["cell_type"] != "markdown" or not BADGE.search(_source(cells[0])):
+        raise ValueError(f"{path.name}: the first cell has no Open In Colab badge to rewrite")
+    current = _source(cells[0])
+    problems.append((0, current, BADGE.sub(lambda _: badge(path.name), current, count=1)))
+    index = next(i for i, c in enumerate(cells) if c["cell_type"] == "code")
+    current = _source(cells[index])
+    if not COLAB_BLOCK.search(current):
+        raise ValueError(f"{path.name}: the first code cell does not start with the Colab install block")
+    problems.append((index, current, COLAB_BLOCK.sub(lambda _: colab_block(), current, count=1)))
+    return problems
+
+
+def sync(check: bool, paths=None) -> list[str]:
+    """Rewrite (or with check=True only list) the notebooks whose badge or install block disagree."""
+    disagreeing = []
+    for path in paths or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        text = path.read_text()  # read right before writing: others edit other cells of these files
+        notebook = json.loads(text)
+        changes = [(i, new) for i, old, new in expected_cells(path, notebook) if old != new]
+        if not changes:
+            continue
+        disagreeing.append(f"{path.relative_to(ROOT)}: cell{'s' if len(changes) > 1 else ''} "
+                           f"{', '.join(str(i) for i, _ in changes)}")
+        if check:
+            continue
+        for index, new in changes:
+            _set_source(notebook["cells"][index], new)
+        path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n")  # nbformat's layout
+    return disagreeing
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Derive the Colab badges and install cells from pyproject.toml.")
+    parser.add_argument("--check", action="store_true", help="only report disagreements (exit 1 if any)")
+    args = parser.parse_args(argv)
+    disagreeing = sync(check=args.check)
+    for line in disagreeing:
+        print(("disagrees with pyproject.toml: " if args.check else "rewritten: ") + line)
+    if args.check and disagreeing:
+        print(f"run: python scripts/sync_colab_cells.py  (Repository {repository_url()}, tag {install_ref()})")
+        return 1
+    if not disagreeing:
+        print(f"all notebooks agree with pyproject.toml ({repository_url()}, tag {install_ref()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
