@@ -1,7 +1,8 @@
 """Low-dimensional targets and small GANs: the playground of lessons 01 and 04.
 
-* Targets: ``gaussian_1d``, ``mixture_1d`` (1-D, with an exact ``pdf``) and
-  ``ring_of_gaussians`` (2-D, with its mode ``centers``). Each has ``.sample(n, seed)``.
+* Targets: ``gaussian_1d``, ``mixture_1d`` (1-D, with an exact ``pdf``),
+  ``ring_of_gaussians`` and ``grid_of_gaussians`` (2-D, with their mode ``centers`` and
+  ``.coverage(samples)``). Each has ``.sample(n, seed)``.
 * Networks: ``toy_generator`` and ``toy_discriminator``, small multi-layer perceptrons.
 * Training: ``train_toy_gan`` drives ``ganlib.train.GAN`` or ``ganlib.train.WGANGP`` (the
   one training step the whole series uses) and records losses, the Wasserstein-1 distance
@@ -27,9 +28,11 @@ __all__ = [
     "Gaussian1D",
     "Mixture1D",
     "RingOfGaussians",
+    "GridOfGaussians",
     "gaussian_1d",
     "mixture_1d",
     "ring_of_gaussians",
+    "grid_of_gaussians",
     "toy_generator",
     "toy_discriminator",
     "train_toy_gan",
@@ -148,17 +151,10 @@ class Mixture1D:
                 f"weights={self.weights.tolist()})")
 
 
-class RingOfGaussians:
-    """``n_modes`` equal 2-D normals of std ``std`` evenly spaced on a circle of ``radius``."""
+class _Modes2D:
+    """Equal 2-D normals of std ``std`` at ``centers`` (n_modes, 2), equally weighted."""
 
     dim = 2
-
-    def __init__(self, n_modes: int = 8, radius: float = 2.0, std: float = 0.02):
-        self.n_modes = check_positive("n_modes", n_modes, integer=True)
-        self.radius = check_positive("radius", radius)
-        self.std = check_positive("std", std)
-        angles = 2.0 * np.pi * np.arange(self.n_modes) / self.n_modes
-        self.centers = self.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
     def sample(self, n: int, seed=None) -> np.ndarray:
         """``n`` samples as a float32 array of shape (n, 2)."""
@@ -176,10 +172,27 @@ class RingOfGaussians:
         return normal.mean(axis=-1)
 
     def coverage(self, samples) -> dict:
-        """``ganlib.metrics.mode_coverage`` of ``samples`` around this ring's centres."""
+        """``ganlib.metrics.mode_coverage`` of ``samples`` around these centres (modes
+        captured, high-quality fraction, reverse KL; VEEGAN/PacGAN protocol)."""
         from .metrics import mode_coverage
 
         return mode_coverage(samples, self.centers, self.std)
+
+
+class RingOfGaussians(_Modes2D):
+    """``n_modes`` equal 2-D normals of std ``std`` evenly spaced on a circle of ``radius``.
+
+    Centre k sits at angle ``2 pi k / n_modes``, k = 0 .. n_modes - 1: spacing the angles
+    with ``linspace(0, 2 pi, n_modes)`` (end point included) would put the last centre on
+    the first and leave n_modes - 1 distinct modes.
+    """
+
+    def __init__(self, n_modes: int = 8, radius: float = 2.0, std: float = 0.02):
+        self.n_modes = check_positive("n_modes", n_modes, integer=True)
+        self.radius = check_positive("radius", radius)
+        self.std = check_positive("std", std)
+        angles = 2.0 * np.pi * np.arange(self.n_modes) / self.n_modes
+        self.centers = self.radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
     @property
     def plot_range(self) -> tuple:
@@ -188,6 +201,29 @@ class RingOfGaussians:
 
     def __repr__(self):
         return f"ring_of_gaussians(n_modes={self.n_modes}, radius={self.radius:g}, std={self.std:g})"
+
+
+class GridOfGaussians(_Modes2D):
+    """``n_per_side**2`` equal 2-D normals of std ``std`` on a square grid ``spacing`` apart,
+    centred on the origin: for 5 per side and spacing 2, centres {-4, -2, 0, 2, 4}^2."""
+
+    def __init__(self, n_per_side: int = 5, spacing: float = 2.0, std: float = 0.05):
+        self.n_per_side = check_positive("n_per_side", n_per_side, integer=True)
+        self.spacing = check_positive("spacing", spacing)
+        self.std = check_positive("std", std)
+        self.n_modes = self.n_per_side**2
+        axis = self.spacing * (np.arange(self.n_per_side) - (self.n_per_side - 1) / 2.0)
+        xx, yy = np.meshgrid(axis, axis, indexing="ij")
+        self.centers = np.stack([xx.ravel(), yy.ravel()], axis=1)
+
+    @property
+    def plot_range(self) -> tuple:
+        extent = float(np.abs(self.centers).max()) + 0.5 * self.spacing
+        return (-extent, extent)
+
+    def __repr__(self):
+        return (f"grid_of_gaussians(n_per_side={self.n_per_side}, spacing={self.spacing:g}, "
+                f"std={self.std:g})")
 
 
 def gaussian_1d(mean: float = 4.0, std: float = 0.5) -> Gaussian1D:
@@ -205,8 +241,17 @@ def mixture_1d(means, stds, weights) -> Mixture1D:
 def ring_of_gaussians(n_modes: int = 8, radius: float = 2.0, std: float = 0.02) -> RingOfGaussians:
     """The 2-D ring of Gaussians of the mode-collapse literature. Defaults (8 modes,
     radius 2, std 0.02) are those of Metz et al. 2017 (unrolled GANs), also used by
-    Srivastava et al. 2017 (VEEGAN)."""
+    Srivastava et al. 2017 (VEEGAN). The mode-collapse benchmark of VEEGAN's Table 1 and
+    PacGAN (Lin et al. 2018) as ganlib runs it uses radius 1 and std 0.01
+    (``benchmarks/mode_collapse.py``)."""
     return RingOfGaussians(n_modes, radius, std)
+
+
+def grid_of_gaussians(n_per_side: int = 5, spacing: float = 2.0, std: float = 0.05) -> GridOfGaussians:
+    """The 2-D grid of Gaussians of the mode-collapse literature: defaults (5 x 5 = 25 modes
+    at {-4, -2, 0, 2, 4}^2, std 0.05) are those of VEEGAN (Srivastava et al. 2017, Table 1)
+    and PacGAN (Lin et al. 2018)."""
+    return GridOfGaussians(n_per_side, spacing, std)
 
 
 # --------------------------------------------------------------------------- networks
@@ -327,8 +372,8 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
     interval, so the Python overhead is paid once per interval, not once per step.
 
     Args:
-        target: ``gaussian_1d``, ``mixture_1d`` or ``ring_of_gaussians`` (anything with
-            ``dim``, ``sample(n, seed)`` and ``plot_range``).
+        target: ``gaussian_1d``, ``mixture_1d``, ``ring_of_gaussians`` or ``grid_of_gaussians``
+            (anything with ``dim``, ``sample(n, seed)`` and ``plot_range``).
         steps: generator steps (> 0).
         loss: 'gan' (Goodfellow et al. 2014) or 'wgan-gp' (Gulrajani et al. 2017).
         d_steps: k, discriminator (critic) updates per generator step. None: 1 for 'gan'
@@ -391,8 +436,8 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
     dim = getattr(target, "dim", None)
     if dim not in (1, 2) or not hasattr(target, "sample"):
         raise ValueError(f"target of type {type(target).__name__} is not a toy target (it needs "
-                         "dim 1 or 2 and .sample(n, seed)); use gaussian_1d, mixture_1d or "
-                         "ring_of_gaussians.")
+                         "dim 1 or 2 and .sample(n, seed)); use gaussian_1d, mixture_1d, "
+                         "ring_of_gaussians or grid_of_gaussians.")
     latent_dim = check_positive("latent_dim", dim if latent_dim is None else latent_dim, integer=True)
     hidden_units = hidden_units or (16 if dim == 1 else 128)
     if learning_rate is None:
@@ -653,7 +698,7 @@ def plot_snapshots_2d(history, steps=None, n_panels: int = 4, figsize=None, titl
         label = f"step {shot['step']}"
         if hasattr(target, "coverage"):
             coverage = target.coverage(shot["samples"])
-            label += f": {coverage['modes_covered']}/{coverage['n_modes']} modes"
+            label += f": {coverage['modes']}/{coverage['n_modes']} modes"
         ax.set_title(label, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])

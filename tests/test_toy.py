@@ -64,6 +64,44 @@ def test_ring_centres_samples_and_coverage():
     assert nearest.max() < 6 * 0.02
     coverage = ring.coverage(samples)
     assert coverage["modes_covered"] == 8 and coverage["high_quality_fraction"] > 0.98
+    assert coverage["modes"] == 8 and coverage["reverse_kl"] < 0.01
+
+
+@pytest.mark.parametrize("n_modes", [7, 8, 12])
+def test_ring_centres_sit_at_two_pi_k_over_n(n_modes):
+    # Angles 2 pi k / n for k = 0 .. n-1: all distinct, evenly spaced, none repeated
+    # (linspace(0, 2 pi, n) with its end point would give n - 1 distinct modes).
+    ring = toy.ring_of_gaussians(n_modes=n_modes, radius=1.0, std=0.01)
+    angles = np.arctan2(ring.centers[:, 1], ring.centers[:, 0]) % (2 * np.pi)
+    np.testing.assert_allclose(np.sort(angles), 2 * np.pi * np.arange(n_modes) / n_modes, atol=1e-12)
+    gaps = np.linalg.norm(ring.centers[:, None] - ring.centers[None], axis=-1) + np.eye(n_modes) * 9
+    assert gaps.min() == pytest.approx(2 * np.sin(np.pi / n_modes))  # neighbours, no duplicate
+
+
+def test_grid_centres_samples_and_coverage():
+    grid = toy.grid_of_gaussians()
+    assert grid.n_modes == 25 and grid.centers.shape == (25, 2) and grid.std == 0.05
+    assert sorted({tuple(c) for c in grid.centers.tolist()}) == [
+        (float(x), float(y)) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4)]
+    assert grid.plot_range == (-5.0, 5.0)
+    samples = grid.sample(2500, seed=0)
+    assert samples.shape == (2500, 2) and samples.dtype == np.float32
+    np.testing.assert_array_equal(samples, grid.sample(2500, seed=0))
+    coverage = grid.coverage(samples)
+    # 3 std holds 1 - exp(-4.5) = 98.9% of a 2-D normal's mass.
+    assert coverage["modes"] == 25 and coverage["hq_fraction"] == pytest.approx(0.989, abs=0.006)
+    assert coverage["reverse_kl"] < 0.02
+    assert repr(grid) == "grid_of_gaussians(n_per_side=5, spacing=2, std=0.05)"
+    small = toy.grid_of_gaussians(n_per_side=2, spacing=1.0, std=0.1)
+    np.testing.assert_allclose(sorted(small.centers.tolist()), [[-0.5, -0.5], [-0.5, 0.5], [0.5, -0.5], [0.5, 0.5]])
+
+
+def test_grid_pdf_integrates_to_one():
+    grid = toy.grid_of_gaussians(n_per_side=2, spacing=1.0, std=0.2)
+    axis = np.linspace(-2.0, 2.0, 401)
+    xx, yy = np.meshgrid(axis, axis)
+    density = grid.pdf(np.stack([xx, yy], axis=-1))
+    assert np.trapezoid(np.trapezoid(density, axis, axis=1), axis) == pytest.approx(1.0, abs=1e-4)
 
 
 def test_ring_pdf_integrates_to_one():
@@ -87,6 +125,9 @@ def test_ring_pdf_integrates_to_one():
         (lambda: toy.mixture_1d([], [], []), r"means is empty"),
         (lambda: toy.ring_of_gaussians(std=0), r"std=0 must be a positive number"),
         (lambda: toy.ring_of_gaussians(n_modes=0), r"n_modes=0 must be a positive integer"),
+        (lambda: toy.grid_of_gaussians(n_per_side=0), r"n_per_side=0 must be a positive integer"),
+        (lambda: toy.grid_of_gaussians(spacing=-2.0), r"spacing=-2.0 must be a positive number"),
+        (lambda: toy.grid_of_gaussians(std=0.0), r"std=0.0 must be a positive number"),
         (lambda: toy.gaussian_1d(0, 1).sample(0), r"n=0 must be a positive integer"),
         (lambda: toy.InstanceNoise(-0.1), r"stddev=-0.1 must be a finite number >= 0"),
     ],
