@@ -19,7 +19,8 @@ Masks everywhere: float32 arrays of shape (H, W, 1) (or (N, H, W, 1) for a batch
 Defaults and their sources:
     * window 7 for the contextual weights: Yeh et al. 2016 (sec. 3.2) and Amos 2016's
       reference code (``nSize=7``); ANCHORS.md lists 7 to 15.
-    * lambda = 0.1: Amos 2016 (``lam=0.1``); ANCHORS.md: about 0.1 to 0.2.
+    * lambda = 0.1: the authors' code release (Yeh et al., ``--lambda_p 0.1``) and Amos
+      2016 (``lam=0.1``). The paper itself (Yeh et al. 2017, CVPR) sets lambda = 0.003.
     * Adam, learning rate 0.01, beta_1 0.9, 1000 steps: Amos 2016 (``lr=0.01``,
       ``momentum=0.9``, ``nIter=1000``); Yeh et al. run 1000 to 3000 iterations.
     * z clipped to [-1, 1] after every step: Yeh et al. 2016 and Amos 2016 (their prior
@@ -56,6 +57,10 @@ __all__ = [
     "overlay",
     "mean_fill",
     "biharmonic_fill",
+    "mirror_coverage",
+    "mirror_fill",
+    "pca_fill",
+    "nearest_fill",
     "search_latents",
     "inpaint",
 ]
@@ -411,6 +416,138 @@ def biharmonic_fill(images, masks) -> np.ndarray:
     return filled[0] if single else filled
 
 
+
+# ------------------------------------ baselines that learn from faces, without a GAN
+
+
+def mirror_coverage(masks) -> np.ndarray:
+    """Per mask, the share of its missing pixels whose left-right mirror pixel is known.
+
+    1 for the left-half mask (every missing pixel has its mirror in the known half), 0
+    for a centred hole (the mirror of a hole pixel is in the hole). ``masks``: (H, W, 1)
+    or (N, H, W, 1); returns shape (N,) (or a float for one mask).
+    """
+    masks = np.asarray(masks, dtype=np.float32)
+    single = masks.ndim == 3
+    if single:
+        masks = masks[None]
+    if masks.ndim != 4 or masks.shape[-1] != 1:
+        raise ValueError(f"masks has shape {masks.shape}; expected (H, W, 1) or (N, H, W, 1).")
+    missing = 1.0 - masks
+    covered = (missing * masks[:, :, ::-1]).sum(axis=(1, 2, 3))
+    share = covered / np.maximum(missing.sum(axis=(1, 2, 3)), 1.0)
+    return float(share[0]) if single else share
+
+
+def mirror_fill(images, masks) -> np.ndarray:
+    """Fill each missing pixel with its left-right mirror pixel when that one is known.
+
+    Faces are nearly symmetric, so for a half mask the known half is a strong guess for
+    the missing one. Missing pixels whose mirror is missing too get the mean of the
+    image's known pixels (``mean_fill``); see ``mirror_coverage`` for their share.
+    """
+    single = np.asarray(images).ndim == 3
+    images, masks = _check_images_and_masks(images, masks)
+    mirrored_image, mirrored_mask = images[:, :, ::-1], masks[:, :, ::-1]
+    mirror_known = (1.0 - masks) * mirrored_mask
+    filled = mean_fill(images, masks)
+    filled = (filled * (1.0 - mirror_known) + mirrored_image * mirror_known).astype(np.float32)
+    return filled[0] if single else filled
+
+
+def _check_training_images(training_images, images, minimum=2):
+    training_images = np.asarray(training_images, dtype=np.float32)
+    if training_images.ndim != 4 or training_images.shape[1:] != images.shape[1:]:
+        raise ValueError(
+            f"training_images has shape {training_images.shape}; expected (N, "
+            f"{', '.join(str(side) for side in images.shape[1:])}), the images' own shape.")
+    if len(training_images) < minimum:
+        raise ValueError(f"training_images holds {len(training_images)} image(s); give at least {minimum}.")
+    check_image_range("training_images", training_images)
+    return training_images
+
+
+def pca_fill(images, masks, training_images, n_components=None, variance: float = 0.95) -> np.ndarray:
+    """Eigenface inpainting: a linear model of faces fitted on ``training_images``.
+
+    Principal component analysis of the training faces (Turk and Pentland 1991's
+    eigenfaces) gives a mean face and directions of variation. Read as probabilistic PCA
+    (Tipping and Bishop 1999), faces are x = mean + W c + noise with c ~ N(0, I), W the
+    components scaled by the square roots of their variances, and the noise variance the
+    mean variance of the directions left out. Each image's coefficients c are estimated
+    from its known pixels only (the posterior mean, a ridge regression), and the missing
+    pixels are read off mean + W c: the best linear guess of the hole from the known
+    pixels, for faces distributed like the training faces.
+
+    Args:
+        images: (N, H, W, C) or (H, W, C) in [-1, 1]; masks as for ``inpaint``.
+        training_images: (M, H, W, C) in [-1, 1], faces the images were not taken from.
+        n_components: components kept; None: the fewest that explain ``variance`` of the
+            training faces' variance (at most M - 1).
+        variance: the share of variance kept when ``n_components`` is None. Default 0.95,
+            a common choice for eigenfaces, not tuned on held-out faces.
+    Returns:
+        float32, the images' shape; known pixels unchanged.
+    """
+    single = np.asarray(images).ndim == 3
+    images, masks = _check_images_and_masks(images, masks)
+    training = _check_training_images(training_images, images).reshape(len(training_images), -1)
+    training = training.astype(np.float64)
+    variance = check_range("variance", variance, 0.0, 1.0, low_open=True)
+    mean = training.mean(axis=0)
+    _, singular, directions = np.linalg.svd(training - mean, full_matrices=False)
+    eigenvalues = singular**2 / (len(training) - 1)
+    largest = int(np.sum(eigenvalues > eigenvalues[0] * 1e-10))  # rank: at most M - 1
+    if n_components is None:
+        explained = np.cumsum(eigenvalues) / eigenvalues.sum()
+        n_components = min(int(np.searchsorted(explained, variance) + 1), largest)
+    else:
+        n_components = check_positive("n_components", n_components, integer=True)
+        if n_components > largest:
+            raise ValueError(
+                f"n_components={n_components!r} is more than the {largest} directions the "
+                f"{len(training)} training images span; give 1 to {largest}.")
+    dimension = training.shape[1]
+    noise = max(eigenvalues[n_components:].sum() / (dimension - n_components), 1e-6)
+    basis = directions[:n_components].T * np.sqrt(eigenvalues[:n_components])  # W, (D, k)
+    filled = np.empty_like(images)
+    for number, (image, mask) in enumerate(zip(images, masks)):
+        known = np.broadcast_to(mask > 0.5, image.shape).reshape(-1)
+        known_basis = basis[known]
+        system = known_basis.T @ known_basis + noise * np.eye(n_components)
+        coefficients = np.linalg.solve(system, known_basis.T @ (image.reshape(-1)[known] - mean[known]))
+        estimate = (mean + basis @ coefficients).reshape(image.shape)
+        filled[number] = np.where(mask > 0.5, image, np.clip(estimate, -1.0, 1.0))
+    return filled[0] if single else filled
+
+
+def nearest_fill(images, masks, training_images, blend: bool = False, return_index: bool = False):
+    """Fill the hole from the training face closest to the image on its known pixels.
+
+    Closest: the smallest mean squared difference over the known pixels (all channels).
+    The hole is pasted from that face, or with ``blend`` Poisson-blended like the GAN's
+    completions (``poisson_blend``). A GAN that only memorised its training faces could
+    do no better than this. With ``return_index`` also returns the index of the face used
+    for each image.
+    """
+    single = np.asarray(images).ndim == 3
+    images, masks = _check_images_and_masks(images, masks)
+    training = _check_training_images(training_images, images, minimum=1)
+    weights = np.broadcast_to(masks, images.shape).reshape(len(images), -1)
+    flat_images = images.reshape(len(images), -1)
+    flat_training = training.reshape(len(training), -1)
+    # sum over known pixels of (y - t)^2 = sum w y^2 - 2 (w y) . t + w . t^2
+    distances = ((weights * flat_images**2).sum(axis=1)[:, None]
+                 - 2.0 * (weights * flat_images) @ flat_training.T
+                 + weights @ (flat_training**2).T) / weights.sum(axis=1)[:, None]
+    index = distances.argmin(axis=1)
+    chosen = training[index]
+    filled = poisson_blend(chosen, images, masks) if blend else overlay(chosen, images, masks)
+    if single:
+        filled, index = filled[0], index[0]
+    return (filled, index) if return_index else filled
+
+
 # ------------------------------------------------------------------ the search
 
 
@@ -464,7 +601,7 @@ def _model_image_shape(model, name):
 
 def search_latents(generator, discriminator, images, weights, steps=1000, n_candidates=8,
                    perceptual_weight=0.1, contextual_weight=1.0, learning_rate=0.01, z_clip=1.0,
-                   seed=0, record_every=10, progress=True) -> dict:
+                   seed=0, record_every=10, progress=True, z_norm=None) -> dict:
     """The heart of ``inpaint``: Adam on a batch of latent vectors, all images at once.
 
     Candidate k of image i sits at row ``i * n_candidates + k`` of one (N * K, latent_dim)
@@ -483,7 +620,10 @@ def search_latents(generator, discriminator, images, weights, steps=1000, n_cand
     repeated_images = tf.constant(np.repeat(images, n_candidates, axis=0), tf.float32)
     repeated_weights = tf.constant(np.repeat(weights, n_candidates, axis=0), tf.float32)
     start = np.random.default_rng(seed).standard_normal((total, latent_dim))  # z ~ N(0, I)
-    start = np.clip(start, -z_clip, z_clip).astype(np.float32)
+    if z_norm is None:
+        start = np.clip(start, -z_clip, z_clip).astype(np.float32)
+    else:  # on the sphere of radius z_norm
+        start = (start * z_norm / np.linalg.norm(start, axis=1, keepdims=True)).astype(np.float32)
     z = tf.Variable(start, name="z")
     best_z = tf.Variable(start, name="best_z")
     best_loss = tf.Variable(tf.fill([total], np.float32(np.inf)), name="best_loss")
@@ -507,7 +647,10 @@ def search_latents(generator, discriminator, images, weights, steps=1000, n_cand
             best_loss.assign(tf.where(improved, loss, best_loss))
             best_z.assign(tf.where(improved[:, None], z, best_z))
             optimizer.apply_gradients([(tape.gradient(summed, z), z)])
-            z.assign(tf.clip_by_value(z, -z_clip, z_clip))  # stay in the prior's range
+            if z_norm is None:
+                z.assign(tf.clip_by_value(z, -z_clip, z_clip))  # stay in the prior's range
+            else:  # or on the sphere where N(0, I) puts almost all of its mass
+                z.assign(z * (z_norm / tf.norm(z, axis=1, keepdims=True)))
         return best_loss
 
     history_steps, history_losses = [], []
@@ -566,6 +709,7 @@ def inpaint(
     record_every: int = 10,
     return_details: bool = False,
     progress: bool = True,
+    z_norm: float | None = None,
 ):
     """Fill the missing pixels of ``images`` with a trained GAN (Yeh et al. 2016).
 
@@ -583,7 +727,8 @@ def inpaint(
         masks: (N, H, W, 1) or one (H, W, 1) / (H, W) mask for all; 1 = known, 0 = missing.
         steps: Adam steps (Amos 2016: 1000; Yeh et al. 2016: 1000 to 3000).
         n_candidates: latent vectors per image; more makes a bad local minimum less likely.
-        perceptual_weight: lambda, the weight of L_p (Amos 2016: 0.1). 0 = contextual only.
+        perceptual_weight: lambda, the weight of L_p. Default 0.1 as in the authors' code
+            release and Amos 2016; the paper (Yeh et al. 2017) uses 0.003. 0 = contextual only.
         contextual_weight: the weight of L_c (1 in the paper). 0 = perceptual only.
         learning_rate: Adam's step size (Amos 2016: 0.01, beta_1 = 0.9).
         window: side of the window of the contextual weights (Yeh et al. 2016: 7).
@@ -592,6 +737,12 @@ def inpaint(
             it is the central 68% of each coordinate. Looser boxes (2, 3) let the search
             reach rarer z that fit the border better but look less like faces: on LFW
             held-out faces 1 gave higher PSNR than 2 or 3 for centre and left-half holes.
+        z_norm: None (default) keeps z in the box of ``z_clip``. A length instead keeps every
+            z on the sphere of that radius (``z_clip`` is then not used): for z ~ N(0, I) in
+            d dimensions almost all of the mass lies near the radius sqrt(d), so
+            ``z_norm=sqrt(latent_dim)`` searches only where the generator was trained (the
+            search of Menon et al. 2020, PULSE); the box keeps shorter z, which the
+            generator rarely saw.
         blend: Poisson-blend the generated hole (Yeh et al. 2016, sec. 3.3); False
             pastes the raw generated pixels.
         seed: seed of the initial candidates.
@@ -634,13 +785,15 @@ def inpaint(
     learning_rate = check_positive("learning_rate", learning_rate)
     window = _check_window(window)
     z_clip = check_positive("z_clip", z_clip)
+    if z_norm is not None:
+        z_norm = check_positive("z_norm", z_norm)
     record_every = check_positive("record_every", record_every, integer=True)
     weights = contextual_weights(masks_batch, window)
     search = search_latents(
         generator, discriminator, images_batch, weights, steps=steps, n_candidates=n_candidates,
         perceptual_weight=perceptual_weight, contextual_weight=contextual_weight,
         learning_rate=learning_rate, z_clip=z_clip, seed=seed, record_every=record_every,
-        progress=progress,
+        progress=progress, z_norm=z_norm,
     )
     n_images = len(images_batch)
     best_index = search["loss"].argmin(axis=1)  # the best candidate of each image

@@ -217,6 +217,62 @@ def test_biharmonic_fill_of_a_ramp_is_the_ramp(channels):
     assert not np.allclose(ip.mean_fill(image, mask), image, atol=1e-2)
 
 
+def test_mirror_fill_restores_a_symmetric_image_from_its_known_half():
+    rows, cols = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    image = (0.8 - 0.1 * np.abs(cols - (SIZE - 1) / 2) - 0.05 * rows)[..., None]  # left-right symmetric
+    half = ip.left_half_mask(SIZE)
+    np.testing.assert_allclose(ip.mirror_fill(image, half), image, atol=1e-6)
+    assert ip.mirror_coverage(half) == 1.0
+    centre = ip.center_mask(SIZE)
+    assert ip.mirror_coverage(centre) == 0.0  # the mirror of a centred hole is in the hole
+    np.testing.assert_allclose(ip.mirror_fill(image, centre), ip.mean_fill(image, centre))
+    np.testing.assert_allclose(ip.mirror_coverage(np.stack([half, centre])), [1.0, 0.0])
+
+
+def test_pca_fill_recovers_a_face_in_the_span_of_the_training_faces():
+    rng = np.random.default_rng(0)
+    basis = rng.standard_normal((3, SIZE * SIZE)) * 0.04      # faces of a 3-dimensional family
+    training = (rng.standard_normal((40, 3)) @ basis).reshape(40, SIZE, SIZE, 1).astype(np.float32)
+    new_face = (np.array([1.0, -0.5, 0.8]) @ basis).reshape(SIZE, SIZE, 1).astype(np.float32)
+    mask = ip.left_half_mask(SIZE)
+    filled = ip.pca_fill(new_face, mask, training, n_components=3)
+    np.testing.assert_allclose(filled, new_face, atol=1e-3)   # 72 known pixels pin 3 coefficients
+    assert np.abs(ip.pca_fill(new_face, mask, training, n_components=1) - new_face).max() > 0.01
+    np.testing.assert_array_equal(filled[mask[..., 0] == 1], new_face[mask[..., 0] == 1])
+
+
+def test_nearest_fill_takes_the_hole_from_the_closest_training_face():
+    training = np.stack([np.full((SIZE, SIZE, 1), level, np.float32) for level in (-0.6, 0.0, 0.5)])
+    image = np.full((SIZE, SIZE, 1), 0.45, np.float32)
+    mask = ip.center_mask(SIZE)
+    filled, index = ip.nearest_fill(image, mask, training, return_index=True)
+    assert index == 2
+    np.testing.assert_allclose(filled[mask[..., 0] == 0], 0.5)
+    np.testing.assert_allclose(ip.nearest_fill(image, mask, training, blend=True), image, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ip.pca_fill(np.zeros((4, 4, 1)), ip.center_mask(4), np.zeros((5, 5, 5, 1))),
+         r"training_images has shape \(5, 5, 5, 1\); expected \(N, 4, 4, 1\)"),
+        (lambda: ip.pca_fill(np.zeros((4, 4, 1)), ip.center_mask(4), np.zeros((1, 4, 4, 1))),
+         r"training_images holds 1 image"),
+        (lambda: ip.pca_fill(np.zeros((4, 4, 1)), ip.center_mask(4),
+                             np.random.default_rng(0).uniform(-1, 1, (3, 4, 4, 1)), n_components=5),
+         r"n_components=5 is more than the 2 directions"),
+        (lambda: ip.pca_fill(np.zeros((4, 4, 1)), ip.center_mask(4), np.zeros((3, 4, 4, 1)), variance=1.5),
+         r"variance=1.5"),
+        (lambda: ip.nearest_fill(np.zeros((4, 4, 1)), ip.center_mask(4), np.full((2, 4, 4, 1), 3.0)),
+         r"training_images"),
+        (lambda: ip.mirror_coverage(np.ones((4, 4))), r"masks has shape \(4, 4\)"),
+    ],
+)
+def test_baseline_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
 # ---------------------------------------------------------------- the search
 
 
@@ -279,6 +335,16 @@ def test_inpaint_keeps_the_best_candidate_and_z_in_range():
         np.asarray(ip.contextual_loss(details["generated"], images, details["weights"]))[0] + 0.1 * np.log(2), rel=1e-5)
     np.testing.assert_array_equal(completed, details["pasted"])
     assert details["blended"] is None
+
+
+def test_inpaint_on_the_sphere_keeps_every_z_at_the_given_length():
+    generator = tiny_generator()
+    images, _ = target_in_generator_range(generator, seed=8, count=2)
+    _, details = ip.inpaint(generator, constant_discriminator(0.0), images, ip.left_half_mask(SIZE),
+                            steps=20, n_candidates=3, z_norm=2.0, learning_rate=0.1, blend=False,
+                            return_details=True, progress=False)
+    np.testing.assert_allclose(np.linalg.norm(details["z"], axis=1), 2.0, rtol=1e-5)
+    assert np.abs(details["z"]).max() > 1.0  # the box of z_clip=1 is not applied
 
 
 def test_perceptual_only_search_ignores_the_context_and_pleases_the_discriminator():
@@ -361,6 +427,7 @@ def test_discriminator_of_another_size(models):
         ({"learning_rate": 0}, r"learning_rate=0"),
         ({"window": 4}, r"window=4 must be odd"),
         ({"z_clip": -1.0}, r"z_clip=-1.0"),
+        ({"z_norm": 0.0}, r"z_norm=0.0"),
         ({"record_every": 0}, r"record_every=0"),
     ],
 )
