@@ -22,9 +22,13 @@ from ._checks import check_choice, check_seed
 # AVX-512 VNNI/BF16 or AMX (benchmarks/README.md). The switch is read once, when TensorFlow
 # is imported, so it is set here, before any ganlib module imports TensorFlow. A value the
 # user set (TF_ENABLE_ONEDNN_OPTS=0 to turn them off) is left alone. GPUs are not affected.
+# When TensorFlow is already loaded the switch is left unset too: it would change nothing but
+# TensorFlow's own probe, which on TensorFlow <= 2.19 reads the variable when it is first asked
+# (not when the kernels were chosen) and would then report "on" for kernels that are off.
 _ONEDNN_SET_BY_USER = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
 _TENSORFLOW_IMPORTED_FIRST = "tensorflow" in sys.modules
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+if not _TENSORFLOW_IMPORTED_FIRST:
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 __version__ = "0.1.0"
 
@@ -79,7 +83,8 @@ def onednn_enabled() -> bool | None:
     """Whether TensorFlow in this process runs its oneDNN CPU kernels (None: cannot tell).
 
     ``import ganlib`` turns them on unless ``TF_ENABLE_ONEDNN_OPTS`` was set, or TensorFlow
-    was imported before ganlib (the setting is read once, when TensorFlow loads).
+    was imported before ganlib (the setting is read once, when TensorFlow loads; ganlib then
+    leaves it as it was, so the probe below answers with the setting TensorFlow loaded with).
     """
     try:
         _import_tensorflow()

@@ -112,6 +112,30 @@ def test_tensorflow_imported_first_keeps_onednn_off_and_setup_says_how_to_fix_it
     assert "Import ganlib first, or set TF_ENABLE_ONEDNN_OPTS=1" in out
 
 
+def test_tensorflow_imported_first_setup_reports_the_kernels_tensorflow_loaded_with():
+    """TensorFlow logs "oneDNN custom operations are on" when it loads with them; setup() must agree
+    (on TensorFlow <= 2.19 the probe reads TF_ENABLE_ONEDNN_OPTS when asked, so ganlib must not set
+    it once TensorFlow is loaded)."""
+    import os
+    import subprocess
+    import sys
+
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0", GANLIB_PRESET="quick")
+    environment.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    code = ("import os, tensorflow, ganlib; info = ganlib.setup(verbose=True); "
+            "print('switch', os.environ.get('TF_ENABLE_ONEDNN_OPTS'), 'reported', info['onednn'])")
+    result = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    words = result.stdout.split()
+    assert words[-4:-2] == ["switch", "None"]  # left as TensorFlow loaded with it
+    loaded_with_onednn = "oneDNN custom operations are on" in result.stderr
+    if words[-1] == "None":
+        pytest.skip("this TensorFlow build cannot tell whether oneDNN is on")
+    assert words[-1] == str(loaded_with_onednn)
+    assert ("oneDNN on" if loaded_with_onednn else "oneDNN off") in result.stdout
+
+
 def test_the_test_process_runs_what_users_get():
     """conftest imports ganlib first, so these tests exercise the oneDNN kernels users get."""
     import os
