@@ -27,6 +27,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -111,8 +112,8 @@ def local_install_command(python: str, line: str, commit: str) -> list[str]:
     if not re.search(pattern, line):
         raise SystemExit(f"the first cell does not install from {url}: {line}")
     local = re.sub(pattern, f"git+file://{ROOT}@{commit}", line)
-    words = local.split()[2:]  # drop "%pip install"
-    return [python, "-m", "pip", "install", *[w.strip('"') for w in words]]
+    words = shlex.split(local)[2:]  # drop "%pip install"
+    return [python, "-m", "pip", "install", *words]
 
 
 def main(argv=None) -> int:
