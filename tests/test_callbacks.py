@@ -180,7 +180,7 @@ def test_nan_guard_stops_and_restores_the_last_good_checkpoint(tmp_path, capsys)
 
     class StepReader(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            history_holder["step"] = int(self.model.g_optimizer.iterations)
+            history_holder["step"] = int(self.model.g_optimizer.iterations.numpy())
 
     poison = PoisonAtStep(lambda: history_holder.get("step"), 5)
     history = fit_gan(gan, dataset(), 4, tmp_path, checkpoint_every=2, callbacks=[StepReader(), poison], verbose=0)

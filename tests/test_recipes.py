@@ -20,8 +20,8 @@ def test_each_recipe_builds_the_gan_it_describes(name):
     assert gan.r1_weight == recipe.r1_weight
     spectral = any(isinstance(layer, models.layers.SpectralNormalization) for layer in gan.discriminator.layers)
     assert spectral == (recipe.normalization == "spectral")
-    assert float(gan.d_optimizer.learning_rate) == pytest.approx(recipe.d_learning_rate)
-    assert float(gan.g_optimizer.learning_rate) == pytest.approx(recipe.g_learning_rate)
+    assert float(gan.d_optimizer.learning_rate.numpy()) == pytest.approx(recipe.d_learning_rate)
+    assert float(gan.g_optimizer.learning_rate.numpy()) == pytest.approx(recipe.g_learning_rate)
     assert float(gan.g_optimizer.beta_1) == pytest.approx(recipe.beta_1)
 
 

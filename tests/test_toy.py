@@ -193,8 +193,8 @@ def test_train_toy_gan_history_layout(gaussian_run):
     assert shot["x_of_z"].shape == shot["z"].shape == (200,)
     assert isinstance(history["generator"], keras.Model) and history["d_steps"] == 2
     # k = 2 discriminator updates per generator step, 400 generator steps.
-    assert int(history["model"].g_optimizer.iterations) == 400
-    assert int(history["model"].d_optimizer.iterations) == 800
+    assert int(history["model"].g_optimizer.iterations.numpy()) == 400
+    assert int(history["model"].d_optimizer.iterations.numpy()) == 800
 
 
 def test_train_toy_gan_is_reproducible_and_seeds_differ():
@@ -218,8 +218,8 @@ def test_wgan_gp_counts_generator_steps_and_records_the_critic():
     history = toy.train_toy_gan(target, 40, loss="wgan-gp", seed=0, record_every=20,
                                 eval_samples=500, n_snapshots=2)
     assert history["d_steps"] == 5 and "gp" in history and "wasserstein" in history
-    assert int(history["model"].g_optimizer.iterations) == 40
-    assert int(history["model"].d_optimizer.iterations) == 200
+    assert int(history["model"].g_optimizer.iterations.numpy()) == 40
+    assert int(history["model"].d_optimizer.iterations.numpy()) == 200
     assert history["w1"][-1] < history["snapshots"][0]["w1"]
 
 
@@ -338,5 +338,5 @@ def test_hand_written_steps_of_notebook_01_equal_ganlib_train_step(d_steps):
         np.testing.assert_array_equal(hand, lib)
         assert not np.array_equal(hand, initial)  # training did change every weight
     iterations = 8 // d_steps
-    assert int(d_optimizer.iterations) == iterations * d_steps == int(gan.d_optimizer.iterations)
-    assert int(g_optimizer.iterations) == iterations == int(gan.g_optimizer.iterations)
+    assert int(d_optimizer.iterations.numpy()) == iterations * d_steps == int(gan.d_optimizer.iterations.numpy())
+    assert int(g_optimizer.iterations.numpy()) == iterations == int(gan.g_optimizer.iterations.numpy())

@@ -47,7 +47,7 @@ def test_compile_defaults_follow_radford_et_al():
     gan = tiny_gan()
     for optimizer in (gan.d_optimizer, gan.g_optimizer):
         assert isinstance(optimizer, keras.optimizers.Adam)
-        assert float(optimizer.learning_rate) == pytest.approx(2e-4)
+        assert float(optimizer.learning_rate.numpy()) == pytest.approx(2e-4)
         assert float(optimizer.beta_1) == pytest.approx(0.5)
     assert gan.optimizer is None  # Keras' single optimizer would be unused: none is built
 
@@ -64,14 +64,14 @@ def test_one_fit_step_trains_both_networks_and_reports_metrics():
     assert logs["d_loss"][0] == pytest.approx(2 * math.log(2), abs=0.15)
     assert logs["g_loss"][0] == pytest.approx(math.log(2), abs=0.1)
     assert 0.3 < logs["d_real"][0] < 0.7 and 0.3 < logs["d_fake"][0] < 0.7
-    assert int(gan.d_optimizer.iterations) == 1 and int(gan.g_optimizer.iterations) == 1
+    assert int(gan.d_optimizer.iterations.numpy()) == 1 and int(gan.g_optimizer.iterations.numpy()) == 1
 
 
 def test_d_steps_makes_k_discriminator_updates_each_on_its_own_real_batch():
     # Algorithm 1 of Goodfellow et al. 2014: k updates of D, each on a fresh minibatch, then G.
     gan = tiny_gan(d_steps=3)
     gan.fit(batches(images(56)), epochs=1, verbose=0)  # 7 batches of 8
-    assert int(gan.d_optimizer.iterations) == 7 and int(gan.g_optimizer.iterations) == 2
+    assert int(gan.d_optimizer.iterations.numpy()) == 7 and int(gan.g_optimizer.iterations.numpy()) == 2
 
     class Recording(GAN):
         def discriminator_step(self, real):
@@ -84,7 +84,7 @@ def test_d_steps_makes_k_discriminator_updates_each_on_its_own_real_batch():
     gan.fit(batches(images(24, seed=3)), epochs=1, verbose=0)
     assert len(seen) == 3 and not np.array_equal(seen[0], seen[1]) and not np.array_equal(seen[1], seen[2])
     np.testing.assert_array_equal(np.concatenate(seen), images(24, seed=3))
-    assert int(gan.d_optimizer.iterations) == 3 and int(gan.g_optimizer.iterations) == 1
+    assert int(gan.d_optimizer.iterations.numpy()) == 3 and int(gan.g_optimizer.iterations.numpy()) == 1
 
 
 def test_discriminator_learns_to_separate_a_fixed_real_batch():
@@ -154,7 +154,7 @@ def test_bad_data_is_refused_before_training(data, message):
     gan = tiny_gan()
     with pytest.raises(ValueError, match=message):
         gan.fit(data, epochs=1, verbose=0)
-    assert int(gan.g_optimizer.iterations) == 0
+    assert int(gan.g_optimizer.iterations.numpy()) == 0
 
 
 def test_images_in_zero_one_give_a_warning():

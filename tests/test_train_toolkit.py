@@ -102,8 +102,8 @@ def test_average_copies_batch_norm_statistics_and_trains_with_fit():
     assert pairs and np.abs(pairs[0][1].numpy()).max() > 0
     for average, weight in pairs:  # running statistics are copied, not averaged
         np.testing.assert_array_equal(average.numpy(), weight.numpy())
-    assert float(gan.d_optimizer.learning_rate) == pytest.approx(4e-4)
-    assert float(gan.g_optimizer.learning_rate) == pytest.approx(1e-4)
+    assert float(gan.d_optimizer.learning_rate.numpy()) == pytest.approx(4e-4)
+    assert float(gan.g_optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
 
 
 def test_spectral_normalisation_keeps_each_kernel_at_singular_value_one():

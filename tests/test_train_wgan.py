@@ -140,8 +140,8 @@ def test_fit_with_batches_of_seven_and_a_last_batch_of_one(model_class):
     history = model.fit(batches(15, 7), epochs=1, verbose=0).history  # batches of 7, 7, 1
     for name, values in history.items():
         assert np.isfinite(values[-1]), (name, values)
-    assert int(model.d_optimizer.iterations) == 3
-    assert int(model.g_optimizer.iterations) == 1
+    assert int(model.d_optimizer.iterations.numpy()) == 3
+    assert int(model.g_optimizer.iterations.numpy()) == 1
     assert any(not np.allclose(a, b) for a, b in zip(critic_before, model.critic.get_weights()))
     assert any(not np.allclose(a, b) for a, b in zip(generator_before, model.generator.get_weights()))
 
@@ -151,12 +151,12 @@ def test_n_critic_critic_updates_per_generator_update(n_critic, n_batches):
     model = WGANGP(mlp(LATENT_DIM, 2), mlp(2, 1), LATENT_DIM, n_critic=n_critic, seed=0)
     model.compile()
     model.fit(batches(4 * n_batches, 4), epochs=1, verbose=0)
-    assert int(model.d_optimizer.iterations) == n_batches
-    assert int(model.g_optimizer.iterations) == n_batches // n_critic
+    assert int(model.d_optimizer.iterations.numpy()) == n_batches
+    assert int(model.g_optimizer.iterations.numpy()) == n_batches // n_critic
     # The count carries over to the next fit call (Keras calls fit again to resume).
     model.fit(batches(4 * n_batches, 4), epochs=1, verbose=0)
-    assert int(model.d_optimizer.iterations) == 2 * n_batches
-    assert int(model.g_optimizer.iterations) == (2 * n_batches) // n_critic
+    assert int(model.d_optimizer.iterations.numpy()) == 2 * n_batches
+    assert int(model.g_optimizer.iterations.numpy()) == (2 * n_batches) // n_critic
 
 
 def test_generator_moves_only_on_every_n_critic_th_step():
@@ -179,7 +179,7 @@ def test_a_frozen_generator_trains_only_the_critic(model_class):
     model = model_class(fixed, critic, latent_dim=2, n_critic=2, seed=0)
     model.compile()
     history = model.fit(batches(16, 4), epochs=1, verbose=0).history
-    assert int(model.d_optimizer.iterations) == 4
+    assert int(model.d_optimizer.iterations.numpy()) == 4
     assert any(not np.allclose(a, b) for a, b in zip(before, critic.get_weights()))
     assert np.isfinite(history["g_loss"][-1])
 
@@ -231,14 +231,14 @@ def test_paper_defaults():
     assert (wgangp.n_critic, wgangp.gp_weight) == (5, 10.0)
     for optimizer in (wgangp.d_optimizer, wgangp.g_optimizer):
         assert isinstance(optimizer, keras.optimizers.Adam)
-        assert float(optimizer.learning_rate) == pytest.approx(1e-4)
+        assert float(optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
         assert (optimizer.beta_1, optimizer.beta_2) == (0.0, 0.9)
     wgan = WGAN(mlp(LATENT_DIM, 2), mlp(2, 1), LATENT_DIM)
     wgan.compile()
     assert (wgan.n_critic, wgan.clip_value) == (5, 0.01)
     for optimizer in (wgan.d_optimizer, wgan.g_optimizer):
         assert isinstance(optimizer, keras.optimizers.RMSprop)
-        assert float(optimizer.learning_rate) == pytest.approx(5e-5)
+        assert float(optimizer.learning_rate.numpy()) == pytest.approx(5e-5)
 
 
 def test_critic_with_batch_norm_is_refused():
