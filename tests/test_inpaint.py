@@ -16,8 +16,10 @@ SIZE = 12
 def tiny_generator(latent_dim=4, size=SIZE, channels=1, seed=0):
     """z -> tanh(A z + b) reshaped to an image: smooth, every z gives a different image."""
     z = keras.Input((latent_dim,))
-    x = keras.layers.Dense(size * size * channels, activation="tanh",
-                           kernel_initializer=keras.initializers.RandomNormal(0.0, 0.4, seed=seed))(z)
+    # seed as a SeedGenerator: Keras 3.0 reads the integer 0 as "no seed" (`seed or a random one`);
+    # its first draw is the integer seed's draw on later Keras, so the weights are the same there
+    initializer = keras.initializers.RandomNormal(0.0, 0.4, seed=keras.random.SeedGenerator(seed))
+    x = keras.layers.Dense(size * size * channels, activation="tanh", kernel_initializer=initializer)(z)
     return keras.Model(z, keras.layers.Reshape((size, size, channels))(x))
 
 
