@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: run test unit notebooks-quick lab bench clean env
+.PHONY: run test unit notebooks-quick lab bench clean env sync-colab
 
 env: $(STAMP)
 
@@ -35,6 +35,10 @@ unit: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
+
+# The notebooks' Colab badges and install cells, derived from pyproject.toml ([project.urls], version).
+sync-colab:
+	$(PYTHON) scripts/sync_colab_cells.py
 
 bench: $(STAMP)
 	$(BIN)/python -m ganlib bench
