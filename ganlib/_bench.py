@@ -383,3 +383,182 @@ def _plot_quality(rows, names, path):
     axes[0].legend(fontsize=8)
     figure.savefig(path)
     plt.close(figure)
+
+
+# --- Data pipeline speed: a CelebA-like folder through ImageSet.pipeline (bench --data) ----
+
+#: CelebA's aligned faces are 178x218 JPEGs, cropped to 108 and resized to 64 for DCGAN
+#: (carpedm20/DCGAN-tensorflow); issue 15 measured 775 images/s streaming 4,000 of them.
+DATA_DEFAULTS = dict(count=4000, image_size=64, crop=108, batch_size=128, epochs=3)
+CELEBA_FILE_SIZE = (178, 218)
+
+
+def make_celeba_like(folder, count=4000, seed=0, size=CELEBA_FILE_SIZE, quality=90):
+    """Write ``count`` JPEGs of 178x218 pixels (smooth colour fields with grain, about the
+    7 KB a CelebA file takes: 1.44 GB for 202,599) into ``folder``; returns the folder. Files already there with
+    the right names are kept."""
+    import numpy as np
+    from PIL import Image
+
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    width, height = size
+    grain = rng.integers(-4, 5, (16, height, width, 3), dtype=np.int16)
+    for index in range(count):
+        path = os.path.join(folder, f"{index + 1:06d}.jpg")  # CelebA's names: 000001.jpg ...
+        coarse = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+        if os.path.exists(path):
+            continue
+        smooth = np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC))
+        pixels = np.clip(smooth.astype(np.int16) + grain[index % 16], 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(path, quality=quality)
+    return folder
+
+
+def _consume(dataset):
+    """Read every batch of ``dataset`` inside a tf.function, as ``fit`` does (no copy to Python)."""
+    import tensorflow as tf
+
+    @tf.function
+    def read_all(batches):
+        total = tf.constant(0.0)
+        count = tf.constant(0, tf.int64)
+        for batch in batches:
+            total += tf.cast(batch[0, 0, 0, 0], tf.float32)
+            count += tf.cast(tf.shape(batch)[0], tf.int64)
+        return count, total
+
+    return read_all
+
+
+def _timed(function, *args):
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    result = function(*args)
+    return result, time.perf_counter() - start_wall, time.process_time() - start_cpu
+
+
+def data_pipeline(count=4000, image_size=64, crop=108, batch_size=128, epochs=3, folder=None, seed=0,
+                  json_path=None, verbose=True):
+    """Images per second of ``ImageSet.pipeline`` on a CelebA-like folder, against the limit.
+
+    Writes ``count`` CelebA-like JPEGs (:func:`make_celeba_like`; into a temporary folder
+    unless ``folder`` is given), reads them as a streamed set (``load_folder(in_memory=False)``,
+    as CelebA is) at ``image_size`` after a centred ``crop``, and reads ``epochs`` epochs of
+    float32 batches (in a ``tf.function``, as ``fit`` does) for each way of keeping them:
+
+    * ``before``: the per-file path this pipeline replaced (Pillow's general decoder through
+      ``ImageSet.dataset``, decoded again every epoch; issue 15: 775 images/s);
+    * ``memory``: decoded once into uint8 in memory, gathered and converted per batch;
+    * ``disk``: the same with the uint8 pixels in a ``.npy`` cache file (what sets too big for
+      memory use), and ``disk, next run``: a new set that maps the finished file;
+    * ``in memory from the start``: a set decoded when loaded (small sets: sprites, LFW),
+      whose pipeline shuffles single images in ``tf.data``;
+
+    beside the limits of this machine in the same run: a NumPy gather of random uint8
+    batches from memory, and the same gather converted to float32 in [-1, 1].
+    Reported per row: images/s by the wall clock and per CPU second (the process's CPU
+    time, all threads; steadier on a shared machine), and the ratio to the uint8 limit.
+    """
+    import shutil
+    import tempfile
+
+    import numpy as np
+    import tensorflow as tf
+
+    from .data import from_uint8
+    from .data.files import _Decoder
+    from .data.imageset import ImageSet, load_folder, training_pipeline
+
+    own_folder = folder is None
+    root = tempfile.mkdtemp(prefix="ganlib-bench-data-")
+    folder = folder or os.path.join(root, "celeba_like")
+    try:
+        _, seconds, _ = _timed(make_celeba_like, folder, count, seed)
+        if verbose:
+            print(f"bench --data: {count} CelebA-like JPEGs of {CELEBA_FILE_SIZE[0]}x{CELEBA_FILE_SIZE[1]} in "
+                  f"{folder} ({seconds:.0f} s to write), read at {image_size}x{image_size} after a "
+                  f"{crop}x{crop} crop, batches of {batch_size}, {epochs} epochs; "
+                  f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}", flush=True)
+        rows = []
+
+        def measure(name, dataset, epochs_to_time, first_label="epoch 1", later_label="epochs 2+"):
+            reader = _consume(dataset)
+            reader.get_concrete_function(dataset)  # trace now: not timed
+            for epoch in range(epochs_to_time):
+                (images, _), wall, cpu = _timed(reader, dataset)
+                images = int(images)
+                rows.append(dict(row=name, epoch=first_label if epoch == 0 else later_label, images=images,
+                                 wall_s=wall, cpu_s=cpu, per_s=images / wall, per_cpu_s=images / max(cpu, 1e-9)))
+                if verbose:
+                    print(f"  {name} {rows[-1]['epoch']}: {images / wall:,.0f} images/s", flush=True)
+
+        settings = dict(image_size=image_size, crop=crop, in_memory=False, verbose=False)
+        streamed = load_folder(folder, **settings)
+        before = ImageSet("folder", "before", streamed.image_size, streamed.channels, files=streamed.files,
+                          decoder=_Decoder(streamed.image_size, streamed.channels, (crop, crop), "bicubic"))
+        measure("before: per-file decode every epoch", training_pipeline(
+            before.dataset, batch_size=batch_size, shuffle=False, cache=False), 1)
+        measure("memory: decode once, uint8 in memory", streamed.pipeline(batch_size, seed=seed, cache=True),
+                epochs)
+        cache_file = os.path.join(root, "decoded.npy")
+        measure("disk: decode once, uint8 .npy file", load_folder(folder, **settings).pipeline(
+            batch_size, seed=seed, cache=cache_file), epochs)
+        measure("disk, next run: the finished .npy file", load_folder(folder, **settings).pipeline(
+            batch_size, seed=seed, cache=cache_file), 2)
+
+        preloaded = load_folder(folder, **dict(settings, in_memory=True))  # decoded at load: not timed
+        measure("in memory from the start (load_folder in_memory=True)", preloaded.pipeline(batch_size, seed=seed),
+                epochs, first_label="epochs 1+", later_label="epochs 1+")
+        pixels = streamed.decoded_store(True)._pixels
+        rng = np.random.default_rng(seed)
+        steps = len(pixels) // batch_size
+
+        def numpy_epochs(convert):
+            for _ in range(epochs):
+                order = rng.permutation(len(pixels))
+                for step in range(steps):
+                    batch = pixels[order[step * batch_size:(step + 1) * batch_size]]
+                    if convert:
+                        batch = from_uint8(batch)
+            return epochs * steps * batch_size
+
+        for name, convert in (("limit: NumPy gather of uint8 batches", False),
+                              ("limit: NumPy gather + float32 [-1, 1]", True)):
+            images, wall, cpu = _timed(numpy_epochs, convert)
+            rows.append(dict(row=name, epoch=f"{epochs} epochs", images=images, wall_s=wall, cpu_s=cpu,
+                             per_s=images / wall, per_cpu_s=images / max(cpu, 1e-9)))
+        limit = rows[-2]
+        for row in rows:
+            row["of_limit"] = row["per_s"] / limit["per_s"]
+            row["of_limit_cpu"] = row["per_cpu_s"] / limit["per_cpu_s"]
+        table = _data_table(rows)
+        if verbose:
+            print(table)
+        if json_path:
+            with open(json_path, "w", encoding="utf-8") as handle:
+                json.dump(dict(settings=dict(count=count, image_size=image_size, crop=crop, batch_size=batch_size,
+                                             epochs=epochs, cpu_count=os.cpu_count(),
+                                             tensorflow=tf.__version__), rows=rows), handle, indent=1)
+        return rows
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        if not own_folder:
+            pass  # a folder the caller gave is theirs
+
+
+def _data_table(rows):
+    """Rows of data_pipeline() as a Markdown table; later epochs as their median."""
+    import statistics
+
+    merged = {}
+    for row in rows:
+        merged.setdefault((row["row"], row["epoch"]), []).append(row)
+    lines = ["| pipeline | epoch | images/s (wall) | x NumPy uint8 limit | images per CPU s | x limit (CPU) |",
+             "|---|---|---:|---:|---:|---:|"]
+    for (name, epoch), group in merged.items():
+        per_s = statistics.median(r["per_s"] for r in group)
+        per_cpu = statistics.median(r["per_cpu_s"] for r in group)
+        of_limit = statistics.median(r["of_limit"] for r in group)
+        of_limit_cpu = statistics.median(r["of_limit_cpu"] for r in group)
+        lines.append(f"| {name} | {epoch} | {per_s:,.0f} | {of_limit:.2f} | {per_cpu:,.0f} | {of_limit_cpu:.2f} |")
+    return "\n".join(lines)
