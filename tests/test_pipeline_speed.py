@@ -230,3 +230,16 @@ def test_data_benchmark_prints_each_row_and_the_limit(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| pipeline | epoch | images/s (wall) | x NumPy uint8 limit" in out
     assert json.loads((tmp_path / "data.json").read_text())["settings"]["count"] == 48
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["bench", "--data", "--data-count", "0"], ("--data-count=0", "positive")),
+    (["bench", "--data", "--data-count", "10"], ("--data-count=10", "--data-batch-size=128")),
+    (["bench", "--data", "--data-epochs", "-1"], ("--data-epochs=-1", "positive")),
+])
+def test_bench_data_arguments_are_checked(argv, words, capsys):
+    from ganlib import cli
+
+    assert cli.main(argv) != 0
+    err = capsys.readouterr().err
+    assert all(word in err for word in words), err
