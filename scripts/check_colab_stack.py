@@ -127,6 +127,7 @@ def main(argv=None) -> int:
     parser.add_argument("--notebooks", action="store_true", help="also run lessons 00 and 01 at 'quick'")
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments, e.g. '-k onednn tests/test_init.py'")
     parser.add_argument("--keep", action="store_true", help="keep the environment under /tmp")
+    parser.add_argument("--venv", help="reuse the environment of an earlier --keep run (saves the stack's download)")
     parser.add_argument("--label", help="name of the stack in the table")
     parser.add_argument("--no-record", action="store_true", help="do not append to " + str(RESULTS.relative_to(ROOT)))
     args = parser.parse_args(argv)
@@ -139,9 +140,13 @@ def main(argv=None) -> int:
     print(f"environment and log in {work}", flush=True)
     record = {"commit": commit[:10], "label": args.label, "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     with open(log_path, "w") as log:
-        run([python, "-m", "venv", str(work / "venv")], log)
         venv_python = str(work / "venv" / "bin" / "python")
-        run([venv_python, "-m", "pip", "install", "-q", "--upgrade", "pip"], log)
+        if args.venv:  # an environment a --keep run left: its stack is installed, ganlib is removed
+            (work / "venv").symlink_to(Path(args.venv).resolve())
+            run([venv_python, "-m", "pip", "uninstall", "-q", "-y", "ganlib"], log, check=False)
+        else:
+            run([python, "-m", "venv", str(work / "venv")], log)
+            run([venv_python, "-m", "pip", "install", "-q", "--upgrade", "pip"], log)
         stack = [f"tensorflow=={args.tensorflow}"]
         stack += [f"keras=={args.keras}"] if args.keras != "none" else []
         stack += [f"numpy=={args.numpy}"] if args.numpy != "none" else []
@@ -168,9 +173,9 @@ def main(argv=None) -> int:
         with tarfile.open(archive) as tar:
             tar.extractall(source, filter="data") if sys.version_info >= (3, 12) else tar.extractall(source)
         shutil.rmtree(source / "ganlib")
-        where = run([venv_python, "-c", "import ganlib, keras; print(ganlib.__file__); print(keras.__version__)"],
-                    log, cwd=source).stdout.split()
-        assert "site-packages" in where[0], where
+        where = run([venv_python, "-c", "import ganlib; print('ganlib from', ganlib.__file__)"], log,
+                    cwd=source).stdout
+        assert re.search(r"^ganlib from \S+site-packages", where, flags=re.M), where[-2000:]
         environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0", MPLBACKEND="Agg")
         environment.pop("TF_ENABLE_ONEDNN_OPTS", None)
         extra = args.pytest_args.split() or ["tests"]
@@ -192,7 +197,8 @@ def main(argv=None) -> int:
             out.write(json.dumps(record) + "\n")
     print(json.dumps(record, indent=1))
     if not args.keep:
-        shutil.rmtree(work / "venv", ignore_errors=True)
+        if not args.venv:
+            shutil.rmtree(work / "venv", ignore_errors=True)
         shutil.rmtree(source, ignore_errors=True)
         archive.unlink(missing_ok=True)
         print(f"log kept: {log_path}")
