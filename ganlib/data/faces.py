@@ -1,14 +1,224 @@
-"""Faces for lesson 02: CelebA when present or downloadable, else the 100 LFW faces that
-ship with scikit-image.
+"""Faces for lesson 02: CelebA when present or obtainable from one of several sources, else
+the 100 LFW faces that ship with scikit-image.
+
+CelebA's sources are tried in the order of :data:`CELEBA_SOURCES`, each checked:
+
+* ``publisher``: the archive on the publisher's Google Drive, checked against its published
+  md5 (``REGISTRY['celeba']``; often refused: quota, virus-scan page);
+* ``kaggle``: the Kaggle copy through ``kagglehub`` (preinstalled in Colab);
+* ``huggingface``: a parquet copy on the Hugging Face Hub through ``huggingface_hub`` and
+  ``pyarrow`` (both preinstalled in Colab), unpacked into the data folder as JPEG files.
+
+Neither Kaggle nor Hugging Face publishes a checksum of the original archive, so their copies
+are checked by what CelebA is: 202,599 images of 178x218 pixels. Their packages are optional
+imports: missing, or offline (``GANLIB_OFFLINE=1``), they are skipped with the reason.
 """
 from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
 from .._checks import check_choice
-from .downloads import REGISTRY, _short_reason, fetch
-from .files import _check_channels, _check_crop, _check_image_size, _resize_uint8
+from .downloads import REGISTRY, DownloadError, _offline, _short_reason, data_dir, fetch
+from .files import IMAGE_EXTENSIONS, _check_channels, _check_crop, _check_image_size, _resize_uint8
+from .folders import _has_images
 from .imageset import ImageSet, load_folder
+
+#: What every copy of CelebA's aligned faces must hold (Liu et al. 2015; the publisher's
+#: img_align_celeba.zip): this many JPEG files of this (width, height).
+CELEBA_COUNT = 202_599
+CELEBA_SIZE = (178, 218)
+
+#: The sources ``load_faces`` tries for CelebA, in order.
+CELEBA_SOURCES = ("publisher", "kaggle", "huggingface")
+
+#: The Kaggle copy ('CelebFaces Attributes (CelebA) Dataset', img_align_celeba/ inside).
+KAGGLE_DATASET = "jessicali9530/celeba-dataset"
+
+#: The Hugging Face copy: img_align_celeba as 3 parquet files (1.39 GB), one 'image' column
+#: of {'bytes', 'path'} (the datasets library's Image feature), 202,599 rows of 178x218.
+HF_DATASET = "nielsr/CelebA-faces"
+HF_PATTERN = "data/*.parquet"
+
+#: Images opened (header only) to check the size of a non-publisher copy.
+SIZE_SAMPLE = 32
+
+
+class CelebAUnavailable(DownloadError):
+    """No source of CelebA worked. ``attempts`` lists ``(source, reason)`` in the order tried."""
+
+    def __init__(self, message, attempts=(), failures=(), destination=None):
+        super().__init__(message, failures, destination)
+        self.attempts = list(attempts)
+
+
+def _jpeg_files(folder):
+    found = []
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(os.path.join(root, name) for name in names
+                     if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS and not name.startswith("."))
+    return sorted(found)
+
+
+def check_celeba_copy(folder, source) -> Path:
+    """Raise ValueError unless ``folder`` holds CELEBA_COUNT images of CELEBA_SIZE pixels (a
+    sample of SIZE_SAMPLE files, spread over the sorted list, is opened); return the folder."""
+    from PIL import Image
+
+    files = _jpeg_files(folder)
+    if len(files) != CELEBA_COUNT:
+        raise ValueError(f"{source}: {folder} holds {len(files):,} images; CelebA has {CELEBA_COUNT:,}")
+    step = max(1, len(files) // SIZE_SAMPLE)
+    for path in files[::step][:SIZE_SAMPLE] + files[-1:]:
+        with Image.open(path) as image:
+            if image.size != CELEBA_SIZE:
+                raise ValueError(f"{source}: {os.path.basename(path)} is {image.size[0]}x{image.size[1]} pixels; "
+                                 f"CelebA's aligned faces are {CELEBA_SIZE[0]}x{CELEBA_SIZE[1]}")
+    return Path(folder)
+
+
+def _images_folder(root) -> Path:
+    """The folder under ``root`` that holds the most image files directly (Kaggle's copy nests
+    them as img_align_celeba/img_align_celeba/)."""
+    best, most = Path(root), -1
+    for folder, _, names in os.walk(root, followlinks=True):
+        count = sum(1 for name in names if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS)
+        if count > most:
+            best, most = Path(folder), count
+    return best
+
+
+def _need_network(download_missing):
+    if not download_missing or _offline():
+        raise DownloadError("not tried: " + ("GANLIB_OFFLINE is set" if _offline() else "downloads are turned off"))
+
+
+def _from_publisher(root, timeout, progress, download_missing):
+    return fetch(REGISTRY["celeba"], root=root, timeout=timeout, progress=progress,
+                 download_missing=download_missing)
+
+
+def _from_kaggle(root, timeout, progress, download_missing):
+    _need_network(download_missing)
+    try:
+        import kagglehub
+    except ImportError:
+        raise ImportError("kagglehub is not installed (pip install kagglehub)") from None
+    downloaded = kagglehub.dataset_download(KAGGLE_DATASET)
+    folder = check_celeba_copy(_images_folder(downloaded), "kaggle")
+    link = REGISTRY["celeba"].folder_path(root)
+    if not link.exists():  # the next run finds it in the data folder without asking kagglehub
+        try:
+            link.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(folder, link, target_is_directory=True)
+        except OSError:
+            pass
+    return folder
+
+
+def _parquet_images(path):
+    """(name, JPEG bytes) of each row of a parquet file with an 'image' column."""
+    import pyarrow.parquet as parquet
+
+    table = parquet.ParquetFile(path)
+    for batch in table.iter_batches(columns=["image"], batch_size=1024):
+        for cell in batch.column(0).to_pylist():
+            if isinstance(cell, dict):
+                yield cell.get("path"), cell.get("bytes")
+            else:
+                yield None, cell
+
+
+def _from_huggingface(root, timeout, progress, download_missing):
+    _need_network(download_missing)
+    try:
+        from huggingface_hub import snapshot_download
+        import pyarrow.parquet  # noqa: F401  (reads the files below)
+    except ImportError as error:
+        raise ImportError(f"{error.name or 'huggingface_hub'} is not installed "
+                          "(pip install huggingface_hub pyarrow)") from None
+    local = Path(snapshot_download(repo_id=HF_DATASET, repo_type="dataset", allow_patterns=[HF_PATTERN]))
+    parts = sorted(local.glob(HF_PATTERN))
+    if not parts:
+        raise OSError(f"huggingface: no {HF_PATTERN} files in {HF_DATASET}")
+    destination = REGISTRY["celeba"].folder_path(root)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial"))
+    try:
+        images = temporary / "img_align_celeba"
+        images.mkdir()
+        index = 0
+        for part in parts:
+            for name, content in _parquet_images(part):
+                index += 1
+                if not content or not content.startswith(b"\xff\xd8\xff"):
+                    raise ValueError(f"huggingface: row {index} of {part.name} is not a JPEG image")
+                base = os.path.basename(name) if name else ""
+                (images / (base if base.lower().endswith((".jpg", ".jpeg")) else f"{index:06d}.jpg")).write_bytes(content)
+        check_celeba_copy(images, "huggingface")
+        if destination.exists() and not _has_images(destination):
+            shutil.rmtree(destination)
+        os.replace(temporary, destination)  # all or nothing, as extract()
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return destination
+
+
+_SOURCES = {"publisher": _from_publisher, "kaggle": _from_kaggle, "huggingface": _from_huggingface}
+
+
+def fetch_celeba(root=None, sources=None, timeout=5.0, progress=True, download_missing=True):
+    """CelebA's aligned faces from the first source that works; returns ``(folder, source)``.
+
+    A folder already unpacked in the data folder is used at once. Otherwise each source of
+    ``sources`` (default :data:`CELEBA_SOURCES`) is tried in turn and checked (the
+    publisher's archive by its md5, the others by their image count and size).
+
+    With ``progress``, a source that fails says why in one line before the next is tried.
+
+    Raises:
+        CelebAUnavailable (a DownloadError, an OSError): no source worked; the message lists
+            each source tried and why it failed, then where to put the files by hand.
+    """
+    sources = CELEBA_SOURCES if sources is None else tuple(sources)
+    for name in sources:
+        check_choice("source", name, tuple(_SOURCES))
+    root = Path(root).expanduser() if root is not None else data_dir()
+    if _has_images(REGISTRY["celeba"].folder_path(root)):
+        return REGISTRY["celeba"].folder_path(root), "the data folder"
+    attempts, failures = [], []
+    for name in sources:
+        try:
+            return Path(_SOURCES[name](root, timeout, progress, download_missing)), name
+        except Exception as error:  # third-party errors of any kind: reported, next source
+            attempts.append((name, _short_reason(error)))
+            failures.extend(getattr(error, "failures", []))
+            following = sources[len(attempts):]
+            if progress and following:
+                print(f"CelebA: {name} failed ({attempts[-1][1]}); trying {following[0]}.")
+    tried = "\n".join(f"  {number}. {name}: {reason}" for number, (name, reason) in enumerate(attempts, 1))
+    raise CelebAUnavailable(f"CelebA could not be had from any of {len(attempts)} source(s):\n{tried}\n"
+                            f"{REGISTRY['celeba'].manual_instructions(root)}", attempts, failures,
+                            REGISTRY["celeba"].archive_path(root))
+
+
+def _box(lines, width=78) -> str:
+    """A multi-line notice in a frame of '#', wrapped to ``width``."""
+    import textwrap
+
+    inner = width - 4
+    body = []
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        body.extend(textwrap.wrap(line, inner, subsequent_indent=" " * (indent + 3)) or [""])
+    rule = "#" * width
+    return "\n".join([rule, *(f"# {text.ljust(inner)} #" for text in body), rule])
 
 def _lfw_faces(image_size, channels) -> ImageSet:
     """The 100 faces of scikit-image's LFW subset (25x25 grey), resized; ships with scikit-image."""
@@ -43,9 +253,11 @@ def load_faces(image_size=64, channels=3, source="auto", path=None, crop=None, t
     Args:
         image_size: output size (int or (height, width)); 64 as in DCGAN (Radford et al. 2015).
         channels: 1, 3 or 4 (LFW faces are grey; with 3 channels the grey is repeated).
-        source: 'auto' (CelebA if it is in the data folder or can be downloaded, else LFW),
-            'celeba' (CelebA or an error that says where to put the archive) or 'lfw'
-            (the 100 faces of ``skimage.data.lfw_subset()``, always available offline).
+        source: 'auto' (CelebA if it is in the data folder or one of :data:`CELEBA_SOURCES`
+            gives it, see :func:`fetch_celeba`; else LFW, announced in a box that lists what
+            was tried), 'celeba' (CelebA or an error that lists each source tried and says
+            where to put the archive) or 'lfw' (the 100 faces of
+            ``skimage.data.lfw_subset()``, always available offline).
         path: a folder of face images to use instead of the data folder's CelebA (e.g. an
             unpacked ``img_align_celeba`` somewhere else).
         crop: the centre crop before resizing; default CelebA's usual 108x108 box
@@ -80,21 +292,29 @@ def load_faces(image_size=64, channels=3, source="auto", path=None, crop=None, t
             print(f"load_faces: using {len(faces)} images from {path}.")
         return faces
     try:
-        folder = fetch(celeba, timeout=timeout, progress=verbose,
-                       download_missing=True)
+        folder, used = fetch_celeba(timeout=timeout, progress=verbose, download_missing=True)
     except (OSError, ValueError) as error:
         if source == "celeba":
             raise
-        reason = _short_reason(error)
+        attempts = getattr(error, "attempts", None) or [("publisher", _short_reason(error))]
         faces = _lfw_faces(image_size, channels)
         if verbose:
-            print(f"load_faces: CelebA is not available ({reason}).\n"
-                  f"load_faces: using {faces.description} instead.")
-        faces.note = f"CelebA is not available: {reason}"
+            print(_box([
+                "load_faces: CelebA is not available, so this run uses LFW instead:",
+                f"  {faces.description}.",
+                "Sources tried, in order:",
+                *(f"  {number}. {name}: {reason}" for number, (name, reason) in enumerate(attempts, 1)),
+                "Results on these 100 small grey faces are not comparable with CelebA's.",
+                f"To use CelebA: put img_align_celeba.zip in {celeba.archive_path()}, or its images "
+                f"in {celeba.folder_path()}/, or give load_faces(path=...) a folder of faces.",
+            ]))
+        others = "; ".join(f"{name}: {reason}" for name, reason in attempts[1:])
+        faces.note = f"CelebA is not available: {attempts[0][1]}" + (f" ({others})" if others else "")
         return faces
     faces = load_folder(folder, image_size, channels, crop=chosen_crop, in_memory=in_memory,
-                        source="celeba", description=f"CelebA aligned faces from {folder}", verbose=verbose)
+                        source="celeba", description=f"CelebA aligned faces from {folder} ({used})",
+                        verbose=verbose)
     if verbose:
         print(f"load_faces: using CelebA, {len(faces)} images from {folder} "
-              f"({'in memory' if faces.in_memory else 'streamed from disk'}).")
+              f"(from: {used}; {'in memory' if faces.in_memory else 'streamed from disk'}).")
     return faces
