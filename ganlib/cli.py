@@ -6,6 +6,7 @@ Each subcommand lives in its own function ``cmd_<name>(args)`` registered in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 
@@ -142,6 +143,9 @@ MAX_LEARNING_RATE = 1.0
 MAX_SAMPLES, MAX_SCALE, MAX_GRID_PIXELS = 4096, 64, 89_478_485
 #: toy: examples per batch (lesson 01 uses 64; 10**8 crashed natively after 14 GB).
 MAX_TOY_BATCH = 100_000
+#: --quiet of train, sample, inpaint and toy: nothing on stdout (ganlib's own lines and those
+#: of the libraries it calls), no progress bar and no TensorFlow C++ log lines.
+QUIET_HELP = "print nothing but warnings and errors (no progress bar, no messages)"
 #: What PIL can write, by file extension.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -288,7 +292,7 @@ def _add_run_commands(sub):
     train.add_argument("--tensorboard", default=None, metavar="DIR",
                        help="also log every step's losses and each epoch's sample grid for "
                             "TensorBoard in DIR (view with: tensorboard --logdir DIR)")
-    train.add_argument("--quiet", action="store_true", help="no progress bar, no messages")
+    train.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     train.set_defaults(func=cmd_train)
 
     sample = sub.add_parser(
@@ -310,6 +314,7 @@ def _add_run_commands(sub):
                         help="a conditional run (train --model cgan): draw this class, given by its "
                              "number (0 = the first class folder in sorted order) or its folder name; "
                              "default: the classes in turn, one per column")
+    sample.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     sample.set_defaults(func=cmd_sample)
 
     inpaint = sub.add_parser(
@@ -340,6 +345,7 @@ def _add_run_commands(sub):
     inpaint.add_argument("--no-blend", action="store_true",
                          help="paste the generated pixels without Poisson blending")
     inpaint.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    inpaint.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     inpaint.set_defaults(func=cmd_inpaint)
 
     toy = sub.add_parser(
@@ -365,7 +371,32 @@ def _add_run_commands(sub):
     toy.add_argument("--batch-size", type=int, default=64, help="examples per batch (default 64)")
     toy.add_argument("--seed", type=int, default=0, help="seed of the run (default 0)")
     toy.add_argument("--gif", default=None, help="also save an animation of the run here")
+    toy.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     toy.set_defaults(func=cmd_toy)
+
+
+@contextlib.contextmanager
+def _quiet_if(quiet):
+    """--quiet: stdout goes nowhere while the command runs (what ganlib's callbacks and the
+    libraries print, e.g. NaNGuard's line beside the CLI's own error) and TensorFlow's C++
+    side logs nothing (level 3 hides its "E0000 ... oneDNN supports DT_HALF only on
+    platforms with AVX-512" of --mixed-precision on a CPU; it is read when TensorFlow loads).
+    Warnings and errors go to stderr as always."""
+    if not quiet:
+        yield
+        return
+    import os
+
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    try:
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+            yield
+    finally:  # TensorFlow read it when it loaded; a caller of main() gets its own back
+        if level is None:
+            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        else:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = level
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -1014,7 +1045,7 @@ def cmd_inpaint(args) -> int:
         raise ValueError(f"--mask {args.mask!r} marks no pixel as missing; nothing to fill.")
     completed = inpainting.inpaint(generator, discriminator, image, mask, steps=args.steps,
                                    n_candidates=args.candidates, perceptual_weight=args.perceptual_weight,
-                                   blend=not args.no_blend, seed=args.seed)
+                                   blend=not args.no_blend, seed=args.seed, progress=not args.quiet)
     Image.fromarray(display_uint8(completed)[0]).save(args.out)
     print(f"Saved the completed {height}x{width} image to {os.path.abspath(args.out)} "
           f"({int(round((1 - mask.mean()) * 100))}% of its pixels filled)")
@@ -1058,7 +1089,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_if(getattr(args, "quiet", False)):
             warnings.showwarning = _show_warning
             return args.func(args)
     except KeyboardInterrupt:
