@@ -130,7 +130,11 @@ def main(argv=None) -> int:
     parser.add_argument("--venv", help="reuse the environment of an earlier --keep run (saves the stack's download)")
     parser.add_argument("--label", help="name of the stack in the table")
     parser.add_argument("--no-record", action="store_true", help="do not append to " + str(RESULTS.relative_to(ROOT)))
+    parser.add_argument("--table", action="store_true", help="print the recorded runs as a Markdown table and exit")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table())
+        return 0
 
     python = find_python(args.python)
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", args.ref], capture_output=True, text=True,
@@ -205,6 +209,21 @@ def main(argv=None) -> int:
     ok = not record["preinstalled_changed"] and record["unit"].get("failed", 0) == 0 and \
         record["unit"].get("errors", 0) == 0 and record.get("notebooks", {}).get("failed", 0) == 0
     return 0 if ok else 1
+
+
+def table() -> str:
+    """The runs recorded in compat_stacks.jsonl, one Markdown row each."""
+    rows = ["| stack | Python | TensorFlow | Keras | NumPy | commit | pre-installed changed | unit tests | "
+            "failed | notebooks 00, 01 (quick) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for line in RESULTS.read_text().splitlines():
+        r = json.loads(line)
+        unit = ", ".join(f"{n} {k}" for k, n in r.get("unit", {}).items()) or "did not run"
+        notebooks = ", ".join(f"{n} {k}" for k, n in r["notebooks"].items()) if "notebooks" in r else "not run"
+        failed = "<br>".join(x.replace("tests/", "") for x in r.get("unit_failed", [])) or "-"
+        rows.append(f"| {r.get('label') or ''} | {r.get('python')} | {r.get('tensorflow')} | {r.get('keras')} | "
+                    f"{r.get('numpy')} | {r.get('commit')} | {r.get('preinstalled_changed') or 'none'} | {unit} "
+                    f"({r.get('unit_seconds', 0) // 60} min) | {failed} | {notebooks} |")
+    return "\n".join(rows)
 
 
 def summary(output: str) -> dict:
