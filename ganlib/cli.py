@@ -107,20 +107,36 @@ def cmd_bench(args) -> int:
             settings["milestones"] = (settings["cpu_seconds"] / 4, settings["cpu_seconds"] / 2)
         check_positive("--cpu-seconds", settings["cpu_seconds"])
         check_positive("--width", settings["width"], integer=True)
+        if settings["image_size"] not in IMAGE_SIZES:
+            raise ValueError(f"--image-size={settings['image_size']} is not supported; use 16, 32, 64 or 128.")
+        for milestone in settings["milestones"]:  # recipes.train_for_cpu_seconds ignores the others
+            if not 0 < milestone < settings["cpu_seconds"]:
+                raise ValueError(f"--milestones {milestone:g} is outside (0, {settings['cpu_seconds']:g}); "
+                                 "give CPU seconds below --cpu-seconds.")
         if args.recipes is not None:
-            from .recipes import get_recipe
+            from .recipes import RECIPES
 
-            for name in args.recipes:
-                get_recipe(name)
+            _check_known("--recipes", args.recipes, RECIPES)
         quality(recipe_names=args.recipes, json_path=args.json, plot_path=args.plot, **settings)
         return 0
     for name in ("batch_size", "steps", "warmup", "repeats"):
         check_positive(f"--{name.replace('_', '-')}", getattr(args, name), integer=True)
+    from ._bench import SHAPES, VARIANTS
+
+    _check_known("--shapes", args.shapes, SHAPES)
+    _check_known("--variants", args.variants, VARIANTS)
     width = check_positive("--width", 64 if args.width is None else args.width, integer=True)
     run(shapes=tuple(args.shapes), variants=tuple(args.variants), batch_size=args.batch_size,
         steps=args.steps, warmup=args.warmup, repeats=args.repeats, width=width,
         json_path=args.json)
     return 0
+
+
+def _check_known(option, values, known):
+    """Every value of a many-valued option is one of ``known`` (else one line naming it)."""
+    for value in values:
+        if value not in known:
+            raise ValueError(f"{option} {value} is not known; use {', '.join(known)}.")
 
 
 # --- train, sample, inpaint, toy -------------------------------------------------------
@@ -143,6 +159,9 @@ MAX_LEARNING_RATE = 1.0
 MAX_SAMPLES, MAX_SCALE, MAX_GRID_PIXELS = 4096, 64, 89_478_485
 #: toy: examples per batch (lesson 01 uses 64; 10**8 crashed natively after 14 GB).
 MAX_TOY_BATCH = 100_000
+#: toy: |--mean| and --std at most (the target of lesson 01 is N(4, 0.5); 1e300 overflowed
+#: float32 into "b contains NaN or inf").
+MAX_TOY_TARGET = 1e6
 #: --quiet of train, sample, inpaint and toy: nothing on stdout (ganlib's own lines and those
 #: of the libraries it calls), no progress bar and no TensorFlow C++ log lines.
 QUIET_HELP = "print nothing but warnings and errors (no progress bar, no messages)"
@@ -244,7 +263,7 @@ def _add_run_commands(sub):
         "training recipe (--model dcgan; lesson 03 compares them at equal CPU time)")
     toolkit.add_argument("--recipe", default=None,
                          help="a named recipe of ganlib.recipes that sets the options below: "
-                              "dcgan-2015, +diffaugment, +ema, +sn-hinge, +r1, +higher-lr (the options given "
+                              "dcgan-2015, dcgan+ema, +diffaugment, +ema, +sn-hinge, +r1, +higher-lr (the options given "
                               "explicitly win)")
     toolkit.add_argument("--loss", choices=("bce", "hinge"), default=None,
                          help="bce: the cross-entropy of Goodfellow et al. 2014 (default); hinge: "
@@ -429,6 +448,53 @@ def _resume_hint(args) -> str:
             f"--overwrite (python -m ganlib train ... --out {args.out} --overwrite)")
 
 
+def _check_number(name, value, low=None, high=None, low_open=False):
+    """A finite float option within [low, high] (``low_open``: above low), else one line."""
+    import math
+
+    if value is None:
+        return value
+    ok = (math.isfinite(value) and (low is None or (value > low if low_open else value >= low))
+          and (high is None or value <= high))
+    if not ok:
+        bounds = [f"{'>' if low_open else '>='} {low:g}"] if low is not None else []
+        bounds += [f"<= {high:g}"] if high is not None else []
+        raise ValueError(f"{name}={value:g} must be a finite number{' ' if bounds else ''}"
+                         f"{' and '.join(bounds)}.")
+    return value
+
+
+def _with_option(option, value, error) -> ValueError:
+    """A library's ValueError about its ``path`` argument, worded with the option the user
+    typed: "path='x' holds no image files" becomes "--data 'x' holds no image files"."""
+    import re
+
+    text = _one_line(error)
+    match = re.match(r"path=(?:'[^']*'|\"[^\"]*\")(:?)\s*", text)
+    if match:
+        text = text[match.end():]
+    return ValueError(f"{option} {value!r}{' ' if match and not match.group(1) else ': '}{text}")
+
+
+def _resume_error(error, args) -> ValueError:
+    """fit_gan's checkpoint errors end with advice for Python callers ("use another out_dir,
+    or resume=False"); on the command line the advice names --out and --overwrite."""
+    import re
+
+    text = _one_line(error)
+    match = re.search(r"\.?\s*(The files are kept: move them away, use another out_dir|Use another out_dir)"
+                      r", or resume=False\b.*$", text)
+    if match is None:
+        return error
+    text = text[:match.start()]
+    if match.group(1).startswith("The files"):  # every checkpoint damaged (as _intact_checkpoint_step)
+        return ValueError(f"--resume: {text}. The files are kept: move them away and use --overwrite to "
+                          "start afresh, or train into another --out.")
+    return ValueError(f"--resume: {text}: the run's config.json does not describe the networks of its "
+                      "checkpoint (was it edited?); restore config.json, start afresh with --overwrite, "
+                      "or train into another --out.")
+
+
 def _check_integer(name, value, low=1, high=None):
     if value is not None and value < low:
         raise ValueError(f"{name}={value} must be an integer >= {low}.")
@@ -598,11 +664,9 @@ def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
         _check_rate("--" + name.replace("_", "-"), settings[name])
     if settings["ema"] is not None and not 0 <= settings["ema"] < 1:
         raise ValueError(f"--ema={settings['ema']} must be a decay in [0, 1), e.g. 0.999.")
-    if not settings["r1"] >= 0:
-        raise ValueError(f"--r1={settings['r1']} must be a number >= 0.")
+    _check_number("--r1", settings["r1"], low=0)
     _check_integer("--r1-every", settings["r1_every"], high=LIMITS["r1_every"])
-    if settings.get("gp_weight") is not None and not settings["gp_weight"] >= 0:
-        raise ValueError(f"--gp-weight={settings['gp_weight']} must be a number >= 0.")
+    _check_number("--gp-weight", settings.get("gp_weight"), low=0)
     data = settings["data"]
     source = settings["source"]
     if data in DATA_SOURCES:
@@ -640,7 +704,7 @@ def _load_images(settings, verbose):
             try:
                 images = load(data, size, channels, verbose=verbose)
             except ValueError as error:
-                raise ValueError(f"--data {data!r}: {error}") from None
+                raise _with_option("--data", data, error) from None
     for warning in caught:
         _show_warning(warning.message, warning.category, warning.filename, warning.lineno)
     if settings["limit"] is not None and settings["limit"] < len(images):
@@ -835,10 +899,13 @@ def cmd_train(args) -> int:
             noise = np.random.default_rng(settings["seed"]).standard_normal(
                 (min(settings["samples"], 64), settings["latent_dim"])).astype(np.float32)
             extra_callbacks.append(TensorBoardLogger(args.tensorboard, noise, initial_step=initial_step))
-        history = training.fit_gan(
-            gan, batches, settings["epochs"], out_dir, checkpoint_every=args.checkpoint_every,
-            resume=args.resume, n_samples=settings["samples"], sample_seed=settings["seed"],
-            callbacks=extra_callbacks, verbose=int(verbose))
+        try:
+            history = training.fit_gan(
+                gan, batches, settings["epochs"], out_dir, checkpoint_every=args.checkpoint_every,
+                resume=args.resume, n_samples=settings["samples"], sample_seed=settings["seed"],
+                callbacks=extra_callbacks, verbose=int(verbose))
+        except ValueError as error:
+            raise _resume_error(error, args) from None
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
         if lock is not None:
@@ -874,6 +941,9 @@ def load_run_networks(run, need_discriminator=False):
 
     if not os.path.exists(run):
         raise ValueError(f"MODEL={run!r} does not exist; give a generator .keras file or a run folder "
+                         "made by 'python -m ganlib train'.")
+    if os.path.isfile(run) and not need_discriminator and not run.lower().endswith((".keras", ".h5")):
+        raise ValueError(f"MODEL={run!r} is not a .keras file; give a generator .keras file or a run folder "
                          "made by 'python -m ganlib train'.")
     if os.path.isfile(run):
         if need_discriminator:
@@ -1015,6 +1085,7 @@ def cmd_inpaint(args) -> int:
     _check_integer("--candidates", args.candidates, high=MAX_SAMPLES)
     _check_integer("--seed", args.seed, low=0, high=LIMITS["seed"])
     _check_image_path("--out", args.out)
+    _check_number("--perceptual-weight", args.perceptual_weight, low=0)
     if args.panel:
         _check_image_path("--panel", args.panel)
     if not os.path.isfile(args.image):
@@ -1035,6 +1106,8 @@ def cmd_inpaint(args) -> int:
     if mask_is_file:
         try:
             mask = inpainting.mask_from_png(args.mask, image_size=(height, width), invert=args.invert_mask)
+        except ValueError as error:  # mask_from_png's own: names its path argument
+            raise _with_option("--mask", args.mask, error) from None
         except (OSError, Image.DecompressionBombError) as error:
             raise ValueError(f"--mask={args.mask!r} could not be read as an image ({_one_line(error)}); "
                              "give a PNG of sensible size with the hole in black.") from None
@@ -1063,6 +1136,8 @@ def cmd_toy(args) -> int:
     _check_integer("--seed", args.seed, low=0, high=LIMITS["seed"])
     if not 0.0 <= args.decay_to <= 1.0:
         raise ValueError(f"--decay-to={args.decay_to} is outside [0, 1].")
+    _check_number("--mean", args.mean, low=-MAX_TOY_TARGET, high=MAX_TOY_TARGET)
+    _check_number("--std", args.std, low=0, high=MAX_TOY_TARGET, low_open=True)
     _import_tensorflow()
     from . import toy
 
