@@ -418,6 +418,19 @@ def _quiet_if(quiet):
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = level
 
 
+def _escape_unencodable_output():
+    """File names that are not valid UTF-8 (Python lists them with surrogate escapes, PEP 383)
+    print as backslash escapes instead of failing: a strict UTF-8 stdout (a UTF-8 locale,
+    Jupyter, PYTHONIOENCODING=utf-8) raised UnicodeEncodeError, shown as "error: 'utf-8'
+    codec can't encode character" with the bad-option status."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, OSError, ValueError):  # a stream that cannot: leave it
+                pass
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     """Warnings on the command line: one line each, without the source line."""
     print(f"warning: {_one_line(message)}", file=sys.stderr)
@@ -1163,6 +1176,7 @@ def main(argv=None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    _escape_unencodable_output()
     try:
         with warnings.catch_warnings(), _quiet_if(getattr(args, "quiet", False)):
             warnings.showwarning = _show_warning

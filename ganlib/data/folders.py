@@ -34,6 +34,28 @@ class SkippedFile:
     def name(self) -> str:
         return os.path.basename(self.path)
 
+    @property
+    def shown_name(self) -> str:
+        """The name as it can be printed: bytes that are not UTF-8 as ``\\xNN`` escapes."""
+        return printable_path(self.name)
+
+
+def printable_path(path) -> str:
+    """``path`` with the bytes of a name that is not valid UTF-8 (which Python lists as
+    surrogate escapes, PEP 383) written as ``\\xNN``, so it can be printed anywhere."""
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        return path.decode("utf-8", "backslashreplace")
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass
+    try:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file name decodes to
+        return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
 
 def _check_folder(path) -> Path:
     if path is None or (isinstance(path, str) and not path.strip()):
@@ -92,10 +114,10 @@ def _describe_decode_error(error: BaseException, path=None) -> str:
 def _warn_skipped(where: str, skipped, total: int, stacklevel: int = 3):
     if not skipped:
         return
-    shown = ", ".join(f"{item.name} ({item.reason})" for item in skipped[:8])
+    shown = ", ".join(f"{item.shown_name} ({item.reason})" for item in skipped[:8])
     more = f" and {len(skipped) - 8} more" if len(skipped) > 8 else ""
     warnings.warn(
-        f"{where}: skipped {len(skipped)} of {total} files that are not readable images: "
+        f"{printable_path(where)}: skipped {len(skipped)} of {total} files that are not readable images: "
         f"{shown}{more}. The full list is in the `skipped` attribute.",
         SkippedImageWarning,
         stacklevel=stacklevel,

@@ -1,0 +1,132 @@
+"""CLI error messages name the command-line option as the user typed it (issue 16, item 9):
+never a Python parameter (``path=``, ``std=``, ``perceptual_weight=``, ``out_dir``,
+``resume=False``), always one line with the option, the value and what is allowed."""
+import json
+import os
+import re
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganlib import cli
+
+TINY = ["--image-size", "16", "--width", "8", "--latent-dim", "8", "--batch-size", "8", "--samples", "4"]
+
+#: a Python-style parameter: a lower-case name and "=" not preceded by "--" (--n=0 and
+#: MODEL='x' are the CLI's own spellings)
+PYTHON_PARAMETER = re.compile(r"(?<![-\w])[a-z][a-z0-9_]*=")
+
+
+def fails(capsys, argv, *words, code=2):
+    """main(argv) exits with ``code``, one stderr line holding every word and no Python parameter."""
+    capsys.readouterr()
+    try:
+        result = cli.main(argv)
+    except SystemExit as exit_:
+        result = exit_.code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert result == code, err
+    assert len(lines) == 1, err
+    assert all(word in lines[0] for word in words), lines[0]
+    assert not PYTHON_PARAMETER.search(lines[0]), lines[0]
+    return lines[0]
+
+
+def write_images(folder, count=8, size=20, seed=0):
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for index in range(count):
+        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
+            os.path.join(folder, f"{index:02d}.png"))
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    return write_images(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="module")
+def run(images, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("runs") / "dcgan")
+    assert cli.main(["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out", out,
+                     "--quiet"]) == 0
+    return out
+
+
+# ------------------------------------------------------------- before TensorFlow loads
+@pytest.mark.parametrize("argv, words", [
+    (["toy", "--std", "0"], ["--std", "0", "> 0"]),            # was "std=0.0 must be ..."
+    (["toy", "--std", "nan"], ["--std", "nan"]),
+    (["toy", "--mean", "inf"], ["--mean", "inf", "finite"]),   # was "mean=inf ..."
+    # was two "overflow encountered in cast" warnings and "b contains NaN or inf"
+    (["toy", "--std", "1e300"], ["--std", "1e+300", "1e+06"]),
+    (["toy", "--mean", "1e300"], ["--mean", "1e+300", "1e+06"]),
+    (["inpaint", "x.png", "--model", "run", "--out", "o.png", "--perceptual-weight", "-1"],
+     ["--perceptual-weight", "-1", ">= 0"]),                     # was "perceptual_weight=-1.0 ..."
+    (["inpaint", "x.png", "--model", "run", "--out", "o.png", "--perceptual-weight", "inf"],
+     ["--perceptual-weight", "inf"]),
+    # accepted and trained with an infinite penalty (NaN from the first step)
+    (["train", "--model", "wgan-gp", "--data", "faces", "--out", "o", "--gp-weight", "inf"],
+     ["--gp-weight", "inf", "finite"]),
+    (["train", "--model", "dcgan", "--data", "faces", "--out", "o", "--r1", "inf"], ["--r1", "inf", "finite"]),
+    (["bench", "--shapes", "8x8"], ["--shapes", "8x8", "32x32x1", "64x64x3"]),  # was "shape='8x8' ..."
+    (["bench", "--variants", "pytorch"], ["--variants", "pytorch", "keras-io", "ganlib+xla"]),
+    (["bench", "--quality", "--recipes", "stylegan"], ["--recipes", "stylegan", "dcgan-2015"]),
+    # was "real has images of 17x17; expected square images ..." after generating the sprites
+    (["bench", "--quality", "--image-size", "17"], ["--image-size", "17", "16, 32, 64 or 128"]),
+    # was accepted and silently ignored
+    (["bench", "--quality", "--cpu-seconds", "10", "--milestones", "-1"], ["--milestones", "-1", "10"]),
+    (["bench", "--quality", "--cpu-seconds", "10", "--milestones", "20"], ["--milestones", "20", "10"]),
+])
+def test_option_errors_name_the_option(capsys, monkeypatch, tmp_path, argv, words):
+    monkeypatch.chdir(tmp_path)
+    fails(capsys, argv, *words)
+
+
+# ---------------------------------------------------------------- after loading data/models
+def test_data_folder_errors_name_data_not_path(capsys, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images")
+    line = fails(capsys, ["train", "--model", "dcgan", "--data", str(empty), *TINY, "--out", str(tmp_path / "o"),
+                          "--quiet"], "--data", "empty", "no image files")
+    assert "path" not in line
+
+
+def test_cgan_data_without_class_folders_names_data(capsys, images, tmp_path):
+    line = fails(capsys, ["train", "--model", "cgan", "--data", images, *TINY, "--out", str(tmp_path / "o"),
+                          "--quiet"], "--data", "subfolder")
+    assert "path" not in line
+
+
+def test_unreadable_mask_names_mask(capsys, run, images, tmp_path):
+    mask = tmp_path / "mask.png"
+    mask.write_bytes(b"not a png")
+    line = fails(capsys, ["inpaint", os.path.join(images, "00.png"), "--model", run, "--mask", str(mask),
+                          "--out", str(tmp_path / "o.png"), "--quiet"], "--mask", "mask.png")
+    assert "path" not in line
+
+
+def test_sample_from_a_file_that_is_not_keras(capsys, images, tmp_path):
+    # was Keras' own "File format not supported: filepath=..."
+    fails(capsys, ["sample", os.path.join(images, "00.png"), "--out", str(tmp_path / "g.png")],
+          "MODEL", "00.png", ".keras")
+
+
+def test_resume_with_a_config_that_does_not_fit_the_checkpoint(capsys, run, tmp_path):
+    # was "... saved from a different model. Use another out_dir, or resume=False to start
+    # this one afresh." (fit_gan's advice to Python callers)
+    copy = str(tmp_path / "run")
+    shutil.copytree(run, copy)
+    config_path = os.path.join(copy, "config.json")
+    with open(config_path) as handle:
+        config = json.load(handle)
+    config.update(width=16, epochs=3)
+    with open(config_path, "w") as handle:
+        json.dump(config, handle)
+    line = fails(capsys, ["train", "--out", copy, "--resume", "--quiet"], "config.json", "--overwrite", "--out")
+    assert "out_dir" not in line and "resume=False" not in line
