@@ -182,19 +182,24 @@ def _load_pixels(path, image_size, channels, crop, resample) -> np.ndarray:
             if need <= 0.5:
                 image.draft(image.mode, (math.ceil(full_width * need), math.ceil(full_height * need)))
         image.load()
-        if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientation turns it by 90 degrees
+        orientation = image.getexif().get(0x0112, 1)
+        if orientation in (5, 6, 7, 8):  # EXIF orientation turns it by 90 degrees
             full_width, full_height = full_height, full_width
-        image = ImageOps.exif_transpose(image)
+        if orientation != 1:  # exif_transpose copies the image even when there is nothing to turn
+            image = ImageOps.exif_transpose(image)
+        width, height = image.size
+        box = tuple(int(round(v)) for v in _crop_box(width, height, crop, scale=width / full_width))
+        factor = _reduce_factor(box, image_size)
+        if factor > 1 and image.mode in ("RGB", "L"):
+            # no alpha: shrink the crop in the file's own mode (reduce reads the box in place),
+            # so no full-size RGBA copy is made (a 9000x9000 RGB PNG peaked at 1.6 GB for 16x16)
+            rgba = _as_rgba(image.reduce(factor, box=box))
+            return _resize_uint8(_rgba_to_channels(np.asarray(rgba), channels), image_size, resample)
         rgba = _as_rgba(image)
-    width, height = rgba.size
-    scale = width / full_width
-    box = tuple(int(round(v)) for v in _crop_box(width, height, crop, scale=scale))
-    factor = _reduce_factor(box, image_size)
     if factor > 1:
-        rgba = rgba.crop(box).convert("RGBa").reduce(factor).convert("RGBA")
+        rgba = rgba.convert("RGBa").reduce(factor, box=box).convert("RGBA")
         return _resize_uint8(_rgba_to_channels(np.asarray(rgba), channels), image_size, resample)
-    left, top, right, bottom = box
-    pixels = _rgba_to_channels(np.asarray(rgba), channels)[top:bottom, left:right]
+    pixels = _rgba_to_channels(np.asarray(rgba.crop(box)), channels)
     if image_size is None:
         return pixels
     return _resize_uint8(pixels, image_size, resample)
