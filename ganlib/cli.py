@@ -846,6 +846,12 @@ def cmd_train(args) -> int:
     # a run = a checkpoint or any other file ganlib writes (a finished run whose checkpoints
     # were removed still has its generator.keras, history.json, config.json)
     settings = _run_settings(args, out_dir, run.has_checkpoint(), bool(run.ganlib_files()))
+    if settings["data"] not in DATA_SOURCES and os.path.commonpath(
+            [os.path.realpath(settings["data"]), os.path.realpath(run.samples)]) == os.path.realpath(settings["data"]):
+        # the grids written there would become training images (a resumed run reads more of them)
+        raise ValueError(f"--data {settings['data']!r} holds --out's samples folder {run.samples!r}, where the "
+                         "run writes its grids, which would then be read as training images; choose an --out "
+                         "outside the data folder.")
     if args.tensorboard is not None:
         _check_writable_folder("--tensorboard", args.tensorboard)
     initial_step = _intact_checkpoint_step(out_dir) if args.resume else 0

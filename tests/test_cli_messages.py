@@ -130,3 +130,15 @@ def test_resume_with_a_config_that_does_not_fit_the_checkpoint(capsys, run, tmp_
         json.dump(config, handle)
     line = fails(capsys, ["train", "--out", copy, "--resume", "--quiet"], "config.json", "--overwrite", "--out")
     assert "out_dir" not in line and "resume=False" not in line
+
+
+@pytest.mark.parametrize("layout", ["data is out/samples", "data is out"])
+def test_data_folder_that_would_receive_the_grids_is_refused(capsys, monkeypatch, images, tmp_path, layout):
+    # --data ./samples --out . trained and wrote samples/epoch_0001.png among the images: a
+    # resumed run then trained on 9 images, its own grid one of them
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(images, "samples")
+    data = "./samples" if layout == "data is out/samples" else "."
+    fails(capsys, ["train", "--model", "dcgan", "--data", data, *TINY, "--out", ".", "--quiet"],
+          "--data", "--out", "samples")
+    assert sorted(os.listdir("samples")) == sorted(os.listdir(images))
