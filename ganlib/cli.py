@@ -848,10 +848,14 @@ def cmd_train(args) -> int:
     settings = _run_settings(args, out_dir, run.has_checkpoint(), bool(run.ganlib_files()))
     if settings["data"] not in DATA_SOURCES and os.path.commonpath(
             [os.path.realpath(settings["data"]), os.path.realpath(run.samples)]) == os.path.realpath(settings["data"]):
-        # the grids written there would become training images (a resumed run reads more of them)
-        raise ValueError(f"--data {settings['data']!r} holds --out's samples folder {run.samples!r}, where the "
-                         "run writes its grids, which would then be read as training images; choose an --out "
-                         "outside the data folder.")
+        # the grids written there become training images: a resumed run would read more images
+        # than the run it continues (another data order); a new run may, with a warning
+        problem = (f"--data {settings['data']!r} holds --out's samples folder {run.samples!r}, where the run "
+                   "writes its grids, which are then read as training images")
+        if args.resume:
+            raise ValueError(f"{problem}; move the images to a folder outside --out and train a new run there.")
+        _show_warning(f"{problem} by a --resume of this run; choose an --out outside the data folder.",
+                      UserWarning, "", 0)
     if args.tensorboard is not None:
         _check_writable_folder("--tensorboard", args.tensorboard)
     initial_step = _intact_checkpoint_step(out_dir) if args.resume else 0
