@@ -45,8 +45,8 @@ def test_plain_trainer_matches_the_keras_io_losses():
     [
         (["bench", "--steps", "0"], "--steps=0 must be a positive integer"),
         (["bench", "--repeats", "-1"], "--repeats=-1 must be a positive integer"),
-        (["bench", "--shapes", "48x48x3"], "shape='48x48x3' is not known; use one of 32x32x1, 64x64x3"),
-        (["bench", "--variants", "pytorch"], "variant='pytorch' is not known"),
+        (["bench", "--shapes", "48x48x3"], "--shapes 48x48x3 is not known; use 32x32x1, 64x64x3"),
+        (["bench", "--variants", "pytorch"], "--variants pytorch is not known"),
     ],
 )
 def test_bad_options(argv, message, capsys):
