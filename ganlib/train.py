@@ -13,6 +13,7 @@ that x is real (Goodfellow et al. 2014). Real data is labelled 1, generated data
 """
 from __future__ import annotations
 
+import itertools
 import os
 
 import keras
@@ -1049,11 +1050,16 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
             # Two fit calls (the rest of the cut epoch, then whole ones) read one stream: each
             # new iterator of the dataset would draw the next shuffle order, so both read
             # one Python iterator of it (from_generator hands out the same one each time).
+            # The first call gets exactly the batches left in the cut epoch: fit reads one
+            # element ahead, and that element would be lost to the second call.
             stream = iter(resumed_feed)
+            rest_of_epoch = tf.data.Dataset.from_generator(
+                lambda: itertools.islice(stream, steps_per_epoch - done_in_epoch),
+                output_signature=feed.element_spec)
             resumed_feed = tf.data.Dataset.from_generator(lambda: stream, output_signature=feed.element_spec)
         try:
             if done_in_epoch:  # finish the epoch the interrupted run was in
-                gan.fit(resumed_feed, epochs=first_epoch + 1, initial_epoch=first_epoch,
+                gan.fit(rest_of_epoch, epochs=first_epoch + 1, initial_epoch=first_epoch,
                         steps_per_epoch=steps_per_epoch - done_in_epoch, callbacks=run_callbacks,
                         verbose=0, shuffle=False, check_data=False)
                 first_epoch += 1

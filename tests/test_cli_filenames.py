@@ -51,15 +51,11 @@ def test_streamed_set_reads_every_file_whose_name_is_not_utf8(folder):
                                   np.sort(in_memory.numpy().reshape(8, -1), axis=0))
 
 
-#: ImageSet._file_dataset (ganlib/data/imageset.py) turns the names into a string tensor,
-#: which TensorFlow refuses for surrogate escapes ("Error converting unicode string"), and
-#: decodes them back with bytes.decode("utf-8"). The fix, two lines there: build the tensor
-#: from [os.fsencode(p) for p in self._files] and decode with os.fsdecode(path_bytes).
-NEEDS_IMAGESET_FIX = pytest.mark.xfail(
-    strict=True, reason="imageset.py: string tensor of surrogate-escaped names (see NEEDS_IMAGESET_FIX)")
+#: ImageSet._file_dataset (ganlib/data/imageset.py) builds its tensor of names from os.fsencode'd
+#: bytes and decodes them with os.fsdecode: a string tensor refuses surrogate escapes
+#: ("Error converting unicode string").
 
 
-@NEEDS_IMAGESET_FIX
 def test_the_single_image_dataset_of_a_streamed_set_reads_non_utf8_names(folder):
     with pytest.warns(data.SkippedImageWarning):
         images = data.load_folder(folder, 16, in_memory=False, verbose=False)
@@ -70,7 +66,6 @@ def test_the_single_image_dataset_of_a_streamed_set_reads_non_utf8_names(folder)
     np.testing.assert_array_equal(streamed, in_memory.numpy())
 
 
-@NEEDS_IMAGESET_FIX
 def test_image_folder_streams_non_utf8_names(folder):
     with pytest.warns(data.SkippedImageWarning):
         dataset = data.image_folder(folder, 16, in_memory=False, verbose=False)

@@ -173,7 +173,7 @@ class ImageSet:
         decoder, shape = self._decoder, self.shape
 
         def decode(path_bytes):
-            path = path_bytes.decode("utf-8") if isinstance(path_bytes, bytes) else str(path_bytes)
+            path = os.fsdecode(path_bytes) if isinstance(path_bytes, bytes) else str(path_bytes)
             try:
                 return decoder(path), True
             except Exception as error:  # reported, and the element is filtered out below
@@ -209,7 +209,10 @@ class ImageSet:
         if self._pixels is not None:
             dataset = tf.data.Dataset.from_tensor_slices(self._pixels)
         else:
-            dataset = self._file_dataset(tf.data.Dataset.from_tensor_slices(self._files))
+            # bytes, not str: a name that is not valid UTF-8 (a surrogate escape in Python)
+            # cannot become a string tensor; os.fsencode/os.fsdecode round-trip it
+            dataset = self._file_dataset(tf.data.Dataset.from_tensor_slices(
+                np.array([os.fsencode(path) for path in self._files], dtype=object)))
         return dataset.map(self._to_float, num_parallel_calls=tf.data.AUTOTUNE)
 
     def pipeline(self, batch_size=128, shuffle=True, seed=None, drop_remainder=True, augment=None,
