@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli_support import images, write_images  # noqa: F401 (a fixture)
 from ganlib import cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,20 +39,6 @@ def fails(capsys, argv, *words, code=2):
     assert all(word in lines[0] for word in words), lines[0]
     assert "Traceback" not in err
     return lines[0]
-
-
-def write_images(folder, count=8, size=20, seed=0):
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for index in range(count):
-        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
-            os.path.join(folder, f"{index:02d}.png"))
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory):
-    return write_images(tmp_path_factory.mktemp("images"))
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli_support import TINY
 from ganlib import cli, data
 from ganlib.data import imageset
 
-TINY = ["--image-size", "16", "--width", "8", "--latent-dim", "8", "--batch-size", "8", "--samples", "4"]
 
 
 def write_non_utf8_folder(folder, count=8, broken=True):

@@ -6,13 +6,11 @@ import os
 import re
 import shutil
 
-import numpy as np
 import pytest
-from PIL import Image
 
+from cli_support import TINY, images, run  # noqa: F401 (fixtures)
 from ganlib import cli
 
-TINY = ["--image-size", "16", "--width", "8", "--latent-dim", "8", "--batch-size", "8", "--samples", "4"]
 
 #: a Python-style parameter: a lower-case name and "=" not preceded by "--" (--n=0 and
 #: MODEL='x' are the CLI's own spellings)
@@ -33,28 +31,6 @@ def fails(capsys, argv, *words, code=2):
     assert all(word in lines[0] for word in words), lines[0]
     assert not PYTHON_PARAMETER.search(lines[0]), lines[0]
     return lines[0]
-
-
-def write_images(folder, count=8, size=20, seed=0):
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for index in range(count):
-        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
-            os.path.join(folder, f"{index:02d}.png"))
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory):
-    return write_images(tmp_path_factory.mktemp("images"))
-
-
-@pytest.fixture(scope="module")
-def run(images, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("runs") / "dcgan")
-    assert cli.main(["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out", out,
-                     "--quiet"]) == 0
-    return out
 
 
 # ------------------------------------------------------------- before TensorFlow loads

@@ -5,36 +5,10 @@ import os
 import subprocess
 import sys
 
-import numpy as np
-import pytest
-from PIL import Image
-
+from cli_support import TINY, images, run, write_images  # noqa: F401 (fixtures)
 from ganlib import cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--image-size", "16", "--width", "8", "--latent-dim", "8", "--batch-size", "8", "--samples", "4"]
-
-
-def write_images(folder, count=8, size=20, seed=0):
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for index in range(count):
-        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
-            os.path.join(folder, f"{index:02d}.png"))
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory):
-    return write_images(tmp_path_factory.mktemp("images"))
-
-
-@pytest.fixture(scope="module")
-def run(images, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("runs") / "dcgan")
-    assert cli.main(["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out", out,
-                     "--quiet"]) == 0
-    return out
 
 
 def quiet(capsys, argv, code=0):
