@@ -12,13 +12,13 @@ Each recipe adds one habit of the post-2017 GAN literature to ``dcgan-2015`` or 
   cross-entropy loss, Adam(2e-4, beta_1 0.5) for both.
 * ``dcgan+ema``: the same, sampling from a running average of G's weights (Karras et al.
   2018; Yazici et al. 2019), which smooths out the last steps' oscillation. Measured on the
-  16x16 procedural sprites (width 32, batch 64, seed 0): C2ST accuracy 0.684 / 0.681 / 0.693
-  at 150 / 300 / 600 CPU s, where plain DCGAN's best in 360 CPU s was 0.796 (lesson 03 and
-  benchmarks/README.md have the full comparison).
+  16x16 procedural sprites (width 32, batch 64, seed 0; ``bench --quality`` run 2 in
+  benchmarks/README.md): it reached the best C2ST accuracy plain DCGAN had in 480 CPU s
+  (0.779, at 240 s) after 60 CPU s, 4.0x less CPU time, with the same recall.
 * ``+diffaugment``: ``dcgan-2015`` with differentiable augmentation of everything D sees
   (colour, translation, cutout; Zhao et al. 2020), against a small data set's overfitting D.
 * ``+ema``: ``+diffaugment`` sampling from the averaged G. On the sprites, at budgets of a
-  few minutes, DiffAugment cost diversity (recall 0.14-0.25 against 0.55 without it): a
+  few minutes, DiffAugment cost diversity (recall 0.14-0.25 against 0.56-0.59 without it, run 1): a
   few thousand sprites are not yet a small data set for a D that trained only minutes.
 * ``+sn-hinge``: a spectrally normalised D without batch norm and the hinge loss
   (Miyato et al. 2018; Lim & Ye 2017), with two learning rates (TTUR, Heusel et al. 2017).
