@@ -1,4 +1,5 @@
-"""What the command-line tests share: a folder of tiny PNGs and one tiny finished run.
+"""What the command-line tests share: the one-error-line check, a folder of tiny PNGs and one
+tiny finished run.
 
 Import the fixtures into a test module (``from cli_support import images, run``) to use them;
 each module gets its own folder and run (module scope).
@@ -13,6 +14,24 @@ from ganlib import cli
 
 #: options that keep a `train` run to a second or two: 16x16 images, narrow networks, batch 8
 TINY = ["--image-size", "16", "--width", "8", "--latent-dim", "8", "--batch-size", "8", "--samples", "4"]
+
+
+def fails(capsys, argv, *words, code=2):
+    """main(argv) exits with ``code`` and exactly one stderr line holding each of ``words``
+    (the option's name, the value given, what is allowed), worded however the CLI likes;
+    returns that line."""
+    capsys.readouterr()
+    try:
+        result = cli.main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        result = exit_.code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert result == code, err
+    assert len(lines) == 1, err
+    assert all(word in lines[0] for word in words), lines[0]
+    assert "Traceback" not in err
+    return lines[0]
 
 
 def write_images(folder, count=8, size=20, seed=0):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli_support import images, write_images  # noqa: F401 (a fixture)
+from cli_support import fails, images, write_images  # noqa: F401 (a fixture)
 from ganlib import cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,23 +22,6 @@ def run_cli(*args, timeout=300):
     process = subprocess.run([sys.executable, "-m", "ganlib", *args], capture_output=True, text=True,
                              timeout=timeout, cwd=REPO, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     return process.returncode, process.stdout, process.stderr
-
-
-def fails(capsys, argv, *words, code=2):
-    """main(argv) exits with ``code`` and exactly one stderr line holding each of ``words``
-    (the option's name, the value given, what is allowed), worded however the CLI likes."""
-    capsys.readouterr()
-    try:
-        result = cli.main(argv)
-    except SystemExit as exit_:  # argparse's own errors
-        result = exit_.code
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert result == code, err
-    assert len(lines) == 1, err
-    assert all(word in lines[0] for word in words), lines[0]
-    assert "Traceback" not in err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -7,24 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cli_support import fails
 from ganlib import cli
 
 TINY = ["--image-size", "16", "--channels", "1", "--width", "4", "--latent-dim", "8", "--batch-size", "4"]
-
-
-def fails(capsys, argv, *words, code=2):
-    """main(argv) exits with ``code`` and one stderr line holding each of ``words``."""
-    capsys.readouterr()
-    try:
-        result = cli.main(argv)
-    except SystemExit as exit_:
-        result = exit_.code
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert result == code, err
-    assert len(lines) == 1, err
-    assert all(word in lines[0] for word in words), lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from cli_support import TINY, images, run  # noqa: F401 (fixtures)
+from cli_support import fails as one_error_line
 from ganlib import cli
 
 
@@ -18,19 +19,10 @@ PYTHON_PARAMETER = re.compile(r"(?<![-\w])[a-z][a-z0-9_]*=")
 
 
 def fails(capsys, argv, *words, code=2):
-    """main(argv) exits with ``code``, one stderr line holding every word and no Python parameter."""
-    capsys.readouterr()
-    try:
-        result = cli.main(argv)
-    except SystemExit as exit_:
-        result = exit_.code
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert result == code, err
-    assert len(lines) == 1, err
-    assert all(word in lines[0] for word in words), lines[0]
-    assert not PYTHON_PARAMETER.search(lines[0]), lines[0]
-    return lines[0]
+    """One error line holding every word (cli_support.fails), naming no Python parameter."""
+    line = one_error_line(capsys, argv, *words, code=code)
+    assert not PYTHON_PARAMETER.search(line), line
+    return line
 
 
 # ------------------------------------------------------------- before TensorFlow loads
