@@ -175,12 +175,22 @@ def gaussian_run():
 
 
 def test_train_toy_gan_learns_the_gaussian(gaussian_run):
-    history = gaussian_run
-    start = history["snapshots"][0]
-    assert start["step"] == 0 and start["w1"] > 3.0  # the untrained generator sits near 0
-    assert history["w1"][-1] < 0.6 and history["w1"][-1] < start["w1"] / 5
-    generated = history["generator"].predict(np.random.default_rng(0).normal(size=(2000, 1)), verbose=0)
-    assert abs(float(generated.mean()) - 4.0) < 0.5
+    # Seeds 0-2 at the fixture's settings, judged by their median. At a constant rate the generator
+    # keeps circling the target (seed 0's W1 every 50 steps: 3.01, 0.27, 1.28, 0.82, 0.45, 0.38,
+    # 0.46, 0.27), so one seed's last record is a noisy measure. Measured, seeds 0-7: final W1
+    # 0.27-0.49 (seeds 0-2: 0.27, 0.30, 0.30), generated mean 3.82-4.40; the same to the last digit
+    # on TF 2.16.2 + Keras 3.12.4 + NumPy 1.26.4 and on TF 2.21 + Keras 3.15.1 + NumPy 2.4.6.
+    # The bounds hold for the worst three of those seeds (median W1 0.41, median |mean - 4| 0.33).
+    runs = [gaussian_run] + [
+        toy.train_toy_gan(toy.gaussian_1d(4.0, 0.5), 400, d_steps=2, seed=seed, snapshot_steps=[0, 400],
+                          record_every=400, eval_samples=2000, decay_to=1.0) for seed in (1, 2)]
+    starts = [run["snapshots"][0] for run in runs]
+    assert all(s["step"] == 0 and s["w1"] > 3.0 for s in starts)  # the untrained generator sits near 0
+    finals = [run["w1"][-1] for run in runs]
+    assert np.median(finals) < 0.45 and max(finals) < 1.0, finals
+    z = np.random.default_rng(0).normal(size=(2000, 1))
+    means = [float(run["generator"].predict(z, verbose=0).mean()) for run in runs]
+    assert np.median(np.abs(np.subtract(means, 4.0))) < 0.4, means
 
 
 @pytest.mark.parametrize("mean, std, bound", [(4.0, 0.5, 0.05), (-2.0, 1.5, 0.1)])
