@@ -37,6 +37,7 @@ __all__ = [
     "toy_discriminator",
     "train_toy_gan",
     "InstanceNoise",
+    "PackSamples",
     "draw_snapshot_1d",
     "plot_snapshots_1d",
     "plot_snapshots_2d",
@@ -286,6 +287,29 @@ class InstanceNoise(keras.layers.Layer):
         return {**super().get_config(), "stddev": self.initial_stddev}
 
 
+class PackSamples(keras.layers.Layer):
+    """Packing (Lin et al. 2018, PacGAN): a batch of n samples of d features becomes n / m
+    packs of m * d features, m consecutive samples side by side, so the discriminator
+    judges m samples at once. Real packs hold m independent data samples, generated packs
+    m independent generator samples; a generator that drops modes makes packs that are
+    visibly less varied than real ones, which a single-sample discriminator cannot see.
+    """
+
+    def __init__(self, pack: int, **kwargs):
+        super().__init__(**kwargs)
+        self.pack = check_positive("pack", pack, integer=True)
+
+    def call(self, inputs):
+        features = inputs.shape[-1]
+        return keras.ops.reshape(inputs, (-1, self.pack * features))
+
+    def compute_output_shape(self, input_shape):
+        return (None, self.pack * input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "pack": self.pack}
+
+
 def _dense_stack(inputs, hidden_units, hidden_layers, activation, seed, prefix):
     x = inputs
     for index in range(hidden_layers):
@@ -360,7 +384,7 @@ def _grid_for(target, grid_size):
 def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int = 0, *,
                   batch_size: int = 64, latent_dim=None, hidden_units=None, hidden_layers: int = 2,
                   learning_rate=None, decay_to=None, generator_loss: str = "non-saturating",
-                  gp_weight: float = 0.1, instance_noise: float = 0.0,
+                  gp_weight: float = 0.1, instance_noise: float = 0.0, pack: int = 1,
                   record_every=None, snapshot_steps=None, n_snapshots: int = 6,
                   eval_samples: int = 10_000, grid_size=None, generator=None, discriminator=None,
                   verbose: bool = False) -> dict:
@@ -418,7 +442,15 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
             inputs in training (``InstanceNoise``), lowered linearly to 0 at the last step;
             0 (default) adds none. A discriminator of your own is annealed the same way if
             it has ``InstanceNoise`` layers.
-        generator, discriminator: your own keras.Models to train instead of the default MLPs.
+        pack: m of PacGAN (Lin et al. 2018): the discriminator judges packs of m samples
+            concatenated, m * dim features (``PackSamples`` in front of it); 1 (default)
+            judges single samples, the plain GAN. ``batch_size`` counts samples, so D sees
+            ``batch_size / pack`` packs per batch (PacGAN's 2-D runs: 100 packs, i.e.
+            ``batch_size = 100 * pack``). 'gan' only: the gradient penalty of 'wgan-gp'
+            is taken per sample, not per pack. Snapshots show D on packs of m copies of
+            each grid point.
+        generator, discriminator: your own keras.Models to train instead of the default MLPs
+            (a discriminator of yours takes ``pack * dim`` features).
         verbose: print one line per record.
 
     Returns:
@@ -479,13 +511,26 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
             if not 0 <= step <= steps:
                 raise ValueError(f"snapshot_steps contains {step}; each must lie in [0, steps={steps}].")
 
+    pack = check_positive("pack", pack, integer=True)
+    if pack > 1 and loss != "gan":
+        raise ValueError(f"pack={pack} applies to loss='gan' only (got loss={loss!r}); use pack=1.")
+    if batch_size % pack:
+        raise ValueError(f"batch_size={batch_size} must be a multiple of pack={pack} (D sees "
+                         "batch_size / pack packs of pack samples).")
     generator = generator or toy_generator(latent_dim, dim, hidden_units, hidden_layers, seed=seed)
     instance_noise = check_non_negative("instance_noise", instance_noise)
     discriminator = discriminator or toy_discriminator(
-        dim, hidden_units, hidden_layers, instance_noise=instance_noise, seed=seed + 1000)
+        pack * dim, hidden_units, hidden_layers, instance_noise=instance_noise, seed=seed + 1000)
+    if discriminator.input_shape[-1] != pack * dim:
+        raise ValueError(f"discriminator takes {discriminator.input_shape[-1]} features; with "
+                         f"pack={pack} and a {dim}-D target it must take pack * dim = {pack * dim}.")
     noise_layers = [layer for layer in discriminator.layers if isinstance(layer, InstanceNoise)]
+    judge = discriminator  # what the training step calls: D itself, or D behind the packing
+    if pack > 1:
+        judge = keras.Sequential([keras.Input((dim,)), PackSamples(pack, name="pack"), discriminator],
+                                 name=f"packed_{discriminator.name}")
     if loss == "gan":
-        model = GAN(generator, discriminator, latent_dim, d_steps=d_steps,
+        model = GAN(generator, judge, latent_dim, d_steps=d_steps,
                     generator_loss=generator_loss, seed=seed)
         beta_2 = 0.999
     else:
@@ -523,6 +568,7 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
     eval_target = target.sample(eval_samples, seed=seed + 1) if dim == 1 else None
     eval_z = rng.standard_normal((eval_samples, latent_dim)).astype(np.float32)
     grid = _grid_for(target, grid_size)
+    d_grid = np.tile(grid, (1, pack))  # with packing, D sees each grid point as a pack of copies
     z_line = np.linspace(-3.0, 3.0, 200, dtype=np.float32).reshape(-1, 1) if latent_dim == 1 else None
 
     history = {name: [] for name in ("step", *model.metric_names)}
@@ -531,7 +577,7 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
     history["snapshots"] = []
 
     def snapshot(step):
-        samples, d_values = (np.asarray(t) for t in evaluate(eval_z, grid))
+        samples, d_values = (np.asarray(t) for t in evaluate(eval_z, d_grid))
         d_values = d_values.reshape(-1)
         if loss == "gan":
             d_values = 1.0 / (1.0 + np.exp(-d_values))
@@ -575,7 +621,7 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
             for name, tracker in model.trackers.items():
                 history[name].append(float(tracker.result()))
             if dim == 1:
-                generated = np.asarray(evaluate(eval_z, grid[:1])[0])
+                generated = np.asarray(evaluate(eval_z, d_grid[:1])[0])
                 history["w1"].append(wasserstein_1d(generated, eval_target))
             if verbose:
                 line = " ".join(f"{k}={history[k][-1]:.4f}" for k in history if k not in ("step", "snapshots"))

@@ -365,3 +365,53 @@ def test_hand_written_steps_of_notebook_01_equal_ganlib_train_step(d_steps):
     iterations = 8 // d_steps
     assert int(d_optimizer.iterations.numpy()) == iterations * d_steps == int(gan.d_optimizer.iterations.numpy())
     assert int(g_optimizer.iterations.numpy()) == iterations == int(gan.g_optimizer.iterations.numpy())
+
+
+# ----------------------------------------------------------------------------- packing (PacGAN)
+def test_pack_samples_puts_consecutive_samples_side_by_side():
+    x = np.arange(16, dtype=np.float32).reshape(8, 2)
+    packed = np.asarray(toy.PackSamples(4)(x))
+    assert packed.shape == (2, 8)
+    np.testing.assert_array_equal(packed[0], x[:4].ravel())
+    np.testing.assert_array_equal(packed[1], x[4:].ravel())
+    assert toy.PackSamples(4).compute_output_shape((None, 2)) == (None, 8)
+
+
+def test_packed_discriminator_judges_packs_of_m_times_dim_features():
+    grid = toy.grid_of_gaussians()
+    history = toy.train_toy_gan(grid, 20, d_steps=1, seed=0, pack=4, batch_size=64, hidden_units=32,
+                                record_every=10, n_snapshots=2, grid_size=20, eval_samples=500)
+    discriminator = history["discriminator"]
+    assert discriminator.input_shape == (None, 8)  # m * dim = 4 * 2 features
+    assert discriminator.get_layer("discriminator_dense_1").kernel.shape == (8, 32)
+    judge = history["model"].discriminator  # what the training step calls: packing, then D
+    assert judge.layers[0].pack == 4 and judge.layers[1] is discriminator
+    assert judge(grid.sample(64, seed=0)).shape == (16, 1)  # 64 samples -> 16 packs -> 16 logits
+    assert int(history["model"].d_optimizer.iterations.numpy()) == 20
+    assert all(np.isfinite(history["d_loss"])) and history["snapshots"][-1]["d"].shape == (20, 20)
+
+
+def test_pack_1_is_the_plain_gan():
+    ring = toy.ring_of_gaussians()
+    settings = dict(d_steps=1, seed=2, batch_size=32, hidden_units=16, record_every=15, n_snapshots=1,
+                    eval_samples=200)
+    plain, packed_by_one = toy.train_toy_gan(ring, 15, **settings), toy.train_toy_gan(ring, 15, pack=1, **settings)
+    assert packed_by_one["model"].discriminator is packed_by_one["discriminator"]  # no packing layer
+    assert packed_by_one["discriminator"].input_shape == (None, 2)
+    assert plain["d_loss"] == packed_by_one["d_loss"]
+    for a, b in zip(plain["generator"].get_weights(), packed_by_one["generator"].get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (dict(pack=0), r"pack=0 must be a positive integer"),
+        (dict(pack=3, batch_size=64), r"batch_size=64 must be a multiple of pack=3"),
+        (dict(pack=2, loss="wgan-gp"), r"pack=2 applies to loss='gan' only"),
+        (dict(pack=2, discriminator=toy.toy_discriminator(2)), r"takes 2 features.*pack \* dim = 4"),
+    ],
+)
+def test_train_toy_gan_rejects_bad_packing(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        toy.train_toy_gan(toy.ring_of_gaussians(), 10, **arguments)
