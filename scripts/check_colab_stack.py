@@ -126,6 +126,7 @@ def main(argv=None) -> int:
     parser.add_argument("--ref", default="HEAD", help="git commit of this repository to install and test")
     parser.add_argument("--notebooks", action="store_true", help="also run lessons 00 and 01 at 'quick'")
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments, e.g. '-k onednn tests/test_init.py'")
+    parser.add_argument("--no-unit", action="store_true", help="skip the unit tests (with --notebooks: re-check them only)")
     parser.add_argument("--keep", action="store_true", help="keep the environment under /tmp")
     parser.add_argument("--venv", help="reuse the environment of an earlier --keep run (saves the stack's download)")
     parser.add_argument("--label", help="name of the stack in the table")
@@ -183,18 +184,25 @@ def main(argv=None) -> int:
         environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0", MPLBACKEND="Agg")
         environment.pop("TF_ENABLE_ONEDNN_OPTS", None)
         extra = args.pytest_args.split() or ["tests"]
-        started = time.time()
-        result = run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], log, check=False,
-                     cwd=source, env=environment)
-        record["unit_seconds"] = round(time.time() - started)
-        record["unit"] = summary(result.stdout)
-        record["unit_failed"] = re.findall(r"^(?:FAILED|ERROR) (\S+)", result.stdout, flags=re.M)
+        if not args.no_unit:
+            started = time.time()
+            result = run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], log, check=False,
+                         cwd=source, env=environment)
+            record["unit_seconds"] = round(time.time() - started)
+            record["unit"] = summary(result.stdout)
+            record["unit_failed"] = re.findall(r"^(?:FAILED|ERROR) (\S+)", result.stdout, flags=re.M)
         if args.notebooks:
+            # The kernel picks its own (inline) backend, as in Colab and `make notebooks`: with Agg, plt.show()
+            # shows nothing, and a `# NBVAL_CHECK_OUTPUT` cell that draws a figure loses its output.
+            environment.pop("MPLBACKEND")
             environment["GANLIB_PRESET"] = "quick"
+            started = time.time()
             result = run([venv_python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
                           "--nbval-current-env", "--nbval-cell-timeout=900", *QUICK_NOTEBOOKS], log, check=False,
                          cwd=source, env=environment)
             record["notebooks"] = summary(result.stdout)
+            record["notebooks_seconds"] = round(time.time() - started)
+            record["notebooks_failed"] = re.findall(r"^FAILED (\S+)", result.stdout, flags=re.M)
     record["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     if not args.no_record:
         with open(RESULTS, "a") as out:
@@ -206,8 +214,8 @@ def main(argv=None) -> int:
         shutil.rmtree(source, ignore_errors=True)
         archive.unlink(missing_ok=True)
         print(f"log kept: {log_path}")
-    ok = not record["preinstalled_changed"] and record["unit"].get("failed", 0) == 0 and \
-        record["unit"].get("errors", 0) == 0 and record.get("notebooks", {}).get("failed", 0) == 0
+    ok = not record["preinstalled_changed"] and record.get("unit", {}).get("failed", 0) == 0 and \
+        record.get("unit", {}).get("errors", 0) == 0 and record.get("notebooks", {}).get("failed", 0) == 0
     return 0 if ok else 1
 
 
@@ -218,11 +226,12 @@ def table() -> str:
     for line in RESULTS.read_text().splitlines():
         r = json.loads(line)
         unit = ", ".join(f"{n} {k}" for k, n in r.get("unit", {}).items()) or "did not run"
+        unit += f" ({r['unit_seconds'] // 60} min)" if "unit_seconds" in r else ""
         notebooks = ", ".join(f"{n} {k}" for k, n in r["notebooks"].items()) if "notebooks" in r else "not run"
-        failed = "<br>".join(x.replace("tests/", "") for x in r.get("unit_failed", [])) or "-"
+        failed = "<br>".join(x.replace("tests/", "") for x in r.get("unit_failed", []) + r.get("notebooks_failed", []))
         rows.append(f"| {r.get('label') or ''} | {r.get('python')} | {r.get('tensorflow')} | {r.get('keras')} | "
                     f"{r.get('numpy')} | {r.get('commit')} | {r.get('preinstalled_changed') or 'none'} | {unit} "
-                    f"({r.get('unit_seconds', 0) // 60} min) | {failed} | {notebooks} |")
+                    f"| {failed or '-'} | {notebooks} |")
     return "\n".join(rows)
 
 
