@@ -173,7 +173,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 RUN_SETTINGS = ("model", "data", "source", "image_size", "channels", "latent_dim", "width",
                 "batch_size", "learning_rate", "n_critic", "gp_weight", "limit", "seed",
                 "mixed_precision", "samples", *("recipe", "loss", "spectral_norm", "diffaugment", "ema",
-                                                "r1", "r1_every", "d_learning_rate", "g_learning_rate"),
+                                                "r1", "r1_every", "d_learning_rate", "g_learning_rate",
+                                                "mirror"),
                 "conditioning")
 
 #: What config.json must hold (the rest have defaults; see _read_config).
@@ -184,7 +185,7 @@ CONFIG_REQUIRED = ("model", "data", "image_size", "channels", "latent_dim", "wid
 #: values of a plain DCGAN; a run folder written before they existed reads as these.
 TOOLKIT_DEFAULTS = {"recipe": None, "loss": "bce", "spectral_norm": False, "diffaugment": False,
                     "ema": None, "r1": 0.0, "r1_every": 16, "d_learning_rate": None,
-                    "g_learning_rate": None}
+                    "g_learning_rate": None, "mirror": False}
 
 
 def _default_settings(model):
@@ -263,7 +264,8 @@ def _add_run_commands(sub):
         "training recipe (--model dcgan; lesson 03 compares them at equal CPU time)")
     toolkit.add_argument("--recipe", default=None,
                          help="a named recipe of ganlib.recipes that sets the options below: "
-                              "dcgan-2015, dcgan+ema, +diffaugment, +ema, +sn-hinge, +r1, +higher-lr (the options given "
+                              "dcgan-2015, dcgan+ema, dcgan+ema+mirror, +diffaugment, +ema, +sn-hinge, +r1, +higher-lr "
+                              "(the options given "
                               "explicitly win)")
     toolkit.add_argument("--loss", choices=("bce", "hinge"), default=None,
                          help="bce: the cross-entropy of Goodfellow et al. 2014 (default); hinge: "
@@ -277,6 +279,10 @@ def _add_run_commands(sub):
     toolkit.add_argument("--ema", type=float, default=None, metavar="DECAY",
                          help="keep a running average of G's weights with this decay and sample from "
                               "it (Karras et al. 2018: 0.999); grids, GIF and generator.keras use it")
+    toolkit.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
+                         help="a left-right symmetric generator: it draws the left half and mirrors it "
+                              "(ganlib.models.MirrorSymmetric); a prior for symmetric images such as the "
+                              "procedural sprites, wrong for the rest")
     toolkit.add_argument("--r1", type=float, default=None, metavar="GAMMA",
                          help="R1 penalty gamma/2 E||grad D(x)||^2 on real images (Mescheder et al. "
                               "2018); default 0 (none)")
@@ -757,7 +763,7 @@ def _recipe_settings(name):
     return {"recipe": name, "loss": recipe.loss, "spectral_norm": recipe.normalization == "spectral",
             "diffaugment": recipe.diffaugment, "ema": recipe.ema_decay, "r1": recipe.r1_weight,
             "r1_every": recipe.r1_every, "d_learning_rate": recipe.d_learning_rate,
-            "g_learning_rate": recipe.g_learning_rate}
+            "g_learning_rate": recipe.g_learning_rate, "mirror": recipe.mirror}
 
 
 def _build_gan(settings, jit_compile):
@@ -773,7 +779,7 @@ def _build_gan(settings, jit_compile):
                                                                       "latent_dim", "width"))
     if settings["model"] == "cgan":
         return _build_conditional_gan(settings, jit_compile)
-    generator = models.dcgan_generator(latent_dim, size, channels, width=width)
+    generator = models.dcgan_generator(latent_dim, size, channels, width=width, mirror=bool(settings["mirror"]))
     rate = settings["learning_rate"]
     d_rate, g_rate = settings["d_learning_rate"] or rate, settings["g_learning_rate"] or rate
     if settings["model"] == "dcgan":

@@ -35,6 +35,7 @@ __all__ = [
     "wgan_critic",
     "conditional_dcgan_generator",
     "conditional_dcgan_discriminator",
+    "MirrorSymmetric",
     "CONDITIONINGS",
     "IMAGE_SIZES",
     "CHANNELS",
@@ -77,13 +78,35 @@ def _check_shape(tensor, expected, block):
     return tensor
 
 
+@keras.saving.register_keras_serializable(package="ganlib")
+class MirrorSymmetric(layers.Layer):
+    """Make images left-right symmetric: keep the left half, put its mirror image on the right.
+
+    A prior about the data, not a habit of the GAN literature: a generator ending in this layer
+    can only draw symmetric images, so it has half as many pixels to get right. Use it only
+    when the training images are symmetric (``ganlib.metrics.mirror_symmetry`` near 1, as the
+    procedural sprites of lesson 03 are); most real Pokemon sprites face sideways and are not,
+    and faces are only roughly symmetric. For an odd width the middle column is kept as is.
+    Input and output: (batch, height, width, channels).
+    """
+
+    def call(self, images):
+        width = images.shape[2]
+        left = images[:, :, : (width + 1) // 2, :]
+        mirrored = keras.ops.flip(images[:, :, : width // 2, :], axis=2)
+        return keras.ops.concatenate([left, mirrored], axis=2)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
 def _stages(image_size):
     """Number of stride-2 stages between 4x4 and image_size: log2(image_size) - 2."""
     return int(math.log2(image_size)) - 2
 
 
 def dcgan_generator(latent_dim: int = 100, image_size: int = 64, channels: int = 3,
-                    width: int = 64, name: str = "generator") -> keras.Model:
+                    width: int = 64, name: str = "generator", mirror: bool = False) -> keras.Model:
     """The DCGAN generator: z ~ N(0, I) of size ``latent_dim`` -> image in [-1, 1].
 
     A dense layer projects z to a 4x4 map of ``width * 2**(stages - 1)`` channels (the
@@ -98,10 +121,14 @@ def dcgan_generator(latent_dim: int = 100, image_size: int = 64, channels: int =
         width: ngf, the channels of the last hidden layer; the paper's 64. Small values
             (16, 32) make CPU runs fast.
         name: the model's name.
+        mirror: end with ``MirrorSymmetric``, so that every image is left-right symmetric
+            (a prior for symmetric data only; see that layer). False: the paper's network.
 
     Returns:
         keras.Model with input (latent_dim,) and output (image_size, image_size, channels).
     """
+    if not isinstance(mirror, bool):
+        raise ValueError(f"mirror={mirror!r} is not allowed; use True or False.")
     latent_dim = check_positive("latent_dim", latent_dim, integer=True)
     image_size = _check_image_size(image_size)
     channels = _check_channels(channels)
@@ -128,6 +155,8 @@ def dcgan_generator(latent_dim: int = 100, image_size: int = 64, channels: int =
                                kernel_initializer=_weight_init(), name="to_image")(x)
     image = layers.Activation("tanh", name="tanh", dtype="float32")(x)
     _check_shape(image, (image_size, image_size, channels), "to_image")
+    if mirror:
+        image = MirrorSymmetric(name="mirror", dtype="float32")(image)
     return keras.Model(z, image, name=name)
 
 

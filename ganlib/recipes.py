@@ -6,7 +6,8 @@ steps cost more gets fewer of them. ``python -m ganlib bench --quality`` runs th
 comparison from the command line. A recipe only says *how* to train; the networks' size
 (``width``), the image size and the batch are the caller's, the same for every recipe.
 
-Each recipe adds one habit of the post-2017 GAN literature to ``dcgan-2015`` or to the recipe above it:
+Each recipe adds one habit of the post-2017 GAN literature (or, for ``dcgan+ema+mirror``, one
+prior about the data) to ``dcgan-2015`` or to the recipe above it:
 
 * ``dcgan-2015``: Radford et al. 2015 as published: batch norm in both networks, the
   cross-entropy loss, Adam(2e-4, beta_1 0.5) for both.
@@ -15,6 +16,12 @@ Each recipe adds one habit of the post-2017 GAN literature to ``dcgan-2015`` or 
   16x16 procedural sprites (width 32, batch 64, seed 0; ``bench --quality`` run 2 in
   benchmarks/README.md): it reached the best C2ST accuracy plain DCGAN had in 480 CPU s
   (0.779, at 240 s) after 60 CPU s, 4.0x less CPU time, with the same recall.
+* ``dcgan+ema+mirror``: ``dcgan+ema`` whose generator ends in ``models.MirrorSymmetric``
+  (it draws the left half and mirrors it): a prior for left-right symmetric images, not a
+  habit of the literature. Measured on the 16x16 procedural sprites, which are symmetric
+  (width 32, batch 64, seed 0, C2ST on 784 held-out vs 784 generated): C2ST accuracy 0.732
+  at 50 CPU s and 0.651 at 120 (``dcgan+ema``: 0.776 at 60, 0.724 at 120 and 240), precision
+  0.51 and 0.71 (0.17, 0.29). Wrong for data that are not symmetric.
 * ``+diffaugment``: ``dcgan-2015`` with differentiable augmentation of everything D sees
   (colour, translation, cutout; Zhao et al. 2020), against a small data set's overfitting D.
 * ``+ema``: ``+diffaugment`` sampling from the averaged G. On the sprites, at budgets of a
@@ -55,6 +62,7 @@ class Recipe:
     r1_every: int = 16                  # lazy R1, Karras et al. 2020
     d_learning_rate: float = DCGAN_LEARNING_RATE    # Radford et al. 2015
     g_learning_rate: float = DCGAN_LEARNING_RATE
+    mirror: bool = False                # G: models.MirrorSymmetric at the end (symmetric data only)
     beta_1: float = DCGAN_BETAS[0]                  # Radford et al. 2015
     beta_2: float = DCGAN_BETAS[1]
 
@@ -64,6 +72,8 @@ RECIPES = {
     for recipe in (
         Recipe("dcgan-2015", "DCGAN as published (Radford et al. 2015)"),
         Recipe("dcgan+ema", "DCGAN + averaged G (Karras et al. 2018)", ema_decay=0.999),
+        Recipe("dcgan+ema+mirror", "DCGAN + averaged G + a mirror-symmetric G (for symmetric images)",
+               ema_decay=0.999, mirror=True),
         Recipe("+diffaugment", "DCGAN + DiffAugment (Zhao et al. 2020)", diffaugment=True),
         Recipe("+ema", "DCGAN + DiffAugment + averaged G (Karras et al. 2018)", diffaugment=True,
                ema_decay=0.999),
@@ -96,7 +106,7 @@ def build_gan(recipe, image_size: int, channels: int, width: int, latent_dim: in
     recipe = get_recipe(recipe)
     seed = check_seed("seed", seed)
     keras.utils.set_random_seed(seed)
-    generator = models.dcgan_generator(latent_dim, image_size, channels, width=width)
+    generator = models.dcgan_generator(latent_dim, image_size, channels, width=width, mirror=recipe.mirror)
     discriminator = models.dcgan_discriminator(image_size, channels, width=width,
                                                normalization=recipe.normalization)
     gan = GAN(generator, discriminator, latent_dim, seed=seed, loss=recipe.loss,

@@ -565,6 +565,27 @@ def test_a_recipe_run_keeps_its_options_and_its_averaged_generator(capsys, image
     assert os.path.getsize(tmp_path / "grid.png") > 0
 
 
+def test_a_mirror_run_samples_symmetric_images_from_its_saved_generator_and_its_checkpoint(capsys, images, tmp_path):
+    out = str(tmp_path / "mirror")
+    assert cli.main(["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out", out,
+                     "--recipe", "dcgan+ema+mirror", "--quiet"]) == 0
+    config = json.loads(open(os.path.join(out, "config.json")).read())
+    assert config["mirror"] is True and config["ema"] == 0.999
+    fails(capsys, ["train", "--out", out, "--resume", "--no-mirror"], "--mirror", "False", "True")
+    import keras
+
+    from ganlib import models
+    saved = keras.models.load_model(os.path.join(out, "generator.keras"), compile=False)  # a registered layer
+    assert any(isinstance(layer, models.MirrorSymmetric) for layer in saved.layers)
+    rebuilt = cli._build_gan(config, jit_compile=False)  # what sample/inpaint/--resume build from config.json
+    assert all(any(isinstance(layer, models.MirrorSymmetric) for layer in network.layers)
+               for network in (rebuilt.generator, rebuilt.ema_generator))
+    for label in ("saved", "checkpoint"):  # from generator.keras, then from the checkpoint alone
+        if label == "checkpoint":
+            os.remove(os.path.join(out, "generator.keras"))
+        assert cli.main(["sample", out, "--n", "1", "--out", str(tmp_path / f"{label}.png")]) == 0
+
+
 # ------------------------------------------- nothing lost, nothing silently wrong (issue 16)
 def test_a_new_run_deletes_no_file_it_did_not_write(capsys, monkeypatch, tmp_path):
     # item 1: a new run used to delete samples/ and checkpoints/ whole, the user's files too,

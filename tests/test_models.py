@@ -119,3 +119,35 @@ def test_bad_width(width):
 def test_bad_critic_normalization():
     with pytest.raises(ValueError, match=r"normalization='batch' is not allowed"):
         models.wgan_critic(normalization="batch")
+
+
+# ------------------------------------------------------- MirrorSymmetric (lesson 03's prior)
+@pytest.mark.parametrize("width", [4, 5])
+def test_mirror_keeps_the_left_half_and_mirrors_it(width):
+    images = np.arange(2 * 3 * width * 2, dtype=np.float32).reshape(2, 3, width, 2)
+    out = keras.ops.convert_to_numpy(models.MirrorSymmetric()(images))
+    half = (width + 1) // 2
+    np.testing.assert_array_equal(out[:, :, :half], images[:, :, :half])   # left half untouched
+    np.testing.assert_array_equal(out, out[:, :, ::-1])                    # symmetric
+    assert out.shape == images.shape
+
+
+def test_mirrored_generator_draws_symmetric_images_and_survives_a_save(tmp_path):
+    keras.utils.set_random_seed(0)
+    generator = models.dcgan_generator(8, 16, 3, width=4, mirror=True)
+    plain = models.dcgan_generator(8, 16, 3, width=4)
+    assert generator.count_params() == plain.count_params()  # a prior, no new weights
+    z = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+    images = keras.ops.convert_to_numpy(generator(z, training=False))
+    assert images.std() > 1e-4  # not a flat image, which would be symmetric anyway
+    np.testing.assert_array_equal(images, images[:, :, ::-1])
+    assert np.abs(images[:, :, :8] - images[:, :, 8:][:, :, ::-1]).max() == 0
+    path = str(tmp_path / "g.keras")
+    generator.save(path)
+    loaded = keras.models.load_model(path, compile=False)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(z, training=False)), images, atol=1e-6)
+
+
+def test_bad_mirror_is_named():
+    with pytest.raises(ValueError, match=r"mirror=.*True or False"):
+        models.dcgan_generator(8, 16, 3, width=4, mirror="yes")

@@ -23,6 +23,10 @@ def test_each_recipe_builds_the_gan_it_describes(name):
     assert float(gan.d_optimizer.learning_rate.numpy()) == pytest.approx(recipe.d_learning_rate)
     assert float(gan.g_optimizer.learning_rate.numpy()) == pytest.approx(recipe.g_learning_rate)
     assert float(gan.g_optimizer.beta_1) == pytest.approx(recipe.beta_1)
+    mirrored = any(isinstance(layer, models.MirrorSymmetric) for layer in gan.generator.layers)
+    assert mirrored == recipe.mirror
+    if recipe.mirror:  # the averaged copy is mirrored too: it is what samples come from
+        assert any(isinstance(layer, models.MirrorSymmetric) for layer in gan.ema_generator.layers)
 
 
 def test_training_stops_at_the_cpu_budget_and_pauses_at_milestones():
