@@ -13,8 +13,8 @@ that x is real (Goodfellow et al. 2014). Real data is labelled 1, generated data
 """
 from __future__ import annotations
 
-import itertools
 import os
+import threading
 
 import keras
 import tensorflow as tf
@@ -900,6 +900,42 @@ class TrainingHistory(dict):
         self.resumed_from_step = resumed_from_step
 
 
+class _StepFeed:
+    """The batches of one iterator of ``dataset``, numbered from ``first``, handed out by step:
+    every iterator of ``from_generator(feed.batches)`` starts at the step training has reached
+    (``step()``), so no batch is lost to an iterator that Keras makes and then drops.
+
+    Keras makes more iterators than it trains from and each reads ahead: under a tf.distribute
+    strategy every ``fit`` call first takes a batch from an iterator it throws away, to build
+    the model (``_maybe_symbolic_build`` in keras/src/backend/tensorflow/trainer.py, Keras 3),
+    and a mid-epoch resume makes two ``fit`` calls. Batches read but not yet trained on are
+    kept for the next iterator; those of steps already trained are dropped.
+    """
+
+    def __init__(self, dataset, first, step):
+        self._iterator = iter(dataset)  # one iterator: a seeded reshuffling pipeline draws one order per pass
+        self._next = first  # the number of the iterator's next batch
+        self._kept = {}  # number -> batch read, not trained yet
+        self._step = step
+        self._lock = threading.Lock()  # tf.data calls generators from its own threads
+
+    def batches(self):
+        number = self._step()
+        while True:
+            with self._lock:
+                step = self._step()
+                for old in [kept for kept in self._kept if kept < step]:
+                    del self._kept[old]
+                if number < step:  # a dropped iterator behind training: it ends
+                    return
+                while self._next <= number:
+                    self._kept[self._next] = next(self._iterator)
+                    self._next += 1
+                batch = self._kept[number]
+            yield batch
+            number += 1
+
+
 def _steps_per_epoch(dataset, steps_per_epoch=None):
     if steps_per_epoch is not None:
         return check_positive("steps_per_epoch", steps_per_epoch, integer=True)
@@ -1045,26 +1081,21 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
     else:
         state.status = "running"
         first_epoch, done_in_epoch = divmod(state.step, steps_per_epoch)
-        resumed_feed = feed.skip(state.step) if state.step else feed
-        if done_in_epoch:
-            # Two fit calls (the rest of the cut epoch, then whole ones) read one stream: each
-            # new iterator of the dataset would draw the next shuffle order, so both read
-            # one Python iterator of it (from_generator hands out the same one each time).
-            # The first call gets exactly the batches left in the cut epoch: fit reads one
-            # element ahead, and that element would be lost to the second call.
-            stream = iter(resumed_feed)
-            rest_of_epoch = tf.data.Dataset.from_generator(
-                lambda: itertools.islice(stream, steps_per_epoch - done_in_epoch),
-                output_signature=feed.element_spec)
-            resumed_feed = tf.data.Dataset.from_generator(lambda: stream, output_signature=feed.element_spec)
+        # Both fit calls (the rest of a cut epoch, then whole epochs) and every iterator Keras
+        # makes of the data read one iterator of the stream, by step (_StepFeed): each new
+        # iterator of the dataset would draw the next shuffle order, and under a tf.distribute
+        # strategy fit drops one after taking a batch (so an uninterrupted run trained from
+        # the second order, a resumed one lost batches).
+        stream = _StepFeed(feed.skip(state.step) if state.step else feed, state.step, lambda: state.step)
+        stepped = tf.data.Dataset.from_generator(stream.batches, output_signature=feed.element_spec)
         try:
             if done_in_epoch:  # finish the epoch the interrupted run was in
-                gan.fit(rest_of_epoch, epochs=first_epoch + 1, initial_epoch=first_epoch,
+                gan.fit(stepped, epochs=first_epoch + 1, initial_epoch=first_epoch,
                         steps_per_epoch=steps_per_epoch - done_in_epoch, callbacks=run_callbacks,
                         verbose=0, shuffle=False, check_data=False)
                 first_epoch += 1
             if state.status == "running" and first_epoch < epochs:
-                gan.fit(resumed_feed, epochs=epochs,
+                gan.fit(stepped, epochs=epochs,
                         initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch,
                         callbacks=run_callbacks, verbose=0, shuffle=False, check_data=False)
         finally:
