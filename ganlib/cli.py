@@ -437,6 +437,21 @@ def _escape_unencodable_output():
                 pass
 
 
+def _warn_if_not_symmetric(images, count=256, enough=0.9):
+    """--mirror makes a generator that can only draw left-right symmetric images: say so when
+    the first ``count`` training images are not symmetric (ganlib.metrics.mirror_symmetry)."""
+    import warnings
+
+    from .metrics import mirror_symmetry
+
+    symmetry = mirror_symmetry(images.numpy(limit=count))
+    if symmetry < enough:
+        warnings.warn(f"--mirror: only {symmetry:.0%} of the pixels of the first {min(count, len(images))} "
+                      f"training images equal their mirror image (symmetric data: {enough:.0%} or more); a "
+                      "mirrored generator cannot draw these images. Leave --mirror out unless they are symmetric.")
+    return symmetry
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     """Warnings on the command line: one line each, without the source line."""
     print(f"warning: {_one_line(message)}", file=sys.stderr)
@@ -653,7 +668,7 @@ def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
             if given["data"] in DATA_SOURCES:
                 raise ValueError(f"--data {given['data']} has no class labels; --model cgan needs a folder "
                                  "of class subfolders, FOLDER/<class>/*.png.")
-            for name in ("recipe", "r1", "r1_every"):
+            for name in ("recipe", "r1", "r1_every", "mirror"):
                 if given.get(name) is not None:
                     raise ValueError(f"--{name.replace('_', '-')} applies to --model dcgan only.")
         if given["model"] in ("dcgan", "cgan"):
@@ -877,6 +892,8 @@ def cmd_train(args) -> int:
 
     ganlib.setup(seed=settings["seed"], verbose=verbose)
     images = _load_images(settings, verbose)
+    if settings.get("mirror") and not args.resume:
+        _warn_if_not_symmetric(images)
     if settings["model"] == "cgan":
         if settings.get("class_names") not in (None, list(images.class_names)):
             raise ValueError(f"--data {settings['data']!r} now has the classes {', '.join(images.class_names)}; "

@@ -571,6 +571,8 @@ def test_a_mirror_run_samples_symmetric_images_from_its_saved_generator_and_its_
                      "--recipe", "dcgan+ema+mirror", "--quiet"]) == 0
     config = json.loads(open(os.path.join(out, "config.json")).read())
     assert config["mirror"] is True and config["ema"] == 0.999
+    warning = capsys.readouterr().err  # the fixture's images are noise, not symmetric: the CLI says so
+    assert "--mirror" in warning and "mirror image" in warning and "90%" in warning
     fails(capsys, ["train", "--out", out, "--resume", "--no-mirror"], "--mirror", "False", "True")
     import keras
 
@@ -584,6 +586,20 @@ def test_a_mirror_run_samples_symmetric_images_from_its_saved_generator_and_its_
         if label == "checkpoint":
             os.remove(os.path.join(out, "generator.keras"))
         assert cli.main(["sample", out, "--n", "1", "--out", str(tmp_path / f"{label}.png")]) == 0
+
+
+def test_mirror_warns_only_for_images_that_are_not_symmetric(capsys, tmp_path):
+    folder = tmp_path / "symmetric"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(8):
+        half = rng.integers(0, 256, (16, 8, 3), dtype=np.uint8)
+        Image.fromarray(np.concatenate([half, half[:, ::-1]], axis=1)).save(folder / f"{index}.png")
+    assert cli.main(["train", "--model", "dcgan", "--data", str(folder), *TINY, "--epochs", "1",
+                     "--out", str(tmp_path / "run"), "--mirror", "--quiet"]) == 0
+    assert "--mirror" not in capsys.readouterr().err
+    fails(capsys, ["train", "--model", "cgan", "--data", str(folder), "--out", str(tmp_path / "c"), "--mirror"],
+          "--mirror", "dcgan")
 
 
 # ------------------------------------------- nothing lost, nothing silently wrong (issue 16)
