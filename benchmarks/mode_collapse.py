@@ -8,8 +8,10 @@ is the nearest centre of at least one HQ sample, and PacGAN's reverse KL compare
 histogram of HQ samples over the modes with the uniform one (Srivastava et al. 2017, VEEGAN,
 Table 1; Lin et al. 2018, PacGAN). Mean +- std over seeds, beside the published rows.
 
-    nice -n 5 .venv/bin/python benchmarks/mode_collapse.py            # every method, 5 seeds
-    .venv/bin/python benchmarks/mode_collapse.py --methods best --seeds 2 --targets ring
+    nice -n 5 .venv/bin/python benchmarks/mode_collapse.py            # the two 2,000-step recipes, 5 seeds
+    .venv/bin/python benchmarks/mode_collapse.py --methods gan-recipe --seeds 2 --targets ring
+    # run 3: the long WGAN-GP recipe, 10,000 steps, about 3 CPU minutes a run
+    nice -n 10 .venv/bin/python benchmarks/mode_collapse.py --methods wgan-gp-long --out benchmarks/results/mode_collapse_run3
 
 Runs one TensorFlow thread (one core) per process. Writes
 ``benchmarks/results/mode_collapse.{txt,json}`` (``--out`` to change the stem).
@@ -47,6 +49,8 @@ RECIPE = dict(hidden_units=128, hidden_layers=3, activation="relu", batch_size=5
 METHODS = {
     "gan-recipe": dict(loss="gan", d_steps=1, **RECIPE),
     "wgan-gp-recipe": dict(loss="wgan-gp", d_steps=5, gp_weight=1.0, **RECIPE),
+    # Run 3: the recipe trained 5x longer with n_critic = 3 (about 3 CPU minutes a run).
+    "wgan-gp-long": dict(loss="wgan-gp", d_steps=3, gp_weight=1.0, **RECIPE),
     "gan-defaults": dict(loss="gan"),
     "wgan-gp-defaults": dict(loss="wgan-gp"),
 }
@@ -55,7 +59,11 @@ LABELS = {
     "wgan-gp-defaults": "ganlib WGAN-GP, train_toy_gan defaults",
     "gan-recipe": "ganlib GAN, toy recipe",
     "wgan-gp-recipe": "ganlib WGAN-GP, toy recipe",
+    "wgan-gp-long": "ganlib WGAN-GP, long toy recipe",
 }
+# Generator steps per run when --steps is not given.
+STEPS = {"wgan-gp-long": 10_000}
+DEFAULT_STEPS = 2000
 
 
 def make_target(name):
@@ -77,10 +85,13 @@ def run_once(method, target_name, seed, steps):
     network = {key: settings.pop(key) for key in ("activation",) if key in settings}
     hidden_units = settings.get("hidden_units") or 128
     hidden_layers = settings.get("hidden_layers", 2)
+    # Networks of different sizes: generator_size / discriminator_size = (units, layers).
+    generator_size = settings.pop("generator_size", (hidden_units, hidden_layers))
+    discriminator_size = settings.pop("discriminator_size", (hidden_units, hidden_layers))
     if network:
-        settings["generator"] = toy.toy_generator(2, 2, hidden_units, hidden_layers, seed=seed, **network)
-        settings["discriminator"] = toy.toy_discriminator(2, hidden_units, hidden_layers, seed=seed + 1000,
-                                                          **network)
+        settings["generator"] = toy.toy_generator(2, 2, *generator_size, seed=seed, **network)
+        settings["discriminator"] = toy.toy_discriminator(2 * settings.get("pack", 1), *discriminator_size,
+                                                          seed=seed + 1000, **network)
     start = time.process_time()
     history = toy.train_toy_gan(target, steps, seed=seed, n_snapshots=1, eval_samples=N_SAMPLES,
                                 record_every=steps, **settings)
@@ -145,13 +156,14 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="+", default=["gan-recipe", "wgan-gp-recipe"], choices=list(METHODS))
     parser.add_argument("--targets", nargs="+", default=["ring", "grid"], choices=["ring", "grid"])
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. N-1 (default 5)")
-    parser.add_argument("--steps", type=int, default=2000, help="generator steps per run")
+    parser.add_argument("--steps", type=int, default=None,
+                        help=f"generator steps per run (default {DEFAULT_STEPS}; wgan-gp-long 10000)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "mode_collapse"),
                         help="path stem of the .txt and .json results ('' to write nothing)")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds={args.seeds} must be >= 1")
-    if args.steps < 1:
+    if args.steps is not None and args.steps < 1:
         parser.error(f"--steps={args.steps} must be >= 1")
 
     import ganlib  # before TensorFlow (oneDNN switch)
@@ -164,7 +176,7 @@ def main(argv=None):
     for seed in range(args.seeds):  # seeds outermost: an interrupted run still covers every row
         for method in args.methods:
             for target in args.targets:
-                row = run_once(method, target, seed, args.steps)
+                row = run_once(method, target, seed, args.steps or STEPS.get(method, DEFAULT_STEPS))
                 rows.append(row)
                 print(f"{method:18s} {target:4s} seed {seed}: {row['modes']}/{row['n_modes']} modes, "
                       f"{row['hq_percent']:.1f}% HQ, reverse KL {row['reverse_kl']:.3f}, "
@@ -177,8 +189,8 @@ def write(args, rows, settings, tf, final):
     """The table so far, printed at the end and written to the .txt/.json after every run."""
     table = summarise(rows, args.methods, args.targets)
     text = (f"Mode collapse, VEEGAN/PacGAN protocol: {N_SAMPLES} samples, HQ = within 3 std of the "
-            f"nearest centre, a mode captured by >= 1 HQ sample; {args.seeds} seeds, {args.steps} "
-            f"generator steps per run, one TensorFlow thread; {len(rows)} runs "
+            f"nearest centre, a mode captured by >= 1 HQ sample; {args.seeds} seeds, "
+            f"{args.steps or 'per-method'} generator steps per run, one TensorFlow thread; {len(rows)} runs "
             f"{'(complete)' if final else '(in progress)'}.\nA perfect sampler scores "
             f"{100 * (1 - math.exp(-4.5)):.1f}% HQ (3 std holds 1 - exp(-4.5) of a 2-D normal).\n"
             f"Settings: {json.dumps(settings)}\n\n{table}\n")
@@ -189,7 +201,8 @@ def write(args, rows, settings, tf, final):
         stem.parent.mkdir(parents=True, exist_ok=True)
         stem.with_suffix(".txt").write_text(text)
         stem.with_suffix(".json").write_text(json.dumps({
-            "protocol": {"samples": N_SAMPLES, "hq_radius_std": 3, "seeds": args.seeds, "steps": args.steps},
+            "protocol": {"samples": N_SAMPLES, "hq_radius_std": 3, "seeds": args.seeds,
+                         "steps": args.steps or {m: STEPS.get(m, DEFAULT_STEPS) for m in args.methods}},
             "settings": settings, "published": PUBLISHED, "runs": rows,
             "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
                         "tensorflow": tf.__version__},
