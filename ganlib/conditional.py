@@ -38,7 +38,7 @@ import tensorflow as tf
 from ._checks import check_choice, check_non_negative, check_positive, check_seed
 from .models import CONDITIONINGS
 from .train import (DISCRIMINATOR_LOSSES, GENERATOR_LOSSES, _AdversarialModel, dcgan_adam,
-                    discriminator_loss, generator_loss, hinge_discriminator_loss)
+                    discriminator_loss, generator_loss, hinge_discriminator_loss, images_to_float)
 
 __all__ = ["ConditionalGAN", "CONDITIONINGS", "check_labels", "cycling_labels", "label_interpolation"]
 
@@ -315,7 +315,7 @@ class ConditionalGAN(_AdversarialModel):
         if not isinstance(data, (tuple, list)) or len(data) < 2 or data[1] is None:
             raise ValueError("ConditionalGAN trains on (images, labels) batches; the data gave images "
                              "alone (use ganlib.data.load_labelled_folder(...).pipeline()).")
-        images, labels = data[0], data[1]
+        images, labels = images_to_float(data[0]), data[1]  # uint8 batches: converted here
         return images, tf.reshape(tf.cast(labels, tf.int32), [-1])
 
     def fit(self, x=None, y=None, *args, check_data: bool = True, **kwargs):

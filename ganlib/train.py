@@ -90,12 +90,38 @@ def _first_batch(data):
     return array[:256], None  # an in-memory array: fit batches it itself
 
 
+def _uint8_table():
+    """float32 [-1, 1] of each uint8 value, ``x / 127.5 - 1`` computed by NumPy
+    (``ganlib.data.from_uint8``), the values a float32 pipeline hands over."""
+    import numpy as np
+
+    return np.arange(256, dtype=np.float32) / np.float32(127.5) - np.float32(1.0)
+
+
+def images_to_float(images):
+    """uint8 pixels [0, 255] -> float32 [-1, 1] (``x / 127.5 - 1``), inside a train step;
+    any other tensor is returned unchanged.
+
+    The values are exactly those of ``ganlib.data.from_uint8`` and of a float32 pipeline, on
+    every device: they are looked up in a table of the 256 values, because a traced
+    ``x / 127.5`` is rewritten as ``x * (1 / 127.5)`` (Grappler and XLA), which rounds 43% of
+    the values one unit in the last place differently. The images stay float32; a network
+    computing in float16 casts its input itself, as it does a float32 batch.
+    """
+    images = tf.convert_to_tensor(images)
+    if images.dtype != tf.uint8:
+        return images
+    return tf.gather(tf.constant(_uint8_table()), tf.cast(images, tf.int32))
+
+
 def check_training_data(data, expected_shape):
     """Raise ValueError unless ``data`` yields batches of examples of ``expected_shape``.
 
     For images (examples of rank 3) the pixel values of the first batch must also be
     finite and within [-1, 1], the range of the generator's tanh output (Radford et al.
-    2015): images in [0, 255] or [0, 1] are the usual mistake. Returns the first batch.
+    2015): images in [0, 255] or [0, 1] are the usual mistake. uint8 batches (pixels in
+    [0, 255], e.g. ``ImageSet.pipeline(dtype='uint8')``) are accepted too: the train step
+    converts them (:func:`images_to_float`). Returns the first batch.
     """
     import numpy as np
 
@@ -115,10 +141,13 @@ def check_training_data(data, expected_shape):
             "build the networks for the data's shape."
         )
     if len(expected_shape) == 3:
+        if batch.dtype == np.uint8:
+            return batch  # pixels in [0, 255]; the train step converts them to [-1, 1]
         if not np.issubdtype(batch.dtype, np.floating):
             raise ValueError(
-                f"the images have dtype {batch.dtype}; expected float32 values in [-1, 1] "
-                "(for uint8 images use x / 127.5 - 1)."
+                f"the images have dtype {batch.dtype}; expected float32 values in [-1, 1] or "
+                "uint8 pixels in [0, 255] (converted in the train step); for other integer "
+                "pixels use x / 127.5 - 1 (0-255) or cast them to uint8."
             )
         finite = batch[np.isfinite(batch)]
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
@@ -486,7 +515,7 @@ class _AdversarialModel(keras.Model):
         # fit() may hand us (x,) or (x, y) from datasets with labels; only x is used.
         if isinstance(data, (tuple, list)):
             data = data[0]
-        return data
+        return images_to_float(data)  # uint8 batches cross to the device as uint8
 
     def _result(self, values):
         for name, value in values.items():
@@ -973,8 +1002,9 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
 
     Args:
         gan: a ``GAN`` / ``WGANGP`` / ``WGAN``; compiled with its defaults if it was not.
-        dataset: a finite ``tf.data.Dataset`` of image batches in [-1, 1] (one pass = one
-            epoch); checked against the networks before training.
+        dataset: a finite ``tf.data.Dataset`` of image batches, float32 in [-1, 1] or uint8
+            in [0, 255] (converted in the train step: ``pipeline(dtype='uint8')`` moves 4x
+            fewer bytes), one pass = one epoch; checked against the networks before training.
         epochs: total epochs of the run (also when resuming).
         out_dir: the run folder, e.g. ``notebooks/runs/02_dcgan``.
         checkpoint_every: steps between checkpoints (None: only at the end). A checkpoint

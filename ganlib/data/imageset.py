@@ -216,7 +216,7 @@ class ImageSet:
         return dataset.map(self._to_float, num_parallel_calls=tf.data.AUTOTUNE)
 
     def pipeline(self, batch_size=128, shuffle=True, seed=None, drop_remainder=True, augment=None,
-                 cache="auto", repeat=False):
+                 cache="auto", repeat=False, dtype="float32", _shuffle_buffer=None):
         """Batches for ``fit``: shuffled every epoch, batched, optionally augmented, prefetched.
 
         In-memory sets shuffle the images (arguments as in :func:`training_pipeline`).
@@ -230,9 +230,29 @@ class ImageSet:
         (``len(images) // batch_size`` batches), so ``fit`` shows an ETA and ``fit_gan``
         never reads the files to count them. A file found unreadable while training is
         reported (``skipped``) and its place in the batch taken by another image of the batch.
+
+        ``dtype='uint8'`` yields the batches as uint8 pixels in [0, 255] instead of float32 in
+        [-1, 1]: a quarter of the bytes to gather and move, converted in the train step
+        (``GAN``, ``WGANGP``, ``ConditionalGAN``; exactly the float32 values). Same images in
+        the same order as float32 (the same seeded shuffle, of image numbers, with per-batch
+        gathers; in-memory sets too); ``augment`` needs float32 batches.
         """
         import tensorflow as tf
 
+        dtype = _check_dtype(dtype)
+        if dtype == "uint8":
+            if augment is not None:
+                raise ValueError(f"augment={augment!r} needs float32 batches; with dtype='uint8' the "
+                                 "batches are pixels in [0, 255]: use dtype='float32' to augment, or "
+                                 "augment inside the GAN (e.g. GAN(augment=...)).")
+            if cache not in ("auto", True, False) and not isinstance(cache, (str, os.PathLike)):
+                raise ValueError(f"cache={cache!r} is not allowed; use 'auto', True, False or a file name.")
+            if self._pixels is not None:  # the same order as the float32 path's shuffle of images
+                count = len(self)
+                batch_size = _check_batch_size(batch_size, count, drop_remainder)
+                buffer = _shuffle_buffer or min(count, 10_000)
+                return _index_batches(count, batch_size, self._pixels.__getitem__, self.shape, shuffle, seed,
+                                      drop_remainder, repeat, buffer)
         if self._pixels is not None:
             if cache == "auto":
                 cache = False  # already in memory: converting to float on the fly costs nothing
@@ -247,6 +267,10 @@ class ImageSet:
         batch_size = _check_batch_size(batch_size, len(self), drop_remainder)
         store = self.decoded_store(cache)
         shape = self.shape
+
+        if dtype == "uint8":
+            return _index_batches(count, batch_size, store.gather, shape, shuffle, seed, drop_remainder,
+                                  repeat, count)
 
         def load(indices):
             pixels = tf.numpy_function(store.gather, [indices], tf.uint8, stateful=False)
@@ -647,6 +671,40 @@ def image_folder(path, image_size, channels=3, crop="square", resample="bicubic"
     return dataset
 
 
+PIPELINE_DTYPES = ("float32", "uint8")
+
+
+def _check_dtype(dtype):
+    """'float32' or 'uint8' (also given as a NumPy or TensorFlow dtype)."""
+    name = np.dtype(dtype).name if isinstance(dtype, type) and issubclass(dtype, np.generic) else \
+        getattr(dtype, "name", dtype)
+    if not isinstance(name, str) or name not in PIPELINE_DTYPES:
+        raise ValueError(f"dtype={dtype!r} is not allowed; use 'float32' (images in [-1, 1]) or 'uint8' "
+                         "(pixels in [0, 255], converted in the train step).")
+    return name
+
+
+def _index_batches(count, batch_size, gather, shape, shuffle, seed, drop_remainder, repeat, buffer):
+    """uint8 batches: the image numbers shuffled (seeded, anew each pass) and batched in
+    ``tf.data``, then one NumPy gather ``gather(indices)`` per batch. The shuffle draws the
+    same order as the float32 pipelines' (a shuffle's draws do not depend on what it shuffles)."""
+    import tensorflow as tf
+
+    def load(indices):
+        pixels = tf.numpy_function(gather, [indices], tf.uint8, stateful=False)
+        pixels.set_shape((batch_size if drop_remainder else None, *shape))
+        return pixels
+
+    indices = tf.data.Dataset.range(count)
+    if shuffle:
+        indices = indices.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        indices = indices.repeat()
+    batches = indices.batch(batch_size, drop_remainder=drop_remainder)
+    batches = batches.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
 def _check_batch_size(batch_size, count, drop_remainder):
     batch_size = check_positive("batch_size", batch_size, integer=True)
     if count is not None and count >= 0 and drop_remainder and count < batch_size:
@@ -659,7 +717,8 @@ def _check_batch_size(batch_size, count, drop_remainder):
 
 
 def training_pipeline(images, batch_size=128, shuffle=True, seed=None, drop_remainder=True,
-                      augment=None, cache="auto", shuffle_buffer=None, repeat=False, _count=None):
+                      augment=None, cache="auto", shuffle_buffer=None, repeat=False, dtype="float32",
+                      _count=None):
     """Turn single images into the batches ``fit`` trains on: cache, shuffle, batch, prefetch.
 
     Args:
@@ -677,20 +736,39 @@ def training_pipeline(images, batch_size=128, shuffle=True, seed=None, drop_rema
             as float32), True (memory), False, or a file name (cache on disk).
         shuffle_buffer: size of the shuffle buffer; default the whole set up to 10,000.
         repeat: repeat forever (then give ``steps_per_epoch`` to ``fit``).
+        dtype: 'float32' (default: images in [-1, 1]) or 'uint8': pixels in [0, 255] that the
+            train step converts (a quarter of the bytes; see ``ImageSet.pipeline``). 'uint8'
+            needs uint8 images: an :class:`ImageSet`, :func:`image_folder`'s data set, or a
+            data set or array of uint8 pixels.
 
     Returns:
-        A ``tf.data.Dataset`` of float32 batches (batch, H, W, C), prefetched.
+        A ``tf.data.Dataset`` of float32 (or uint8) batches (batch, H, W, C), prefetched.
     """
     import tensorflow as tf
 
+    dtype = _check_dtype(dtype)
     if isinstance(getattr(images, "report", None), ImageSet) and images is not None and \
-            getattr(images.report, "_files", None) is not None:
+            (getattr(images.report, "_files", None) is not None or dtype == "uint8"):
         images = images.report  # image_folder's streamed data set: batches through its decoded store
     if isinstance(images, ImageSet):
         return images.pipeline(batch_size=batch_size, shuffle=shuffle, seed=seed,
                                drop_remainder=drop_remainder, augment=augment, cache=cache,
-                               repeat=repeat)
-    if isinstance(images, np.ndarray):
+                               repeat=repeat, dtype=dtype, _shuffle_buffer=shuffle_buffer)
+    if dtype == "uint8":
+        given = getattr(images, "dtype", None) if isinstance(images, np.ndarray) else \
+            getattr(getattr(images, "element_spec", None), "dtype", None)
+        if getattr(given, "name", str(given)) != "uint8":
+            raise ValueError(f"dtype='uint8' needs uint8 pixels; images has dtype {getattr(given, 'name', given)}. "
+                             "Use dtype='float32' for float images.")
+        if augment is not None:
+            raise ValueError(f"augment={augment!r} needs float32 batches; use dtype='float32' to augment.")
+    if isinstance(images, np.ndarray) and dtype == "uint8":
+        if images.ndim != 4 or images.shape[-1] not in (1, 3, 4) or images.shape[0] == 0:
+            raise ValueError(f"images has shape {images.shape}; expected (n, H, W, C) with n >= 1 "
+                             "and C in (1, 3, 4).")
+        _count = images.shape[0]
+        images = tf.data.Dataset.from_tensor_slices(images)
+    elif isinstance(images, np.ndarray):
         if images.ndim != 4 or images.shape[-1] not in (1, 3, 4) or images.shape[0] == 0:
             raise ValueError(f"images has shape {images.shape}; expected (n, H, W, C) with n >= 1 "
                              "and C in (1, 3, 4).")
@@ -713,7 +791,7 @@ def training_pipeline(images, batch_size=128, shuffle=True, seed=None, drop_rema
         cardinality = int(images.cardinality())
         _count = cardinality if cardinality >= 0 else None
     batch_size = _check_batch_size(batch_size, _count, drop_remainder)
-    if spec.dtype != tf.float32:
+    if spec.dtype != tf.float32 and dtype == "float32":
         images = images.map(lambda x: tf.cast(x, tf.float32))
 
     if cache == "auto":
