@@ -230,6 +230,17 @@ def test_data_benchmark_prints_each_row_and_the_limit(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| pipeline | epoch | images/s (wall) | x NumPy uint8 limit" in out
     assert json.loads((tmp_path / "data.json").read_text())["settings"]["count"] == 48
+    # uint8 batches (dtype='uint8'): per epoch as the other rows, and as one stream as fit_gan reads
+    uint8_rows = [row for row in rows if "uint8 batches" in row["row"] and not row["row"].startswith("limit")]
+    assert {row["row"] for row in uint8_rows} == {
+        "memory, uint8 batches (dtype='uint8'), new iterator per epoch",
+        "memory, uint8 batches, one stream as fit_gan reads",
+        "disk, next run, uint8 batches, one stream", "in memory from the start, uint8 batches, one stream"}
+    assert all(row["images"] == 48 and row["of_limit"] > 0 for row in uint8_rows)
+    assert {row["epoch"] for row in uint8_rows} == {"epoch 1", "epochs 2+", "epochs 1+"}
+    assert len([row for row in uint8_rows if row["row"].startswith("in memory")]) == 11
+    assert len([row for row in rows if row["row"] == "limit: NumPy gather of uint8 batches"]) == 4 * 5  # before each uint8 row
+    assert "load average" in out
 
 
 @pytest.mark.parametrize("argv, words", [

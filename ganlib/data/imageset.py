@@ -686,8 +686,10 @@ def _check_dtype(dtype):
 
 def _index_batches(count, batch_size, gather, shape, shuffle, seed, drop_remainder, repeat, buffer):
     """uint8 batches: the image numbers shuffled (seeded, anew each pass) and batched in
-    ``tf.data``, then one NumPy gather ``gather(indices)`` per batch. The shuffle draws the
-    same order as the float32 pipelines' (a shuffle's draws do not depend on what it shuffles)."""
+    ``tf.data``, then one NumPy gather ``gather(indices)`` per batch (the operation of the
+    benchmark's NumPy limit; ``tf.gather`` on a tensor of the pixels measured no faster). The
+    shuffle draws the same order as the float32 pipelines' (its draws do not depend on what it
+    shuffles)."""
     import tensorflow as tf
 
     def load(indices):
