@@ -192,3 +192,32 @@ def test_uint8_run_resumed_mid_epoch_gives_the_uninterrupted_float32_runs_losses
     assert resumed.resumed_from_step == 3 and resumed["step"] == straight["step"] == list(range(1, 9))
     for name in ("d_loss", "g_loss", "d_real", "d_fake"):
         np.testing.assert_allclose(resumed[name], straight[name], rtol=1e-6, atol=0, err_msg=name)
+
+
+def test_cli_train_reads_uint8_batches_with_the_float32_runs_losses(tmp_path, deterministic, monkeypatch):
+    import json
+
+    from ganlib import cli
+    from ganlib.data.imageset import ImageSet
+
+    folder = _pngs(tmp_path / "set", count=16)
+    pipeline, asked = ImageSet.pipeline, []
+
+    def spy(self, *args, **kwargs):
+        asked.append(kwargs.get("dtype", "float32"))
+        return pipeline(self, *args, **kwargs)
+
+    def float32(self, *args, **kwargs):
+        return pipeline(self, *args, **{**kwargs, "dtype": "float32"})
+
+    common = ["train", "--model", "dcgan", "--data", str(folder), "--epochs", "1", "--image-size", "16",
+              "--width", "4", "--latent-dim", "8", "--batch-size", "4", "--samples", "4", "--quiet"]
+    monkeypatch.setattr(ImageSet, "pipeline", spy)
+    assert cli.main(common + ["--out", str(tmp_path / "uint8")]) == 0
+    assert asked == ["uint8"]
+    monkeypatch.setattr(ImageSet, "pipeline", float32)
+    assert cli.main(common + ["--out", str(tmp_path / "float32")]) == 0
+    pixels, floats = (json.loads((tmp_path / name / "history.json").read_text()) for name in ("uint8", "float32"))
+    assert len(pixels["d_loss"]) == 4
+    for name in ("d_loss", "g_loss"):
+        np.testing.assert_allclose(pixels[name], floats[name], rtol=1e-6, atol=0, err_msg=name)
