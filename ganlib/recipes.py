@@ -19,9 +19,10 @@ prior about the data) to ``dcgan-2015`` or to the recipe above it:
 * ``dcgan+ema+mirror``: ``dcgan+ema`` whose generator ends in ``models.MirrorSymmetric``
   (it draws the left half and mirrors it): a prior for left-right symmetric images, not a
   habit of the literature. Measured on the 16x16 procedural sprites, which are symmetric
-  (width 32, batch 64, seed 0, C2ST on 784 held-out vs 784 generated): C2ST accuracy 0.732
-  at 50 CPU s and 0.651 at 120 (``dcgan+ema``: 0.776 at 60, 0.724 at 120 and 240), precision
-  0.51 and 0.71 (0.17, 0.29). Wrong for data that are not symmetric.
+  (``bench --quality`` run 3 in benchmarks/README.md: width 32, batch 64, seed 0): it reached
+  plain DCGAN's best C2ST of 480 CPU s (0.790, at 240 s) by 60 CPU s, 4.0x less CPU time, and
+  0.619 at 480 s (DCGAN 0.843), precision 0.75 against 0.37. Wrong for data that are not
+  symmetric.
 * ``+diffaugment``: ``dcgan-2015`` with differentiable augmentation of everything D sees
   (colour, translation, cutout; Zhao et al. 2020), against a small data set's overfitting D.
 * ``+ema``: ``+diffaugment`` sampling from the averaged G. On the sprites, at budgets of a
