@@ -237,8 +237,6 @@ class ImageSet:
         the same order as float32 (the same seeded shuffle, of image numbers, with per-batch
         gathers; in-memory sets too); ``augment`` needs float32 batches.
         """
-        import tensorflow as tf
-
         dtype = _check_dtype(dtype)
         if dtype == "uint8":
             if augment is not None:
@@ -268,25 +266,8 @@ class ImageSet:
         store = self.decoded_store(cache)
         shape = self.shape
 
-        if dtype == "uint8":
-            return _index_batches(count, batch_size, store.gather, shape, shuffle, seed, drop_remainder,
-                                  repeat, count)
-
-        def load(indices):
-            pixels = tf.numpy_function(store.gather, [indices], tf.uint8, stateful=False)
-            pixels.set_shape((batch_size if drop_remainder else None, *shape))
-            return tf.cast(pixels, tf.float32) / 127.5 - 1.0  # exactly as from_uint8
-
-        indices = tf.data.Dataset.range(count)
-        if shuffle:
-            indices = indices.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-        if repeat:
-            indices = indices.repeat()
-        batches = indices.batch(batch_size, drop_remainder=drop_remainder)
-        batches = batches.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        if augment is not None:
-            batches = batches.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-        return batches.prefetch(tf.data.AUTOTUNE)
+        return _index_batches(count, batch_size, store.gather, shape, shuffle, seed, drop_remainder, repeat,
+                              count, dtype=dtype, augment=augment)
 
     def decoded_store(self, cache="auto") -> "DecodedStore":
         """The store of decoded uint8 pixels behind ``pipeline`` for a streamed set (one per
@@ -684,18 +665,20 @@ def _check_dtype(dtype):
     return name
 
 
-def _index_batches(count, batch_size, gather, shape, shuffle, seed, drop_remainder, repeat, buffer):
-    """uint8 batches: the image numbers shuffled (seeded, anew each pass) and batched in
-    ``tf.data``, then one NumPy gather ``gather(indices)`` per batch (the operation of the
+def _index_batches(count, batch_size, gather, shape, shuffle, seed, drop_remainder, repeat, buffer,
+                   dtype="uint8", augment=None):
+    """Batches of a uint8 store: the image numbers shuffled (seeded, anew each pass) and batched
+    in ``tf.data``, then one NumPy gather ``gather(indices)`` per batch (the operation of the
     benchmark's NumPy limit; ``tf.gather`` on a tensor of the pixels measured no faster). The
     shuffle draws the same order as the float32 pipelines' (its draws do not depend on what it
-    shuffles)."""
+    shuffles). ``dtype='float32'`` converts each batch to [-1, 1] exactly as ``from_uint8``,
+    then applies ``augment``."""
     import tensorflow as tf
 
     def load(indices):
         pixels = tf.numpy_function(gather, [indices], tf.uint8, stateful=False)
         pixels.set_shape((batch_size if drop_remainder else None, *shape))
-        return pixels
+        return pixels if dtype == "uint8" else tf.cast(pixels, tf.float32) / 127.5 - 1.0
 
     indices = tf.data.Dataset.range(count)
     if shuffle:
@@ -704,6 +687,8 @@ def _index_batches(count, batch_size, gather, shape, shuffle, seed, drop_remaind
         indices = indices.repeat()
     batches = indices.batch(batch_size, drop_remainder=drop_remainder)
     batches = batches.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if augment is not None:
+        batches = batches.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
