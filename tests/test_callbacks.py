@@ -16,6 +16,7 @@ from PIL import Image
 from ganlib import callbacks, models
 from ganlib.runfolder import DamagedCheckpointError, DamagedCheckpointWarning
 from ganlib.train import GAN, fit_gan
+from train_support import KillAt
 
 LATENT_DIM = 8
 
@@ -510,20 +511,6 @@ def shuffled_dataset():
     """A fresh pipeline that reshuffles every epoch, as a new process builds it on resume."""
     images = np.random.default_rng(0).uniform(-1, 1, (24, 16, 16, 1)).astype(np.float32)
     return tf.data.Dataset.from_tensor_slices(images).shuffle(24, seed=1).batch(8)
-
-
-class KillAt(keras.callbacks.Callback):
-    """Stops the process at a step, as kill -9 would, after the checkpoints of that step."""
-
-    def __init__(self, step):
-        super().__init__()
-        self.step = step
-        self.seen = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.seen += 1
-        if self.seen == self.step:
-            raise KeyboardInterrupt
 
 
 def test_resume_mid_epoch_reproduces_the_uninterrupted_run(tmp_path):

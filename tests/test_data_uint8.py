@@ -12,6 +12,7 @@ from ganlib import models
 from ganlib.conditional import ConditionalGAN
 from ganlib.data.labelled import LabelledImages
 from ganlib.train import GAN, WGANGP, check_training_data, fit_gan, images_to_float
+from train_support import KillAt
 
 
 def _pngs(folder, count=24, size=16, seed=0):
@@ -168,25 +169,13 @@ def test_conditional_gan_on_uint8_batches_gives_the_float32_losses(deterministic
 
 
 def test_uint8_run_resumed_mid_epoch_gives_the_uninterrupted_float32_runs_losses(tmp_path, deterministic):
-    import keras
-
-    class StopAt(keras.callbacks.Callback):
-        def __init__(self, step):
-            super().__init__()
-            self.step, self.seen = step, 0
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.seen += 1
-            if self.seen == self.step:
-                raise KeyboardInterrupt
-
     images = gd.load_folder(_pngs(tmp_path / "set", count=16), 16, in_memory=False, verbose=False)
     settings = dict(checkpoint_every=3, n_samples=4, save_models=False, verbose=0)
     straight = fit_gan(_small_gan("dcgan"), images.pipeline(batch_size=4, seed=5), 2, tmp_path / "float32",
                        **settings)
     with pytest.raises(KeyboardInterrupt):
         fit_gan(_small_gan("dcgan"), images.pipeline(batch_size=4, seed=5, dtype="uint8"), 2, tmp_path / "uint8",
-                callbacks=[StopAt(5)], **settings)
+                callbacks=[KillAt(5)], **settings)
     resumed = fit_gan(_small_gan("dcgan"), images.pipeline(batch_size=4, seed=5, dtype="uint8"), 2,
                       tmp_path / "uint8", **settings)
     assert resumed.resumed_from_step == 3 and resumed["step"] == straight["step"] == list(range(1, 9))

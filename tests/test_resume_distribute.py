@@ -157,19 +157,8 @@ def test_step_feed_gives_a_new_iterator_the_batches_from_the_step_reached():
 
 def test_resumed_mid_epoch_reproduces_the_uninterrupted_run_on_one_device(monkeypatch, deterministic, images,
                                                                            tmp_path):
-    import keras
-
     from ganlib import cli, train
-
-    class KillAt(keras.callbacks.Callback):
-        def __init__(self, step):
-            super().__init__()
-            self.step, self.seen = step, 0
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.seen += 1
-            if self.seen == self.step:
-                raise KeyboardInterrupt
+    from train_support import KillAt
 
     common = ["--image-size", "16", "--width", "4", "--latent-dim", "8", "--batch-size", "4", "--samples", "4",
               "--checkpoint-every", "3", "--quiet"]
