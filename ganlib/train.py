@@ -720,8 +720,18 @@ def random_interpolates(real, fake, seed=None):
     return alpha * real + (1.0 - alpha) * fake, alpha
 
 
-def gradient_penalty(critic, real, fake, epsilon: float = 1e-12, seed=None):
+#: The gradient penalties ``gradient_penalty`` and ``WGANGP`` take.
+PENALTIES = ("two-sided", "one-sided")
+
+
+def gradient_penalty(critic, real, fake, epsilon: float = 1e-12, seed=None, one_sided: bool = False):
     """Gulrajani et al. 2017, Algorithm 1: the mean of ``(||grad_x f(x_hat)||_2 - 1)^2``.
+
+    ``one_sided=True``: the mean of ``max(0, ||grad_x f(x_hat)||_2 - 1)^2`` instead, the
+    Lipschitz penalty of Petzka et al. 2018 ("On the regularization of Wasserstein GANs",
+    WGAN-LP): it penalises only slopes steeper than 1, as the 1-Lipschitz constraint asks,
+    and, unlike the two-sided penalty, puts no barrier at gradient norm 0 (in 1-D the
+    two-sided one has minima at slope +1 and -1 and a critic must pay lambda to reverse).
 
     ``x_hat`` comes from ``random_interpolates`` (alpha ~ U[0, 1] per example). The norm
     is taken per example over all its pixels and channels. ``epsilon`` sits inside the
@@ -741,7 +751,8 @@ def gradient_penalty(critic, real, fake, epsilon: float = 1e-12, seed=None):
     gradients = tape.gradient(scores, interpolated)
     axes = tf.range(1, tf.rank(gradients))
     norm = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=axes) + epsilon)
-    return tf.reduce_mean(tf.square(norm - 1.0))
+    excess = tf.nn.relu(norm - 1.0) if one_sided else norm - 1.0
+    return tf.reduce_mean(tf.square(excess))
 
 
 def _batch_norm_layers(model):
@@ -874,6 +885,9 @@ class WGANGP(_WassersteinModel):
         n_critic: critic updates per generator update (Gulrajani et al. 2017: 5).
         gp_weight: lambda, the penalty's weight (Gulrajani et al. 2017: 10; their
             toy 8-Gaussians code used 0.1).
+        penalty: 'two-sided' (default), ``(||grad f|| - 1)^2`` of Gulrajani et al. 2017; or
+            'one-sided', ``max(0, ||grad f|| - 1)^2``, the Lipschitz penalty of Petzka et al.
+            2018 (WGAN-LP), which only penalises norms above 1 (see ``gradient_penalty``).
         seed: seed of the noise and of alpha.
         ema_decay: as for ``GAN``.
 
@@ -884,7 +898,8 @@ class WGANGP(_WassersteinModel):
     base_metric_names = ("d_loss", "g_loss", "gp", "wasserstein")
 
     def __init__(self, generator, critic, latent_dim, n_critic: int = 5, gp_weight: float = 10.0,
-                 seed=None, **kwargs):
+                 seed=None, penalty: str = "two-sided", **kwargs):
+        penalty = check_choice("penalty", penalty, PENALTIES)
         batch_norms = _batch_norm_layers(critic)
         if batch_norms:
             raise ValueError(
@@ -895,6 +910,7 @@ class WGANGP(_WassersteinModel):
             )
         super().__init__(generator, critic, latent_dim, n_critic=n_critic, seed=seed, **kwargs)
         self.gp_weight = check_non_negative("gp_weight", gp_weight)
+        self.penalty = penalty
 
     def compile(self, d_optimizer=None, g_optimizer=None, jit_compile="auto", **kwargs):
         """Defaults: Adam(1e-4, beta_1=0, beta_2=0.9) (Gulrajani et al. 2017, Algorithm 1).
@@ -910,7 +926,8 @@ class WGANGP(_WassersteinModel):
         wasserstein = tf.reduce_mean(self.critic(real, training=True)) - tf.reduce_mean(
             self.critic(fake, training=True)
         )
-        gp = gradient_penalty(self.critic, real, fake, seed=self.seed_generator)
+        gp = gradient_penalty(self.critic, real, fake, seed=self.seed_generator,
+                              one_sided=self.penalty == "one-sided")
         return -wasserstein + self.gp_weight * gp, {"gp": gp, "wasserstein": wasserstein}
 
 

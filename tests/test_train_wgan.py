@@ -277,3 +277,38 @@ def test_negative_epsilon_is_refused():
     with pytest.raises(ValueError, match=r"epsilon=-1e-12 must be a finite number >= 0"):
         gradient_penalty(linear_critic([1.0], (1,)), np.ones((2, 1), "float32"),
                          np.zeros((2, 1), "float32"), epsilon=-1e-12)
+
+
+# ---------------------------------------------------------------- the one-sided penalty (issue 13)
+
+@pytest.mark.parametrize("weights, two_sided, one_sided", [
+    ([3.0, 4.0, 0.0, 0.0], 16.0, 16.0),   # ||w|| = 5: (5 - 1)^2 both ways
+    ([0.3, 0.4, 0.0, 0.0], 0.25, 0.0),    # ||w|| = 0.5: below 1, the one-sided penalty is 0
+    ([0.0, 0.0, 0.0, 0.0], 1.0, 0.0),     # slope 0: no barrier for the one-sided penalty
+])
+def test_one_sided_penalty_of_a_linear_critic(weights, two_sided, one_sided):
+    critic = linear_critic(weights, (2, 2, 1))
+    rng = np.random.default_rng(4)
+    real = rng.normal(size=(6, 2, 2, 1)).astype("float32")
+    fake = rng.normal(size=(6, 2, 2, 1)).astype("float32")
+    assert float(gradient_penalty(critic, real, fake)) == pytest.approx(two_sided, abs=1e-5)
+    assert float(gradient_penalty(critic, real, fake, one_sided=True)) == pytest.approx(one_sided, abs=1e-5)
+
+
+@pytest.mark.parametrize("penalty, weights, expected", [
+    ("one-sided", [3.0, 4.0], 16.0), ("one-sided", [0.3, 0.4], 0.0), ("two-sided", [0.3, 0.4], 0.25)])
+def test_wgangp_penalty_option_reaches_the_critic_loss(penalty, weights, expected):
+    model = WGANGP(mlp(LATENT_DIM, 2), linear_critic(weights, (2,)), LATENT_DIM, gp_weight=10.0,
+                   penalty=penalty)
+    real = np.random.default_rng(2).normal(size=(8, 2)).astype("float32")
+    fake = np.random.default_rng(3).normal(size=(8, 2)).astype("float32")
+    loss, parts = model.critic_loss(real, fake)
+    gap = float(np.mean(real @ np.array(weights)) - np.mean(fake @ np.array(weights)))
+    assert float(parts["gp"]) == pytest.approx(expected, abs=1e-5)
+    assert float(loss) == pytest.approx(-gap + 10.0 * expected, abs=1e-4)
+
+
+def test_wgangp_penalty_default_and_bad_value():
+    assert WGANGP(mlp(LATENT_DIM, 2), mlp(2, 1), LATENT_DIM).penalty == "two-sided"
+    with pytest.raises(ValueError, match=r"penalty='both'.*'two-sided'.*'one-sided'"):
+        WGANGP(mlp(LATENT_DIM, 2), mlp(2, 1), LATENT_DIM, penalty="both")
