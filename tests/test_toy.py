@@ -415,3 +415,15 @@ def test_pack_1_is_the_plain_gan():
 def test_train_toy_gan_rejects_bad_packing(arguments, message):
     with pytest.raises(ValueError, match=message):
         toy.train_toy_gan(toy.ring_of_gaussians(), 10, **arguments)
+
+
+# ------------------------------------------------------------ WGAN-GP penalty option (issue 13)
+def test_train_toy_gan_penalty_option():
+    target = toy.gaussian_1d(4.0, 0.5)
+    default = toy.train_toy_gan(target, 2, loss="wgan-gp", n_snapshots=1, eval_samples=100)
+    assert default["model"].penalty == "two-sided"  # defaults unchanged: no tried setting converged on every seed
+    one_sided = toy.train_toy_gan(target, 2, loss="wgan-gp", penalty="one-sided", n_snapshots=1,
+                                  eval_samples=100)
+    assert one_sided["model"].penalty == "one-sided"
+    with pytest.raises(ValueError, match=r"penalty='lp'.*'two-sided'.*'one-sided'"):
+        toy.train_toy_gan(target, 2, loss="wgan-gp", penalty="lp")
