@@ -133,12 +133,9 @@ TWO_REPLICAS = textwrap.dedent(r'''
 
 @pytest.fixture(scope="module")
 def two_replicas(tmp_path_factory):
-    from PIL import Image
+    from train_support import noise_pngs
 
-    folder = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for index in range(8):
-        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+    folder = noise_pngs(tmp_path_factory.mktemp("images"), count=8)
     out = tmp_path_factory.mktemp("run")
     script = tmp_path_factory.mktemp("script") / "two_replicas.py"
     script.write_text(TWO_REPLICAS)

@@ -28,7 +28,8 @@ import textwrap
 
 import numpy as np
 import pytest
-from PIL import Image
+
+from train_support import noise_pngs
 
 SCRIPT = textwrap.dedent(r'''
     import json, os, sys
@@ -37,8 +38,9 @@ SCRIPT = textwrap.dedent(r'''
     tf = ganlib._import_tensorflow()
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    import keras
     from ganlib import cli, train
+    sys.path.insert(0, sys.argv[3])  # the tests folder
+    from train_support import KillAt
 
     setup = ganlib.setup  # cli calls setup(seed=...): with op determinism, the losses repeat exactly
     ganlib.setup = lambda *args, **kwargs: setup(*args, **{**kwargs, "deterministic": True})
@@ -47,16 +49,6 @@ SCRIPT = textwrap.dedent(r'''
     common = ["--image-size", "16", "--width", "4", "--latent-dim", "8", "--batch-size", "2",
               "--samples", "4", "--checkpoint-every", "3", "--distribute", "--quiet"]
     new = ["train", "--model", "dcgan", "--data", data, "--epochs", "2", *common]
-
-    class KillAt(keras.callbacks.Callback):
-        """Stops at a step, as kill -9 would, after that step's checkpoint (if any)."""
-        def __init__(self, step):
-            super().__init__()
-            self.step, self.seen = step, 0
-        def on_train_batch_end(self, batch, logs=None):
-            self.seen += 1
-            if self.seen == self.step:
-                raise KeyboardInterrupt
 
     results = {"replicas": cli._strategy(True).num_replicas_in_sync}
     results["straight_code"] = cli.main(new + ["--out", os.path.join(root, "straight")])
@@ -78,15 +70,12 @@ SCRIPT = textwrap.dedent(r'''
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for index in range(16):
-        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / f"{index:02d}.png")
+def runs(tmp_path_factory, images):
     root = tmp_path_factory.mktemp("runs")
     script = root / "resume_distribute.py"
     script.write_text(SCRIPT)
-    process = subprocess.run([sys.executable, str(script), str(folder), str(root)], capture_output=True,
+    tests = os.path.dirname(os.path.abspath(__file__))
+    process = subprocess.run([sys.executable, str(script), images, str(root), tests], capture_output=True,
                              text=True, timeout=600, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     lines = [line for line in process.stdout.splitlines() if line.startswith("RESULTS")]
     assert process.returncode == 0 and lines, process.stderr[-3000:]
@@ -108,11 +97,7 @@ def assert_same_training(straight, resumed, folders):
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("images16")
-    rng = np.random.default_rng(0)
-    for index in range(16):
-        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(folder / f"{index:02d}.png")
-    return str(folder)
+    return noise_pngs(tmp_path_factory.mktemp("images16"), count=16)
 
 
 @pytest.fixture
