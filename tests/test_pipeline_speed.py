@@ -254,3 +254,70 @@ def test_bench_data_arguments_are_checked(argv, words, capsys):
     assert cli.main(argv) != 0
     err = capsys.readouterr().err
     assert all(word in err for word in words), err
+
+
+def test_memory_store_is_gathered_through_shared_memory_and_resolve_stops_once_complete(tmp_path):
+    """The pipeline is made before any file is decoded: its tf.gather must see the pixels the
+    store decodes later (shared memory, not a copy), and once every file is decoded the Python
+    call per batch (resolve) is skipped."""
+    folder = _numbered_jpegs(tmp_path / "faces", 24)
+    images, counter = _streamed(folder)
+    store = images.decoded_store(True)
+    assert store.tensor() is not None and int(store.ready_flag()[0]) == 0
+    calls = []
+    resolve = store.resolve
+    store.resolve = lambda indices: calls.append(len(indices)) or resolve(indices)
+    batches = images.pipeline(batch_size=4, seed=0, cache=True, dtype="uint8")
+    epochs = []
+    for _ in range(3):
+        epochs.append(np.concatenate([b[:, 0, 0, 0] for b in batches.as_numpy_iterator()]).astype(int))
+        if len(epochs) == 1:
+            assert calls == [4] * 6 and store.complete and int(store.ready_flag()[0]) == 1
+    assert calls == [4] * 6                               # epochs 2 and 3: no Python call per batch
+    expected = sorted(index * 3 % 256 for index in range(24))
+    assert all(sorted(epoch.tolist()) == expected for epoch in epochs) and counter.calls == 24
+    # the same batches, in the same order, as the NumPy gather through tf.numpy_function
+    from ganlib.data.imageset import _index_batches
+    numpy_path = _index_batches(24, 4, store.gather, store.shape, True, 0, True, False, 24)
+    np.testing.assert_array_equal(np.concatenate([b[:, 0, 0, 0] for b in numpy_path.as_numpy_iterator()]),
+                                  epochs[0])
+
+
+def test_unreadable_file_keeps_resolve_on_and_is_replaced_as_gather_replaces_it(tmp_path):
+    folder = _numbered_jpegs(tmp_path / "faces", 12)
+    (folder / "0005.jpg").write_bytes((folder / "0005.jpg").read_bytes()[:40])
+    images = gd.load_folder(folder, 6, crop=12, in_memory=False, verbose=False)
+    store = images.decoded_store(True)
+    with pytest.warns(gd.SkippedImageWarning, match="0005.jpg"):
+        first = [b for b in images.pipeline(batch_size=4, shuffle=False, cache=True, dtype="uint8")
+                 .as_numpy_iterator()]
+    assert store.complete and int(store.ready_flag()[0]) == 0  # an unreadable file: keep resolving
+    again = [b for b in images.pipeline(batch_size=4, shuffle=False, cache=True, dtype="uint8")
+             .as_numpy_iterator()]
+    for batches in (first, again):
+        assert [len(b) for b in batches] == [4, 4, 4] and 15 not in np.concatenate(batches)[:, 0, 0, 0]
+    for number, batch in enumerate(again):
+        np.testing.assert_array_equal(batch, store.gather(np.arange(4 * number, 4 * number + 4)))
+    np.testing.assert_array_equal(store.resolve([4, 5, 6, 7]), [4, 4, 6, 7])
+
+
+def test_pixels_are_aligned_once_and_shared_with_tensorflow_without_a_copy():
+    from ganlib.data.imageset import _ALIGNMENT, _aligned_uint8, _shared_tensor
+
+    raw = np.zeros(4 * 8 * 8 * 3 + 1, np.uint8)
+    unaligned = raw[1:].reshape(4, 8, 8, 3) if raw[1:].ctypes.data % _ALIGNMENT else raw[2:-1].reshape(4, 8, 8, 3)
+    unaligned[:] = np.arange(4)[:, None, None, None]
+    aligned = _aligned_uint8(unaligned)
+    assert aligned.ctypes.data % _ALIGNMENT == 0 and not np.shares_memory(aligned, unaligned)
+    np.testing.assert_array_equal(aligned, unaligned)
+    assert _aligned_uint8(aligned) is aligned                       # no second copy
+    converted = _aligned_uint8(np.full((2, 2), 7.9))                # as np.ascontiguousarray(dtype=uint8)
+    np.testing.assert_array_equal(converted, np.ascontiguousarray(np.full((2, 2), 7.9), dtype=np.uint8))
+    assert _shared_tensor(unaligned) is None                        # TensorFlow would have to copy
+    tensor = _shared_tensor(aligned, writable=True)
+    aligned[3, 7, 7, 2] = 200
+    assert int(tensor[3, 7, 7, 2]) == 200                           # one memory, seen by both
+    images = ImageSet("test", "aligned", (8, 8), 3, pixels=unaligned)
+    assert images._pixels.ctypes.data % _ALIGNMENT == 0
+    batch = next(iter(images.pipeline(batch_size=4, shuffle=False, dtype="uint8")))
+    np.testing.assert_array_equal(np.asarray(batch), unaligned)
