@@ -489,3 +489,25 @@ def test_gan_default_settings_keep_every_mode_of_the_ring():
     assert all(result["modes"] == 8 for result in results), results
     assert np.median([result["hq_fraction"] for result in results]) > 0.85, results
     assert min(result["hq_fraction"] for result in results) > 0.5, results
+
+
+@pytest.mark.parametrize("loss", ["gan", "wgan-gp"])
+def test_ema_decay_samples_from_the_running_average_of_the_generator(loss):
+    ring = toy.ring_of_gaussians()
+    history = toy.train_toy_gan(ring, 30, loss=loss, ema_decay=0.9, n_snapshots=2, eval_samples=200)
+    model = history["model"]
+    assert history["generator"] is model.ema_generator and history["trained_generator"] is model.generator
+    z = np.random.default_rng(0).standard_normal((200, 2)).astype(np.float32)
+    averaged, trained = (np.asarray(g(z, training=False)) for g in (history["generator"],
+                                                                     history["trained_generator"]))
+    assert not np.allclose(averaged, trained)  # 30 updates: the average lags the weights
+    # the average moved away from the initial weights, towards the trained ones
+    initial = toy.toy_generator(2, 2, 128, 3, seed=0, activation="relu" if loss == "gan" else "tanh")
+    if loss == "gan":
+        first = [w.numpy() for w in initial.weights]
+        for start, average, weight in zip(first, model.ema_generator.weights, model.generator.weights):
+            assert np.linalg.norm(average.numpy() - weight.numpy()) < np.linalg.norm(start - weight.numpy())
+    plain = toy.train_toy_gan(ring, 2, loss=loss, n_snapshots=1, eval_samples=100)
+    assert plain["generator"] is plain["trained_generator"] is plain["model"].generator
+    with pytest.raises(ValueError, match=r"ema_decay=1.5 is outside the allowed range"):
+        toy.train_toy_gan(ring, 2, loss=loss, ema_decay=1.5)
