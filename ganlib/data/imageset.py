@@ -519,7 +519,8 @@ class DecodedStore:
     def tensor(self):
         """The pixels as a ``tf.Tensor`` that shares this store's memory (so it sees the files
         decoded later), for a ``tf.gather`` per batch: about twice the images/s of a NumPy
-        gather handed to TensorFlow through ``tf.numpy_function`` (``bench --data``, run 4).
+        gather handed to TensorFlow through ``tf.numpy_function`` (issue 15; benchmarks/README.md,
+        ``bench --data`` run 4).
         A 'disk' store shares its memory-mapped ``.npy`` file (the operating system reads the
         pages a batch needs). None for a 'none' store, or where TensorFlow cannot share the
         memory (then the pipeline gathers in NumPy)."""
@@ -783,9 +784,10 @@ def _index_batches(count, batch_size, gather, shape, shuffle, seed, drop_remaind
     batch to [-1, 1] exactly as ``from_uint8``, then applies ``augment``.
 
     The gather: ``tf.gather`` on ``view`` (a tensor sharing the pixels' memory) when there is
-    one, else ``gather(indices)`` in NumPy through ``tf.numpy_function``. Measured (``bench
-    --data`` run 4, 4,000 images of 64x64x3, batches of 128) the ``tf.gather`` reads about twice
-    the images per second: ``numpy_function`` costs a Python call and a copy of each batch. With
+    one, else ``gather(indices)`` in NumPy through ``tf.numpy_function``. Measured (issue 15, 4,000
+    images of 64x64x3, batches of 128, one stream, same order; benchmarks/README.md run 4) the
+    ``tf.gather`` reads about twice the images per second (502,000-568,000 against 253,000-262,000):
+    ``numpy_function`` costs a Python call and a copy of each batch. With
     ``resolve`` (a store that decodes files the first time they are asked for) each batch's
     numbers first go through ``resolve`` in Python, which decodes and replaces unreadable files;
     once the one-element tensor ``ready`` reads 1 (every file decoded, none unreadable) that
