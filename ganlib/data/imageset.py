@@ -544,14 +544,19 @@ class DecodedStore:
         indices = np.array(indices, dtype=np.int64).reshape(-1)
         if not self._complete:
             self._decode_missing(indices)
+        return self._stand_in(indices, indices)
+
+    def _stand_in(self, indices, values):
+        """``values`` (one per file of the batch at ``indices``) with each unreadable file's
+        value replaced by that of a readable file of the same batch, in turn."""
         bad = self._bad[indices]
         if bad.any():
             good = np.flatnonzero(~bad)
             if good.size == 0:
                 raise DataFolderError(f"{self.label}: none of the files of a batch could be read "
                                       f"(e.g. {self.files[int(indices[0])]}).")
-            indices[bad] = indices[good[np.arange(int(bad.sum())) % good.size]]
-        return indices
+            values[bad] = values[good[np.arange(int(bad.sum())) % good.size]]
+        return values
 
     def _decode_missing(self, indices):
         missing = np.unique(indices[~self._done[indices]])
@@ -615,14 +620,7 @@ class DecodedStore:
             if not self._complete:
                 self._decode_missing(indices)
             batch = self._pixels[indices]
-        bad = self._bad[indices]
-        if bad.any():
-            good = np.flatnonzero(~bad)
-            if good.size == 0:
-                raise DataFolderError(f"{self.label}: none of the files of a batch could be read "
-                                      f"(e.g. {self.files[int(indices[0])]}).")
-            batch[bad] = batch[good[np.arange(int(bad.sum())) % good.size]]
-        return batch
+        return self._stand_in(indices, batch)
 
 
 def load_folder(path, image_size, channels=3, crop="square", resample="bicubic", in_memory="auto",
