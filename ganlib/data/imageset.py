@@ -435,6 +435,10 @@ class DecodedStore:
             if self.path is None:
                 raise ValueError("where='disk' needs path= (the .npy file).")
             self._open_disk()
+        if self._pixels is not None and not self._complete:
+            # share the memory now, before any file is decoded into it: tensor() checks the
+            # sharing by writing a byte, which must not race with a decoding thread
+            self.tensor()
 
     # --- disk ------------------------------------------------------------------------------
     @property
