@@ -122,7 +122,11 @@ def test_random_cnn_features_shape_determinism_and_chunks():
     assert features.shape == (10, 4 * 4 * 64)  # 16x16: two stride-2 convs (32, 64 wide) to 4x4
     assert random_cnn_features(blobs(3, size=32)).shape == (3, 4 * 4 * 128)
     assert np.array_equal(features, random_cnn_features(images))
-    np.testing.assert_allclose(random_cnn_features(images, chunk=3), features, rtol=1e-5, atol=1e-6)
+    # Chunked and whole batches may run different BLAS/oneDNN kernels (chosen by batch size and
+    # CPU), which sum in a different order: what is guaranteed is agreement to float32 rounding
+    # on the scale of the features, not per element (a feature near 0 can differ by 100%).
+    chunked = random_cnn_features(images, chunk=3)
+    assert np.abs(chunked - features).max() <= 1e-5 * np.abs(features).max()
     assert not np.allclose(random_cnn_features(images, seed=1), features)
 
 
