@@ -293,27 +293,47 @@ def _sample(gan, count, seed):
     return np.concatenate(images)
 
 
+def _quality_data(data, image_size, count, seed):
+    """(name, train, held_out) uint8->float arrays of the benchmark's data set."""
+    from . import data as ganlib_data
+
+    if data == "emoji":
+        images = ganlib_data.load_emoji(image_size=image_size, verbose=False)
+        # one split for every seed and recipe: all are measured against the same held-out images
+        train_set, held_out_set = images.split(held_out=0.2, seed=0)
+        return "OpenMoji emoji", train_set.numpy(), held_out_set.numpy()
+    sprites = ganlib_data.load_sprites(image_size=image_size, source="procedural", count=count, seed=seed,
+                                       verbose=False)
+    train_set, held_out_set = sprites.split(held_out=0.25, seed=seed)
+    return "sprites", train_set.numpy(), held_out_set.numpy()
+
+
 def quality(recipe_names=None, cpu_seconds=600.0, milestones=(75.0, 150.0, 300.0), image_size=32,
-            count=4000, width=32, batch_size=32, n_eval=1000, seed=0, json_path=None, plot_path=None):
-    """Train each recipe of ``ganlib.recipes`` on the procedural sprites for ``cpu_seconds``
-    of CPU time, pausing at ``milestones`` to measure the averaged generator's samples
-    against held-out sprites (SWD, C2ST accuracy, precision, recall, mirror symmetry), and
-    print one table, a real-against-real floor row first. Returns the rows.
+            count=4000, width=32, batch_size=32, n_eval=1000, seed=0, json_path=None, plot_path=None,
+            data="sprites", seeds=None):
+    """Train each recipe of ``ganlib.recipes`` for ``cpu_seconds`` of CPU time, pausing at
+    ``milestones`` to measure the averaged generator's samples against held-out images (SWD,
+    C2ST accuracy, precision, recall, mirror symmetry, and D's mean output on real and
+    generated images over the last 100 steps), and print one table, a real-against-real
+    floor row first. Returns the rows.
+
+    ``data``: 'sprites' (the procedural sprites, split 75/25 with ``seed``) or 'emoji'
+    (``data.load_emoji``, 3,596 training and 899 held-out images, one split for all runs).
+    ``seeds``: train every recipe once per seed (default: ``(seed,)``) and end with a summary
+    of mean and spread (sample standard deviation) over the seeds at each milestone.
 
     The last lines state, for the last recipe, the CPU seconds it needed to reach the best
-    C2ST accuracy the first recipe (plain DCGAN) reached in the whole budget, as a ratio.
+    mean C2ST accuracy the first recipe (the baseline) reached in the whole budget, as a ratio.
     """
     import numpy as np
 
-    from . import data, metrics, recipes
+    from . import metrics, recipes
 
     names = list(recipe_names or recipes.RECIPES)
     for name in names:
         recipes.get_recipe(name)
-    sprites = data.load_sprites(image_size=image_size, source="procedural", count=count, seed=seed,
-                                verbose=False)
-    train_set, held_out_set = sprites.split(held_out=0.25, seed=seed)
-    train, held_out = train_set.numpy(), held_out_set.numpy()
+    seeds = [seed] if seeds is None else [int(s) for s in seeds]
+    data_name, train, held_out = _quality_data(data, image_size, count, seed)
     n_eval = min(n_eval, len(held_out))
 
     def measure(images):
@@ -321,45 +341,81 @@ def quality(recipe_names=None, cpu_seconds=600.0, milestones=(75.0, 150.0, 300.0
         row["symmetry"] = float(metrics.mirror_symmetry(images[:n_eval]))
         return row
 
-    rows = [{"recipe": "real (held-out vs training)", "steps": 0, "cpu_seconds": 0.0, **measure(train)}]
-    header = (f"{'recipe':<30} {'CPU s':>6} {'steps':>6} {'SWD':>7} {'C2ST':>6} {'prec':>5} {'recall':>6} "
-              f"{'sym':>5}")
-    print(f"sprites {image_size}x{image_size}: {len(train)} training, {len(held_out)} held out; width {width}, "
-          f"batch {batch_size}; metrics on {n_eval} samples of the averaged generator where there is one")
-    print(header)
+    rows = [{"recipe": "real (held-out vs training)", "seed": None, "steps": 0, "cpu_seconds": 0.0,
+             **measure(train)}]
+    print(f"{data_name} {image_size}x{image_size}: {len(train)} training, {len(held_out)} held out; width {width}, "
+          f"batch {batch_size}, seeds {', '.join(map(str, seeds))}; metrics on {n_eval} held-out images and "
+          "as many samples of the averaged generator where there is one")
+    print(f"{'recipe':<28} {'seed':>4} {'CPU s':>6} {'steps':>6} {'SWD':>7} {'C2ST':>6} {'prec':>5} {'recall':>6} "
+          f"{'sym':>5} {'D(x)':>5} {'D(G)':>5}")
 
     def show(row):
-        print(f"{row['recipe']:<30} {row['cpu_seconds']:6.0f} {row['steps']:6d} {row['swd']:7.4f} "
-              f"{row['c2st_accuracy']:6.3f} {row['precision']:5.2f} {row['recall']:6.2f} {row['symmetry']:5.2f}",
-              flush=True)
+        d_real, d_fake = (f"{row[k]:5.2f}" if k in row else "    -" for k in ("d_real", "d_fake"))
+        print(f"{row['recipe']:<28} {'-' if row['seed'] is None else row['seed']:>4} {row['cpu_seconds']:6.0f} "
+              f"{row['steps']:6d} {row['swd']:7.4f} {row['c2st_accuracy']:6.3f} {row['precision']:5.2f} "
+              f"{row['recall']:6.2f} {row['symmetry']:5.2f} {d_real} {d_fake}", flush=True)
 
     show(rows[0])
-    for name in names:
-        result = recipes.train_for_cpu_seconds(
-            name, train, cpu_seconds, batch_size=batch_size, width=width, seed=seed,
-            milestones=milestones, evaluate=lambda gan: measure(_sample(gan, n_eval, seed + 1)))
-        for evaluation in result["evaluations"]:
-            row = {"recipe": name, **evaluation}
-            rows.append(row)
-            show(row)
+    for run_seed in seeds:
+        for name in names:
+            result = recipes.train_for_cpu_seconds(
+                name, train, cpu_seconds, batch_size=batch_size, width=width, seed=run_seed,
+                milestones=milestones, evaluate=lambda gan: measure(_sample(gan, n_eval, run_seed + 1)))
+            for number, evaluation in enumerate(result["evaluations"]):
+                row = {"recipe": name, "seed": run_seed, "milestone": number, **evaluation}
+                rows.append(row)
+                show(row)
+    summary = _quality_summary(rows[1:], names)
+    if len(seeds) > 1:
+        print(f"\nmean +- standard deviation over {len(seeds)} seeds (floor: C2ST {rows[0]['c2st_accuracy']:.3f}, "
+              f"precision {rows[0]['precision']:.2f}, recall {rows[0]['recall']:.2f})")
+        print(f"{'recipe':<28} {'CPU s':>6} {'C2ST':>13} {'precision':>11} {'recall':>11} {'D(G)':>11}")
+        for item in summary:
+            print(f"{item['recipe']:<28} {item['cpu_seconds']:6.0f} "
+                  + " ".join(f"{item[k][0]:{w - 6}.{d}f} +- {item[k][1]:.{d}f}".rjust(w)
+                             for k, w, d in (("c2st_accuracy", 13, 3), ("precision", 11, 2),
+                                             ("recall", 11, 2), ("d_fake", 11, 2)) if k in item))
     first, last = names[0], names[-1]
-    first_rows = [row for row in rows if row["recipe"] == first]
-    last_rows = [row for row in rows if row["recipe"] == last]
+    first_rows = [item for item in summary if item["recipe"] == first]
+    last_rows = [item for item in summary if item["recipe"] == last]
     if first != last and first_rows and last_rows:
-        best = min(first_rows, key=lambda row: row["c2st_accuracy"])
-        reached = next((row for row in last_rows if row["c2st_accuracy"] <= best["c2st_accuracy"]), None)
-        print(f"{first}: best C2ST {best['c2st_accuracy']:.3f} at {best['cpu_seconds']:.0f} CPU s.")
+        best = min(first_rows, key=lambda item: item["c2st_accuracy"][0])
+        target = best["c2st_accuracy"][0]
+        reached = next((item for item in last_rows if item["c2st_accuracy"][0] <= target), None)
+        print(f"{first}: best mean C2ST {target:.3f} at {best['cpu_seconds']:.0f} CPU s.")
         if reached is None:
             print(f"{last} did not reach it within {cpu_seconds:.0f} CPU s.")
         else:
-            print(f"{last} reached C2ST {reached['c2st_accuracy']:.3f} <= that at {reached['cpu_seconds']:.0f} "
-                  f"CPU s: {best['cpu_seconds'] / reached['cpu_seconds']:.1f}x less CPU time.")
+            ratio = best["cpu_seconds"] / reached["cpu_seconds"]
+            print(f"{last} reached mean C2ST {reached['c2st_accuracy'][0]:.3f} <= that at "
+                  f"{reached['cpu_seconds']:.0f} CPU s: " + (f"{ratio:.1f}x less CPU time." if ratio > 1 else
+                                                             "no sooner than the baseline."))
     if json_path:
         with open(json_path, "w") as handle:
-            json.dump(rows, handle, indent=1)
+            json.dump({"rows": rows, "summary": summary} if len(seeds) > 1 else rows, handle, indent=1)
     if plot_path:
         _plot_quality(rows, names, plot_path)
     return rows
+
+
+def _quality_summary(rows, names):
+    """Mean and sample standard deviation over seeds of each recipe at each milestone."""
+    import numpy as np
+
+    summary = []
+    for name in names:
+        mine = [row for row in rows if row["recipe"] == name]
+        for number in sorted({row.get("milestone", 0) for row in mine}):
+            at = [row for row in mine if row.get("milestone", 0) == number]
+            item = {"recipe": name, "milestone": number, "runs": len(at),
+                    "cpu_seconds": float(np.mean([row["cpu_seconds"] for row in at]))}
+            for key in ("c2st_accuracy", "precision", "recall", "swd", "d_real", "d_fake"):
+                values = [row[key] for row in at if key in row]
+                if values:
+                    item[key] = (float(np.mean(values)),
+                                 float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+            summary.append(item)
+    return summary
 
 
 def _plot_quality(rows, names, path):
@@ -370,16 +426,20 @@ def _plot_quality(rows, names, path):
 
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.5), dpi=90, layout="constrained")
     floor = rows[0]
+    summary = _quality_summary(rows[1:], names)
     for name in names:
-        mine = [row for row in rows if row["recipe"] == name]
-        seconds = [row["cpu_seconds"] for row in mine]
-        axes[0].plot(seconds, [row["c2st_accuracy"] for row in mine], "o-", label=name)
-        axes[1].plot(seconds, [row["swd"] for row in mine], "o-", label=name)
-    for axis, key, label in ((axes[0], "c2st_accuracy", "C2ST accuracy (0.5 = indistinguishable)"),
-                             (axes[1], "swd", "SWD to held-out sprites")):
+        mine = [item for item in summary if item["recipe"] == name]
+        seconds = [item["cpu_seconds"] for item in mine]
+        for axis, key in ((axes[0], "c2st_accuracy"), (axes[1], "swd")):
+            axis.errorbar(seconds, [item[key][0] for item in mine], yerr=[item[key][1] for item in mine],
+                          fmt="o-", capsize=3, label=name)
+    runs = max((item["runs"] for item in summary), default=1)
+    spread = f" (mean +- sd of {runs} seeds)" if runs > 1 else ""
+    for axis, key, label in ((axes[0], "c2st_accuracy", "C2ST accuracy (0.5 = indistinguishable)" + spread),
+                             (axes[1], "swd", "SWD to held-out images" + spread)):
         axis.axhline(floor[key], color="black", linestyle=":", label="real vs real")
         axis.set_xlabel("CPU seconds of training")
-        axis.set_ylabel(label)
+        axis.set_ylabel(label, fontsize=8)
     axes[0].legend(fontsize=8)
     figure.savefig(path)
     plt.close(figure)

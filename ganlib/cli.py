@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--variants", nargs="+", default=["keras-io", "ganlib"],
                        help="trainers; the first is the baseline. Known: keras-io, keras-io+xla, "
                             "keras-io+onednn, ganlib, ganlib+xla, ganlib+onednn, ganlib-onednn")
-    bench.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
+    bench.add_argument("--batch-size", type=int, default=None,
+                       help="images per step (default 64; with --quality, lesson 03's)")
     bench.add_argument("--steps", type=int, default=10, help="timed steps per run (default 10)")
     bench.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     bench.add_argument("--repeats", type=int, default=3, help="runs per trainer and shape (default 3)")
@@ -63,11 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="CPU seconds at which to measure on the way (default: 1/4 and 1/2 of it)")
     quality.add_argument("--image-size", type=int, default=None, help="sprite size (default: lesson 03's)")
     quality.add_argument("--plot", default=None, help="also save the metrics against CPU time as this PNG")
+    quality.add_argument("--seeds", type=int, nargs="+", default=None,
+                         help="train every recipe once per seed and report mean and spread (default: 0)")
+    quality.add_argument("--n-eval", type=int, default=None,
+                         help="held-out images (and as many samples) per measurement (default 800)")
     data = bench.add_argument_group(
         "data pipeline (--data): images/s of ImageSet.pipeline on a CelebA-like folder it writes "
         "(178x218 JPEGs, crop 108), epoch 1 and later epochs, beside a NumPy gather of uint8 batches")
-    data.add_argument("--data", action="store_true",
-                      help="run the data pipeline benchmark instead of the speed one")
+    data.add_argument("--data", nargs="?", const="pipeline", default=None, choices=("pipeline", "sprites", "emoji"),
+                      help="alone: run the data pipeline benchmark instead of the speed one; with --quality: "
+                           "the images to train on, 'sprites' (procedural, the default) or 'emoji' (OpenMoji)")
     data.add_argument("--data-count", type=int, default=4000, help="JPEGs to write (default 4000)")
     data.add_argument("--data-epochs", type=int, default=3, help="epochs to read, at least 2 (default 3)")
     data.add_argument("--data-batch-size", type=int, default=128, help="images per batch (default 128)")
@@ -85,9 +91,15 @@ def cmd_info(args) -> int:
 
 def cmd_bench(args) -> int:
     from ._bench import QUALITY_DEFAULTS, quality, run
-    from ._checks import check_positive
+    from ._checks import check_positive, check_seed
 
-    if args.data:
+    if args.data in ("sprites", "emoji") and not args.quality:
+        raise ValueError(f"--data {args.data} chooses the images of --quality; add --quality, or give --data "
+                         "alone for the data pipeline benchmark.")
+    if args.data == "pipeline" and args.quality:
+        raise ValueError("--data alone runs the data pipeline benchmark, which --quality is not; for --quality "
+                         "give --data sprites or --data emoji.")
+    if args.data == "pipeline":
         from ._bench import data_pipeline
 
         count = check_positive("--data-count", args.data_count, integer=True)
@@ -100,9 +112,16 @@ def cmd_bench(args) -> int:
         return 0
     if args.quality:
         settings = dict(QUALITY_DEFAULTS)
-        for name in ("width", "image_size", "cpu_seconds", "milestones"):
+        for name in ("width", "image_size", "cpu_seconds", "milestones", "batch_size", "n_eval"):
             if getattr(args, name) is not None:
                 settings[name] = getattr(args, name)
+        check_positive("--batch-size", settings["batch_size"], integer=True)
+        check_positive("--n-eval", settings["n_eval"], integer=True)
+        if args.seeds is not None:
+            for seed in args.seeds:
+                check_seed("--seeds", seed)
+            if len(set(args.seeds)) != len(args.seeds):
+                raise ValueError(f"--seeds {' '.join(map(str, args.seeds))} repeats a seed; give each once.")
         if args.milestones is None and args.cpu_seconds is not None:
             settings["milestones"] = (settings["cpu_seconds"] / 4, settings["cpu_seconds"] / 2)
         check_positive("--cpu-seconds", settings["cpu_seconds"])
@@ -117,8 +136,11 @@ def cmd_bench(args) -> int:
             from .recipes import RECIPES
 
             _check_known("--recipes", args.recipes, RECIPES)
-        quality(recipe_names=args.recipes, json_path=args.json, plot_path=args.plot, **settings)
+        quality(recipe_names=args.recipes, json_path=args.json, plot_path=args.plot,
+                data=args.data or "sprites", seeds=args.seeds, **settings)
         return 0
+    if args.batch_size is None:
+        args.batch_size = 64
     for name in ("batch_size", "steps", "warmup", "repeats"):
         check_positive(f"--{name.replace('_', '-')}", getattr(args, name), integer=True)
     from ._bench import SHAPES, VARIANTS

@@ -28,6 +28,7 @@ IMAGE_SIZES = (16, 32, 64, 128)
 CHANNELS = (1, 3, 4)
 CRITIC_NORMALIZATIONS = ("layer", None)
 DISCRIMINATOR_NORMALIZATIONS = ("batch", "spectral", None)
+GENERATOR_UPSAMPLING = ("transposed", "resize")
 
 __all__ = [
     "dcgan_generator",
@@ -106,7 +107,8 @@ def _stages(image_size):
 
 
 def dcgan_generator(latent_dim: int = 100, image_size: int = 64, channels: int = 3,
-                    width: int = 64, name: str = "generator", mirror: bool = False) -> keras.Model:
+                    width: int = 64, name: str = "generator", mirror: bool = False,
+                    upsample: str = "transposed") -> keras.Model:
     """The DCGAN generator: z ~ N(0, I) of size ``latent_dim`` -> image in [-1, 1].
 
     A dense layer projects z to a 4x4 map of ``width * 2**(stages - 1)`` channels (the
@@ -123,12 +125,18 @@ def dcgan_generator(latent_dim: int = 100, image_size: int = 64, channels: int =
         name: the model's name.
         mirror: end with ``MirrorSymmetric``, so that every image is left-right symmetric
             (a prior for symmetric data only; see that layer). False: the paper's network.
+        upsample: 'transposed' (the paper: 4x4 transposed convolutions of stride 2) or
+            'resize' (nearest-neighbour upsampling by 2, then a 3x3 convolution: Odena,
+            Dumoulin & Olah 2016, "Deconvolution and checkerboard artifacts", Distill). A
+            4x4 kernel at stride 2 overlaps unevenly, so a transposed convolution must learn
+            to cancel a checkerboard pattern; a resize-convolution cannot make one.
 
     Returns:
         keras.Model with input (latent_dim,) and output (image_size, image_size, channels).
     """
     if not isinstance(mirror, bool):
         raise ValueError(f"mirror={mirror!r} is not allowed; use True or False.")
+    upsample = check_choice("upsample", upsample, GENERATOR_UPSAMPLING)
     latent_dim = check_positive("latent_dim", latent_dim, integer=True)
     image_size = _check_image_size(image_size)
     channels = _check_channels(channels)
@@ -146,18 +154,27 @@ def dcgan_generator(latent_dim: int = 100, image_size: int = 64, channels: int =
     size = 4
     for stage in range(1, stages):
         size, filters = size * 2, filters // 2
-        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False,
-                                   kernel_initializer=_weight_init(), name=f"up{stage}")(x)
+        x = _upsampling_conv(x, filters, upsample, f"up{stage}", use_bias=False)
         x = _batch_norm(f"up{stage}_bn")(x)
         x = layers.ReLU(name=f"up{stage}_relu")(x)
         x = _check_shape(x, (size, size, filters), f"up{stage}")
-    x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same",
-                               kernel_initializer=_weight_init(), name="to_image")(x)
+    x = _upsampling_conv(x, channels, upsample, "to_image", use_bias=True)
     image = layers.Activation("tanh", name="tanh", dtype="float32")(x)
     _check_shape(image, (image_size, image_size, channels), "to_image")
     if mirror:
         image = MirrorSymmetric(name="mirror", dtype="float32")(image)
     return keras.Model(z, image, name=name)
+
+
+def _upsampling_conv(x, filters, upsample, name, use_bias):
+    """Double the size: a 4x4 transposed convolution of stride 2, or nearest-neighbour
+    upsampling followed by a 3x3 convolution (``upsample='resize'``), named ``name``."""
+    if upsample == "transposed":
+        return layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=use_bias,
+                                      kernel_initializer=_weight_init(), name=name)(x)
+    x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
+    return layers.Conv2D(filters, 3, padding="same", use_bias=use_bias, kernel_initializer=_weight_init(),
+                         name=name)(x)
 
 
 def _downsampling_body(image_size, channels, width, normalization):

@@ -64,6 +64,7 @@ class Recipe:
     d_learning_rate: float = DCGAN_LEARNING_RATE    # Radford et al. 2015
     g_learning_rate: float = DCGAN_LEARNING_RATE
     mirror: bool = False                # G: models.MirrorSymmetric at the end (symmetric data only)
+    upsample: str = "transposed"        # G: 'transposed' (Radford et al.) or 'resize' (Odena et al. 2016)
     beta_1: float = DCGAN_BETAS[0]                  # Radford et al. 2015
     beta_2: float = DCGAN_BETAS[1]
 
@@ -85,6 +86,14 @@ RECIPES = {
                ema_decay=0.999, r1_weight=1.0),
         Recipe("+higher-lr", "DCGAN + DiffAugment + averaged G, Adam 5e-4 for both networks",
                diffaugment=True, ema_decay=0.999, d_learning_rate=5e-4, g_learning_rate=5e-4),
+        # Candidates for real images (bench --quality --data emoji): no prior about the data.
+        Recipe("resize+ema", "DCGAN with a resize-convolution G (Odena et al. 2016) + averaged G",
+               ema_decay=0.999, upsample="resize"),
+        Recipe("resize+shift+ema", "resize-convolution G + averaged G + DiffAugment (translation, cutout)",
+               ema_decay=0.999, upsample="resize", diffaugment=True, diffaugment_policy="translation,cutout"),
+        Recipe("resize+sn-hinge+shift+ema", "resize-convolution G + SN D with hinge loss + DiffAugment "
+               "(translation, cutout) + averaged G", ema_decay=0.999, upsample="resize", diffaugment=True,
+               diffaugment_policy="translation,cutout", normalization="spectral", loss="hinge"),
     )
 }
 
@@ -107,7 +116,8 @@ def build_gan(recipe, image_size: int, channels: int, width: int, latent_dim: in
     recipe = get_recipe(recipe)
     seed = check_seed("seed", seed)
     keras.utils.set_random_seed(seed)
-    generator = models.dcgan_generator(latent_dim, image_size, channels, width=width, mirror=recipe.mirror)
+    generator = models.dcgan_generator(latent_dim, image_size, channels, width=width, mirror=recipe.mirror,
+                                       upsample=recipe.upsample)
     discriminator = models.dcgan_discriminator(image_size, channels, width=width,
                                                normalization=recipe.normalization)
     gan = GAN(generator, discriminator, latent_dim, seed=seed, loss=recipe.loss,
@@ -170,7 +180,11 @@ def train_for_cpu_seconds(recipe, images, cpu_seconds: float, *, batch_size: int
             gan.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=0,
                     callbacks=[budget, recorder])
             if evaluate is not None:
-                evaluations.append({"steps": budget.steps, "cpu_seconds": budget.spent, **evaluate(gan)})
+                # D's view of the last 100 steps: d_fake near 0 with d_real near 1 = D has won
+                recent = {name: float(np.mean(state.history[name][-100:]))
+                          for name in ("d_real", "d_fake") if state.history.get(name)}
+                evaluations.append({"steps": budget.steps, "cpu_seconds": budget.spent, **recent,
+                                    **evaluate(gan)})
         history = state.history
     return {"gan": gan, "recipe": get_recipe(recipe), "steps": budget.steps,
             "cpu_seconds": budget.spent, "wall_seconds": time.perf_counter() - start_wall,

@@ -66,5 +66,6 @@ def test_quality_benchmark_trains_each_recipe_for_the_budget_and_states_the_rati
         assert row["cpu_seconds"] >= (2.0 if row is rows[1] or row is rows[3] else 4.0)
         assert 0.0 <= row["c2st_accuracy"] <= 1.0 and 0.0 <= row["symmetry"] <= 1.0 and row["swd"] > 0
     assert rows[0]["symmetry"] > 0.9  # real sprites are symmetric
-    assert "dcgan-2015: best C2ST" in out and ("less CPU time" in out or "did not reach it" in out)
+    assert "dcgan-2015: best mean C2ST" in out
+    assert "less CPU time" in out or "did not reach it" in out or "no sooner than the baseline" in out
     assert (tmp_path / "q.png").stat().st_size > 0 and len(json.loads((tmp_path / "q.json").read_text())) == 5

@@ -26,6 +26,7 @@ Where things live (every public name is also importable from ``ganlib.data`` its
 * ``imageset``: ``ImageSet``, ``load_folder``, ``image_folder``, ``training_pipeline``;
 * ``downloads``: ``data_dir``, ``download``, ``extract``, ``DataSource``, ``REGISTRY``, ``fetch``;
 * ``faces``: ``load_faces`` (CelebA, or the LFW faces of scikit-image);
+* ``emoji``: ``load_emoji`` (the 4,495 OpenMoji colour emoji, offline, CC BY-SA 4.0);
 * ``cleaning``: the sprite cleaning steps (``composite_on_white`` ... ``clean_sprites``);
 * ``sprites``: ``load_sprites`` and ``procedural_sprites`` (the offline sprites are made here).
 * ``labelled``: images with class labels for conditional GANs: ``load_labelled_folder``
@@ -34,6 +35,7 @@ Where things live (every public name is also importable from ``ganlib.data`` its
 from .cleaning import (ImageList, clean_sprites, composite_on_white, drop_duplicates, read_images,
                        resize_images, trim_borders)
 from .downloads import REGISTRY, DataSource, DownloadError, data_dir, download, extract, fetch, file_digest
+from .emoji import emoji_group, load_emoji
 from .faces import load_faces
 from .files import IMAGE_EXTENSIONS, RESAMPLING, from_uint8, load_image, to_uint8  # RESAMPLING and the *_LIMIT_BYTES: as before the split
 from .folders import DataFolderError, SkippedFile, SkippedImageWarning
@@ -58,12 +60,14 @@ __all__ = [
     "data_dir",
     "download",
     "drop_duplicates",
+    "emoji_group",
     "extract",
     "fetch",
     "file_digest",
     "from_uint8",
     "image_folder",
     "load_digits",
+    "load_emoji",
     "load_faces",
     "load_folder",
     "load_labelled_folder",

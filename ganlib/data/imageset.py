@@ -81,7 +81,7 @@ class ImageSet:
     """
 
     def __init__(self, source, description, image_size, channels, pixels=None, files=None,
-                 decoder=None, skipped=None, log=None, root=None, paths=None, note=None):
+                 decoder=None, skipped=None, log=None, root=None, paths=None, note=None, groups=None):
         if (pixels is None) == (files is None):
             raise ValueError("ImageSet needs exactly one of pixels= (uint8 array) or files= (paths).")
         if pixels is not None and paths is not None and len(paths) != len(pixels):
@@ -98,6 +98,11 @@ class ImageSet:
         self.root = root
         self.note = note  # why a fallback was used, if it was
         self._paths = None if paths is None else list(paths)
+        total = len(pixels) if pixels is not None else len(self._files)
+        if groups is not None and len(groups) != total:
+            raise ValueError(f"groups has {len(groups)} entries for {total} images; give one per image.")
+        # Images that must stay on one side of split() (e.g. recolourings of one drawing).
+        self.groups = None if groups is None else list(groups)
         self._lock = threading.Lock()
 
     # --- facts -------------------------------------------------------------------------
@@ -315,7 +320,8 @@ class ImageSet:
         indices = np.asarray(indices, dtype=np.int64)
         kwargs = dict(source=source or self.source, description=description or self.description,
                       image_size=self.image_size, channels=self.channels, skipped=self.skipped,
-                      log=self.log, root=self.root)
+                      log=self.log, root=self.root,
+                      groups=None if self.groups is None else [self.groups[i] for i in indices])
         if self._pixels is not None:
             paths = None if self._paths is None else [self._paths[i] for i in indices]
             return ImageSet(pixels=self._pixels[indices], paths=paths, **kwargs)
@@ -327,6 +333,10 @@ class ImageSet:
         Args:
             held_out: a fraction in (0, 1) or a number of images (>= 1) to hold out.
             seed: seed of the random permutation.
+
+        When the set has ``groups`` (one key per image, e.g. :func:`load_emoji`'s skin tones of
+        one drawing), whole groups are held out, so the held-out part may be a few images
+        larger than asked and no image has a recoloured twin on the other side.
 
         Use the held-out part only for measuring (e.g. ``metrics.sliced_wasserstein``):
         a score against the training images says how well the GAN copies, not how well it
@@ -344,8 +354,23 @@ class ImageSet:
             if not 1 <= count < total:
                 raise ValueError(f"held_out={held_out!r} leaves {count} held-out images of {total}; "
                                  "each part needs at least one image.")
-        order = np.random.default_rng(seed).permutation(total)
-        held, train = np.sort(order[:count]), np.sort(order[count:])
+        if self.groups is None:
+            order = np.random.default_rng(seed).permutation(total)
+            held, train = np.sort(order[:count]), np.sort(order[count:])
+        else:  # whole groups, in random order, until the held-out part has about ``count`` images
+            keys = sorted(set(self.groups), key=str)
+            members = {key: [] for key in keys}
+            for index, key in enumerate(self.groups):
+                members[key].append(index)
+            chosen = []
+            for position in np.random.default_rng(seed).permutation(len(keys)):
+                if len(chosen) >= count:
+                    break
+                chosen.extend(members[keys[position]])
+            if len(chosen) >= total:
+                raise ValueError(f"held_out={held_out!r} takes every group of images; hold out fewer.")
+            held = np.sort(np.array(chosen, dtype=np.int64))
+            train = np.setdiff1d(np.arange(total), held)
         return (self.subset(train, description=f"{self.description} (train part, {len(train)})"),
                 self.subset(held, description=f"{self.description} (held-out part, {len(held)})"))
 
