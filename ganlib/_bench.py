@@ -341,8 +341,11 @@ def quality(recipe_names=None, cpu_seconds=600.0, milestones=(75.0, 150.0, 300.0
         row["symmetry"] = float(metrics.mirror_symmetry(images[:n_eval]))
         return row
 
+    # the floor: as many training images as samples, drawn at random (a data set's order is
+    # often by name or class, so its first images are not a sample of it)
+    floor_images = train[np.random.default_rng(seed).permutation(len(train))[:n_eval]]
     rows = [{"recipe": "real (held-out vs training)", "seed": None, "steps": 0, "cpu_seconds": 0.0,
-             **measure(train)}]
+             **measure(floor_images)}]
     print(f"{data_name} {image_size}x{image_size}: {len(train)} training, {len(held_out)} held out; width {width}, "
           f"batch {batch_size}, seeds {', '.join(map(str, seeds))}; metrics on {n_eval} held-out images and "
           "as many samples of the averaged generator where there is one")

@@ -462,6 +462,17 @@ class NaNGuard(keras.callbacks.Callback):
         print(f"NaNGuard: training {self.state.status}.")
 
 
+def spaced_epoch(epoch: int) -> bool:
+    """The epochs of ``SampleGrid(every_epochs='spaced')``: every one of the first 8, then 4 per
+    doubling (8, 10, 12, 14, 16, 20, 24, 28, 32, 40, ...): early epochs change the pictures
+    most, and a run of E epochs writes about 8 + 4 log2(E / 8) grids (31 for 400 epochs)."""
+    epoch = int(epoch)
+    if epoch <= 8:
+        return epoch >= 1
+    spacing = 2 ** (epoch.bit_length() - 3)  # 2 for 8-15, 4 for 16-31, ...
+    return epoch % spacing == 0
+
+
 class SampleGrid(keras.callbacks.Callback):
     """Saves a grid of images generated from ``state.fixed_noise`` after every epoch.
 
@@ -480,12 +491,14 @@ class SampleGrid(keras.callbacks.Callback):
         scale: enlarge each grid this many times (small images are easier to see).
     """
 
-    def __init__(self, directory, state: TrainingState, every_epochs: int = 1, make_gif: bool = True,
+    def __init__(self, directory, state: TrainingState, every_epochs=1, make_gif: bool = True,
                  scale: int = 1):
         super().__init__()
         self.directory = str(directory)
         self.state = state
-        self.every_epochs = check_positive("every_epochs", every_epochs, integer=True)
+        if every_epochs != "spaced":
+            every_epochs = check_positive("every_epochs", every_epochs, integer=True)
+        self.every_epochs = every_epochs
         self.make_gif = make_gif
         self.scale = scale
 
@@ -499,9 +512,20 @@ class SampleGrid(keras.callbacks.Callback):
     def path_for(self, epoch):
         return os.path.join(self.directory, f"epoch_{int(epoch):04d}.png")
 
+    def due(self, epoch) -> bool:
+        """Whether epoch ``epoch`` (counted from 1) gets a grid."""
+        if self.every_epochs == "spaced":
+            return spaced_epoch(epoch)
+        return epoch % self.every_epochs == 0
+
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every_epochs == 0 or epoch + 1 == self.params.get("epochs"):
+        if self.due(epoch + 1) or epoch + 1 == self.params.get("epochs"):
             save_image_grid(self.images(), self.path_for(epoch + 1), scale=self.scale)
+
+    def save_last(self, epoch):
+        """The grid of ``epoch`` (a run that stopped on a budget), unless it exists."""
+        if not os.path.exists(self.path_for(epoch)):
+            save_image_grid(self.images(), self.path_for(epoch), scale=self.scale)
 
     def grids(self):
         return sorted(glob.glob(os.path.join(self.directory, "epoch_*.png")))
@@ -547,6 +571,38 @@ class ProgressBar(keras.callbacks.Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class BudgetProgressBar(ProgressBar):
+    """The progress bar of a run with a time budget (``RunBudget``): it counts the budget's
+    seconds (CPU seconds if it has them, else wall seconds), so its ETA is the budget's."""
+
+    def __init__(self, state: TrainingState, budget: "RunBudget", every: int = 1):
+        super().__init__(state, total_steps=0, every=every)
+        self.budget = budget
+        self.kind = "CPU s" if budget.cpu_seconds is not None else "s"
+
+    def _spent(self):
+        cpu, wall = self.budget.spent()
+        return cpu if self.budget.cpu_seconds is not None else wall
+
+    def on_train_begin(self, logs=None):
+        from tqdm import tqdm
+
+        if self.bar is None:
+            total = self.budget.cpu_seconds if self.budget.cpu_seconds is not None else self.budget.wall_seconds
+            self.bar = tqdm(total=round(total), initial=min(round(self._spent()), round(total)), unit=self.kind,
+                            mininterval=2.0, dynamic_ncols=True,
+                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} {unit} [{elapsed}<{remaining}{postfix}]")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(max(0, min(round(self._spent()), self.bar.total) - self.bar.n))
+        if self.state.step % self.every == 0 and logs:
+            history = self.state.history
+            shown = {"step": self.state.step}
+            shown.update({name: f"{history[name][-1]:.3f}" for name in ("d_loss", "g_loss", "d_real", "d_fake")
+                          if name in history and history[name]})
+            self.bar.set_postfix(shown, refresh=False)
 
 
 class TensorBoardLogger(keras.callbacks.Callback):
@@ -620,6 +676,53 @@ class TensorBoardLogger(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.writer.flush()
+
+
+class RunBudget(keras.callbacks.Callback):
+    """Stop a run once its training has used ``cpu_seconds`` of CPU time or ``wall_seconds``
+    of wall-clock time *in all*, over every session of the run (a resumed run continues the
+    count). Each step's running totals go into ``state.history`` as ``cpu_seconds`` and
+    ``wall_seconds`` (so they are checkpointed with it); ``time.process_time`` counts every
+    thread of the process, so on 2 busy cores CPU time runs about twice as fast as the
+    clock. Tracing and compiling count. Put it *before* ``HistoryRecorder``, which keeps the
+    history's lists aligned by the steps it has recorded."""
+
+    def __init__(self, state: TrainingState, cpu_seconds=None, wall_seconds=None):
+        super().__init__()
+        if cpu_seconds is None and wall_seconds is None:
+            raise ValueError("RunBudget needs cpu_seconds or wall_seconds (or both).")
+        self.state = state
+        self.cpu_seconds = None if cpu_seconds is None else check_positive("cpu_seconds", cpu_seconds)
+        self.wall_seconds = None if wall_seconds is None else check_positive("wall_seconds", wall_seconds)
+        self._start = None
+
+    def spent(self):
+        """(CPU seconds, wall seconds) of training so far, this session included."""
+        history = self.state.history
+        cpu = [v for v in history.get("cpu_seconds", []) if v == v] or [0.0]  # NaN: unknown
+        wall = [v for v in history.get("wall_seconds", []) if v == v] or [0.0]
+        return cpu[-1], wall[-1]
+
+    def exhausted(self) -> bool:
+        cpu, wall = self.spent()
+        return ((self.cpu_seconds is not None and cpu >= self.cpu_seconds)
+                or (self.wall_seconds is not None and wall >= self.wall_seconds))
+
+    def on_train_begin(self, logs=None):
+        cpu, wall = self.spent()
+        self._start = (time.process_time() - cpu, time.perf_counter() - wall)
+
+    def on_train_batch_end(self, batch, logs=None):
+        history = self.state.history
+        done = len(history["step"])  # steps recorded before this one (HistoryRecorder comes next)
+        for key, now, start in (("cpu_seconds", time.process_time(), self._start[0]),
+                                ("wall_seconds", time.perf_counter(), self._start[1])):
+            values = history.setdefault(key, [])
+            if len(values) < done:  # a run started without a budget: its earlier steps unknown
+                values[:0] = [float("nan")] * (done - len(values))
+            values.append(now - start)
+        if self.exhausted():
+            self.model.stop_training = True
 
 
 class CPUTimeBudget(keras.callbacks.Callback):

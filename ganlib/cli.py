@@ -196,8 +196,10 @@ RUN_SETTINGS = ("model", "data", "source", "image_size", "channels", "latent_dim
                 "batch_size", "learning_rate", "n_critic", "gp_weight", "limit", "seed",
                 "mixed_precision", "samples", *("recipe", "loss", "spectral_norm", "diffaugment", "ema",
                                                 "r1", "r1_every", "d_learning_rate", "g_learning_rate",
-                                                "mirror"),
+                                                "mirror", "upsample", "diffaugment_policy"),
                 "conditioning")
+#: The run's length: kept in config.json, and a --resume may extend each (like --epochs).
+BUDGET_SETTINGS = ("epochs", "cpu_seconds", "wall_seconds")
 
 #: What config.json must hold (the rest have defaults; see _read_config).
 CONFIG_REQUIRED = ("model", "data", "image_size", "channels", "latent_dim", "width", "batch_size",
@@ -207,24 +209,46 @@ CONFIG_REQUIRED = ("model", "data", "image_size", "channels", "latent_dim", "wid
 #: values of a plain DCGAN; a run folder written before they existed reads as these.
 TOOLKIT_DEFAULTS = {"recipe": None, "loss": "bce", "spectral_norm": False, "diffaugment": False,
                     "ema": None, "r1": 0.0, "r1_every": 16, "d_learning_rate": None,
-                    "g_learning_rate": None, "mirror": False}
+                    "g_learning_rate": None, "mirror": False, "upsample": "transposed",
+                    "diffaugment_policy": "color,translation,cutout"}
 
 
-def _default_settings(model):
-    """The defaults of a new run, each from the paper of its model.
+def _default_settings(model, on_cpu=False):
+    """The defaults of a new run, each from the paper of its model, or sized for a CPU.
 
     DCGAN (Radford et al. 2015): latent_dim 100, ngf = ndf = 64, batch 128, Adam 2e-4.
     WGAN-GP (Gulrajani et al. 2017, Algorithm 1): batch 64, Adam 1e-4, n_critic 5, lambda 10.
+    ``on_cpu`` (preset 'cpu' or 'quick': no GPU): 32x32 images, width 32, batch 64 and a
+    budget of 600 CPU seconds instead of 5 epochs; a DCGAN trains with ``recipes.CPU_RECIPE``,
+    the recipe that did best on real images in that budget (benchmarks/README.md).
     """
     from .defaults import DCGAN_LEARNING_RATE, WGAN_GP_LEARNING_RATE
+    from .recipes import CPU_RECIPE
 
     wgan = model == "wgan-gp"
-    return {"source": "auto", "image_size": 64, "channels": 3, "latent_dim": 100, "width": 64,
-            "batch_size": 64 if wgan else 128,
-            "learning_rate": WGAN_GP_LEARNING_RATE if wgan else DCGAN_LEARNING_RATE,
-            "n_critic": 5 if wgan else None, "gp_weight": 10.0 if wgan else None, "limit": None,
-            "seed": 42, "mixed_precision": False, "samples": 64, "epochs": 5,
-            "conditioning": "projection" if model == "cgan" else None}
+    settings = {"source": "auto", "image_size": 64, "channels": 3, "latent_dim": 100, "width": 64,
+                "batch_size": 64 if wgan else 128,
+                "learning_rate": WGAN_GP_LEARNING_RATE if wgan else DCGAN_LEARNING_RATE,
+                "n_critic": 5 if wgan else None, "gp_weight": 10.0 if wgan else None, "limit": None,
+                "seed": 42, "mixed_precision": False, "samples": 64, "epochs": 5,
+                "cpu_seconds": None, "wall_seconds": None,
+                "conditioning": "projection" if model == "cgan" else None}
+    if on_cpu:
+        settings.update(image_size=32, width=32, batch_size=64, epochs=None, cpu_seconds=CPU_SECONDS)
+        if model == "dcgan":
+            settings["recipe"] = CPU_RECIPE
+    return settings
+
+
+#: The budget of a new run without a GPU when no --epochs, --cpu-seconds or --minutes is given.
+CPU_SECONDS = 600.0
+
+
+def _on_cpu() -> bool:
+    """True unless the preset is 'gpu' (GANLIB_PRESET, else whether TensorFlow sees a GPU)."""
+    import ganlib
+
+    return ganlib.preset() != "gpu"
 
 
 def _add_run_commands(sub):
@@ -258,7 +282,14 @@ def _add_run_commands(sub):
     train.add_argument("--out", required=True, help="the run folder (created if missing)")
     train.add_argument("--epochs", type=int, default=None,
                        help="total epochs of the run, also when resuming (a larger value extends a "
-                            "finished run); default 5 (Radford et al.: 5 CelebA epochs give faces)")
+                            "finished run); default on a GPU 5 (Radford et al.: 5 CelebA epochs give "
+                            "faces), on a CPU none (the budget of --cpu-seconds decides)")
+    train.add_argument("--cpu-seconds", type=float, default=None,
+                       help="a budget: stop when training has used this much CPU time in all (every "
+                            "session of the run; all threads count, so on 2 busy cores about twice the "
+                            "wall time); default on a CPU 600 when no --epochs or --minutes is given")
+    train.add_argument("--minutes", type=float, default=None,
+                       help="a budget: stop after this many minutes of training in all (wall clock)")
     train.add_argument("--image-size", type=int, default=None,
                        help="side of the square images: 16, 32, 64 or 128 (default 64, DCGAN's size)")
     train.add_argument("--channels", type=int, default=None,
@@ -305,6 +336,13 @@ def _add_run_commands(sub):
                          help="a left-right symmetric generator: it draws the left half and mirrors it "
                               "(ganlib.models.MirrorSymmetric); a prior for symmetric images such as the "
                               "procedural sprites, wrong for the rest")
+    toolkit.add_argument("--upsample", choices=("transposed", "resize"), default=None,
+                         help="how G doubles the image size: transposed 4x4 convolutions (Radford et "
+                              "al. 2015; default) or nearest-neighbour resizing and a 3x3 convolution "
+                              "(Odena et al. 2016: no checkerboard pattern)")
+    toolkit.add_argument("--diffaugment-policy", default=None,
+                         help="what --diffaugment changes, comma-separated from color, translation, "
+                              "cutout (default: all three, Zhao et al. 2020)")
     toolkit.add_argument("--r1", type=float, default=None, metavar="GAMMA",
                          help="R1 penalty gamma/2 E||grad D(x)||^2 on real images (Mescheder et al. "
                               "2018); default 0 (none)")
@@ -674,7 +712,10 @@ def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
                 raise ValueError(f"{option}={value} but the run in {out_dir!r} was trained with "
                                  f"{config[name]}; leave {option} out when resuming, or train a new "
                                  "run in another --out.")
-        settings = {**config, "epochs": config.get("epochs") if args.epochs is None else args.epochs}
+        settings = dict(config)
+        for name, value in _given_budget(args).items():
+            if value is not None:
+                settings[name] = value
     else:
         if (has_checkpoint or has_run_files) and not args.overwrite:
             raise ValueError(f"--out {out_dir!r} already holds a run; add --resume to continue it, "
@@ -701,11 +742,23 @@ def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
             for name in TOOLKIT_DEFAULTS:
                 if given.get(name) is not None:
                     raise ValueError(f"--{name.replace('_', '-')} applies to --model dcgan only.")
-        settings = _default_settings(given["model"])
-        settings.update(_recipe_settings(given.get("recipe")))
+        settings = _default_settings(given["model"], on_cpu=_on_cpu())
+        settings.update(_recipe_settings(given.get("recipe") or settings.get("recipe")))
         settings.update({name: value for name, value in given.items() if value is not None})
-        settings["epochs"] = settings["epochs"] if args.epochs is None else args.epochs
-    _check_integer("--epochs", settings["epochs"], high=LIMITS["epochs"])
+        if given["learning_rate"] is not None:  # an explicit rate beats the recipe's own two
+            for name in ("d_learning_rate", "g_learning_rate"):
+                if given[name] is None:
+                    settings[name] = None
+        budget = _given_budget(args)
+        if any(value is not None for value in budget.values()):  # the budget given, and only it
+            settings.update(budget)
+    if settings.get("epochs") is not None:
+        _check_integer("--epochs", settings["epochs"], high=LIMITS["epochs"])
+    _check_number("--cpu-seconds", settings.get("cpu_seconds"), low=0, high=MAX_SECONDS, low_open=True)
+    if settings.get("wall_seconds") is not None:
+        _check_number("--minutes", settings["wall_seconds"] / 60.0, low=0, high=MAX_SECONDS / 60.0, low_open=True)
+    if all(settings.get(name) is None for name in BUDGET_SETTINGS):
+        settings["epochs"] = 5  # a run written before budgets: its epochs
     if settings["image_size"] not in IMAGE_SIZES:
         raise ValueError(f"--image-size={settings['image_size']} is not supported; use 16, 32, 64 or 128.")
     if settings["channels"] not in (1, 3, 4):
@@ -741,6 +794,75 @@ def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
     return settings
 
 
+def _recipe_line(settings) -> str:
+    """The header's line on how the run trains: the recipe and every setting it made."""
+    if settings["model"] == "wgan-gp":
+        return (f"WGAN-GP (Gulrajani et al. 2017): n_critic {settings['n_critic']}, lambda {settings['gp_weight']:g}, "
+                f"Adam {settings['learning_rate']:g}")
+    rate = settings["learning_rate"]
+    d_rate, g_rate = settings.get("d_learning_rate") or rate, settings.get("g_learning_rate") or rate
+    parts = [f"G {'resize-convolution' if settings.get('upsample') == 'resize' else 'transposed convolution'}",
+             f"D {'spectral norm' if settings.get('spectral_norm') else 'batch norm'}",
+             f"{settings.get('loss', 'bce')} loss"]
+    if settings.get("diffaugment"):
+        parts.append(f"DiffAugment ({settings.get('diffaugment_policy')})")
+    if settings.get("ema") is not None:
+        parts.append(f"averaged G ({settings['ema']:g})")
+    if settings.get("r1"):
+        parts.append(f"R1 {settings['r1']:g}")
+    if settings.get("mirror"):
+        parts.append("mirror-symmetric G")
+    parts.append(f"Adam D {d_rate:g}, G {g_rate:g}" if d_rate != g_rate else f"Adam {rate:g}")
+    name = settings.get("recipe")
+    return f"recipe {name}: " + ", ".join(parts) if name else "recipe: " + ", ".join(parts)
+
+
+def _budget_line(settings, device) -> str:
+    """The header's line on how long the run trains."""
+    limits = []
+    if settings.get("cpu_seconds") is not None:
+        limits.append(f"{settings['cpu_seconds']:g} CPU s")
+    if settings.get("wall_seconds") is not None:
+        limits.append(f"{settings['wall_seconds'] / 60:g} min")
+    if settings.get("epochs") is not None:
+        limits.append(f"{settings['epochs']} epochs")
+    sized = " (CPU-sized defaults: no GPU)" if device == "CPU" else ""
+    return "budget " + " or ".join(limits) + (", whichever comes first" if len(limits) > 1 else "") + sized
+
+
+def _transparency_note(images, most: int = 5000) -> str | None:
+    """A line saying how many of the folder's images have transparency (checked in the file
+    headers of at most ``most`` of them), which training puts on white."""
+    from PIL import Image
+
+    paths = getattr(images, "files", None)  # LabelledImages too
+    if not paths:
+        return None
+    checked = list(paths)[:most]
+    transparent = 0
+    for path in checked:
+        try:
+            with Image.open(path) as image:
+                transparent += image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+        except Exception:  # unreadable files are reported by the loader
+            continue
+    if not transparent:
+        return None
+    of = f"{len(checked)}" + (f" checked (of {len(paths)})" if len(paths) > len(checked) else "")
+    return (f"note: {transparent} of {of} images have transparent pixels; they are put on a white "
+            "background (--channels 4 keeps the transparency as a 4th channel).")
+
+
+def _given_budget(args) -> dict:
+    """The run length options given on the command line (None where not given)."""
+    return {"epochs": args.epochs, "cpu_seconds": args.cpu_seconds,
+            "wall_seconds": None if args.minutes is None else args.minutes * 60.0}
+
+
+#: --cpu-seconds and --minutes at most: ten years (a typo, not a run).
+MAX_SECONDS = 10 * 365 * 86400.0
+
+
 def _load_images(settings, verbose):
     """The run's images as a ganlib.data.ImageSet."""
     from . import data as datasets
@@ -763,6 +885,10 @@ def _load_images(settings, verbose):
                 raise _with_option("--data", data, error) from None
     for warning in caught:
         _show_warning(warning.message, warning.category, warning.filename, warning.lineno)
+    if verbose and data not in DATA_SOURCES and channels != 4:
+        note = _transparency_note(images)
+        if note:
+            print(note)
     if settings["limit"] is not None and settings["limit"] < len(images):
         images = images.subset(range(settings["limit"]))
     return images
@@ -800,7 +926,8 @@ def _recipe_settings(name):
     return {"recipe": name, "loss": recipe.loss, "spectral_norm": recipe.normalization == "spectral",
             "diffaugment": recipe.diffaugment, "ema": recipe.ema_decay, "r1": recipe.r1_weight,
             "r1_every": recipe.r1_every, "d_learning_rate": recipe.d_learning_rate,
-            "g_learning_rate": recipe.g_learning_rate, "mirror": recipe.mirror}
+            "g_learning_rate": recipe.g_learning_rate, "mirror": recipe.mirror, "upsample": recipe.upsample,
+            "diffaugment_policy": recipe.diffaugment_policy}
 
 
 def _build_gan(settings, jit_compile):
@@ -816,7 +943,8 @@ def _build_gan(settings, jit_compile):
                                                                       "latent_dim", "width"))
     if settings["model"] == "cgan":
         return _build_conditional_gan(settings, jit_compile)
-    generator = models.dcgan_generator(latent_dim, size, channels, width=width, mirror=bool(settings["mirror"]))
+    generator = models.dcgan_generator(latent_dim, size, channels, width=width, mirror=bool(settings["mirror"]),
+                                       upsample=settings["upsample"])
     rate = settings["learning_rate"]
     d_rate, g_rate = settings["d_learning_rate"] or rate, settings["g_learning_rate"] or rate
     if settings["model"] == "dcgan":
@@ -825,7 +953,8 @@ def _build_gan(settings, jit_compile):
         discriminator = models.dcgan_discriminator(
             size, channels, width=width, normalization="spectral" if settings["spectral_norm"] else "batch")
         gan = GAN(generator, discriminator, latent_dim, seed=settings["seed"], loss=settings["loss"],
-                  augment=augment.DiffAugment(seed=settings["seed"]) if settings["diffaugment"] else None,
+                  augment=(augment.DiffAugment(settings["diffaugment_policy"], seed=settings["seed"])
+                           if settings["diffaugment"] else None),
                   ema_decay=settings["ema"], r1_weight=settings["r1"], r1_every=settings["r1_every"])
         optimizers = [keras.optimizers.Adam(r, beta_1=betas[0], beta_2=betas[1]) for r in (d_rate, g_rate)]
     else:
@@ -948,12 +1077,12 @@ def cmd_train(args) -> int:
         if args.overwrite:  # the old run's files go first: a killed new run never leaves
             run.remove_ganlib_files()  # the old generator.keras for sample/inpaint to use
         os.makedirs(out_dir, exist_ok=True)
-        config = {name: settings[name] for name in (*RUN_SETTINGS, "epochs")}
+        config = {name: settings.get(name) for name in (*RUN_SETTINGS, *BUDGET_SETTINGS)}
         if "class_names" in settings:  # --model cgan: label i is the i-th class folder
             config["class_names"] = settings["class_names"]
-        if not (args.resume and os.path.exists(run.config)
-                and config["epochs"] <= (_read_config(out_dir).get("epochs") or 0)):
-            run.write_config(config)  # a --resume with fewer --epochs keeps the run's own
+        old = _read_config(out_dir) if args.resume and os.path.exists(run.config) else None
+        if old is None or any((config[name] or 0) > (old.get(name) or 0) for name in BUDGET_SETTINGS):
+            run.write_config(config)  # a --resume with a shorter budget keeps the run's own
         if verbose:
             device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
             print(f"{settings['model']} on {images.description}: {len(images)} images of "
@@ -962,6 +1091,7 @@ def cmd_train(args) -> int:
                   f"{settings['batch_size']} = {global_batch} images per step"
                   + (", mixed float16" if settings["mixed_precision"] else "")
                   + (", XLA" if gan.jit_compile else "") + f"; run folder {out_dir}")
+            print(_recipe_line(settings) + "; " + _budget_line(settings, device))
             if settings["mixed_precision"] and device == "CPU":
                 print("note: mixed precision is for GPUs; on a CPU float16 is slower than float32.")
         extra_callbacks = []
@@ -971,9 +1101,11 @@ def cmd_train(args) -> int:
             extra_callbacks.append(TensorBoardLogger(args.tensorboard, noise, initial_step=initial_step))
         try:
             history = training.fit_gan(
-                gan, batches, settings["epochs"], out_dir, checkpoint_every=args.checkpoint_every,
-                resume=args.resume, n_samples=settings["samples"], sample_seed=settings["seed"],
-                callbacks=extra_callbacks, verbose=int(verbose))
+                gan, batches, settings.get("epochs"), out_dir,
+                checkpoint_every=args.checkpoint_every, resume=args.resume, n_samples=settings["samples"],
+                sample_seed=settings["seed"], sample_every="spaced", callbacks=extra_callbacks,
+                verbose=int(verbose), cpu_seconds=settings.get("cpu_seconds"),
+                wall_seconds=settings.get("wall_seconds"))
         except ValueError as error:
             raise _resume_error(error, args) from None
     finally:
@@ -983,7 +1115,29 @@ def cmd_train(args) -> int:
     if history.status != "completed":
         print(f"error: training {history.status}.", file=sys.stderr)
         return 1
+    if verbose:
+        verdict = discriminator_verdict(history)
+        if verdict:
+            print(verdict)
     return 0
+
+
+def discriminator_verdict(history, last: int = 200) -> str | None:
+    """One line when D has won: over the last ``last`` steps it calls real images real and
+    generated ones fake with near certainty (mean D(x) > 0.9, mean D(G(z)) < 0.05). Then G's
+    gradient is tiny and more of the same training rarely helps. None otherwise (or for
+    models without d_real/d_fake)."""
+    import numpy as np
+
+    real, fake = history.get("d_real") or [], history.get("d_fake") or []
+    if len(fake) < last:
+        return None
+    real, fake = float(np.nanmean(real[-last:])), float(np.nanmean(fake[-last:]))
+    if real > 0.9 and fake < 0.05:
+        return (f"note: the discriminator has won (over the last {last} steps mean D(x) = {real:.2f}, "
+                f"D(G(z)) = {fake:.3f}): the generator learns little more from it. Use the samples of an "
+                "earlier epoch, or train again with --diffaugment or a lower --d-learning-rate.")
+    return None
 
 
 def _load_keras(path, what):
@@ -1044,7 +1198,9 @@ def load_run_networks(run, need_discriminator=False):
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     restore_newest_checkpoint(gan, folder.checkpoints)  # damaged ones: one warning line each
-    return gan.generator, gan.discriminator
+    # the generator the run samples from: the running average when it keeps one (--ema), as
+    # its grids and generator.keras are
+    return gan.sampling_generator, gan.discriminator
 
 
 def _final_networks_are_newest(folder) -> bool:

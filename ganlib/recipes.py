@@ -98,6 +98,12 @@ RECIPES = {
 }
 
 
+#: The recipe of ``python -m ganlib train`` without a GPU, and of lesson 07: the candidate that
+#: did best on held-out OpenMoji emoji for 600 CPU s (``bench --quality --data emoji``; the
+#: table is in benchmarks/README.md).
+CPU_RECIPE = "resize+shift+ema"
+
+
 def get_recipe(recipe) -> Recipe:
     """A ``Recipe`` from itself or its name in ``RECIPES``."""
     if isinstance(recipe, Recipe):

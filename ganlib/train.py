@@ -998,9 +998,10 @@ def _steps_per_epoch(dataset, steps_per_epoch=None):
 
 
 def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None = 500,
-            resume: bool = True, n_samples: int = 64, sample_seed: int = 0, sample_every: int = 1,
+            resume: bool = True, n_samples: int = 64, sample_seed: int = 0, sample_every=1,
             nan_guard: bool = True, save_models: bool = True, steps_per_epoch: int | None = None,
-            callbacks=None, verbose: int = 1):
+            callbacks=None, verbose: int = 1, cpu_seconds: float | None = None,
+            wall_seconds: float | None = None):
     """Train ``gan`` for ``epochs`` epochs with everything a long run needs; return its history.
 
     * a grid of ``n_samples`` images from one fixed noise batch after each epoch
@@ -1022,7 +1023,8 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         dataset: a finite ``tf.data.Dataset`` of image batches, float32 in [-1, 1] or uint8
             in [0, 255] (converted in the train step: ``pipeline(dtype='uint8')`` moves 4x
             fewer bytes), one pass = one epoch; checked against the networks before training.
-        epochs: total epochs of the run (also when resuming).
+        epochs: total epochs of the run (also when resuming); None: until the budget
+            (``cpu_seconds`` or ``wall_seconds``) is used.
         out_dir: the run folder, e.g. ``notebooks/runs/02_dcgan``.
         checkpoint_every: steps between checkpoints (None: only at the end). A checkpoint
             of the 64x64 DCGAN is about 75 MB and takes about a second to write.
@@ -1037,7 +1039,9 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
             built again the same way, e.g. with the same seeds); under
             ``ganlib.setup(deterministic=True)`` its losses are the same.
         n_samples, sample_seed: size and seed of the fixed noise (restored on resume).
-        sample_every: save a grid every this many epochs.
+        sample_every: save a grid every this many epochs, or ``'spaced'``: every one of the
+            first 8 epochs, then 4 per doubling (``callbacks.spaced_epoch``), a few dozen
+            grids however long the run.
         nan_guard: stop and roll back on NaN/inf.
         save_models: write the two ``.keras`` files at the end.
         steps_per_epoch: steps per epoch; needed when the dataset is infinite (``.repeat()``).
@@ -1045,6 +1049,11 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
             as needed); when None, one pass over the dataset is an epoch.
         callbacks: more Keras callbacks, called after ganlib's.
         verbose: 1 prints what happens and shows the progress bar, 0 is quiet.
+        cpu_seconds, wall_seconds: a budget for the whole run (all its sessions: a resumed
+            run continues the count, kept in the history as ``cpu_seconds`` and
+            ``wall_seconds`` per step). Training stops at whichever comes first, the budget
+            or ``epochs``; the progress bar then counts the budget, and the last (partial)
+            epoch gets a grid too.
 
     Returns:
         ``TrainingHistory``: a dict of per-step lists (``step``, ``epoch`` and every metric,
@@ -1056,9 +1065,16 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
     from . import callbacks as cb
     from .runfolder import DamagedCheckpointError, RunFolder
 
-    epochs = check_positive("epochs", epochs, integer=True)
+    open_ended = epochs is None  # only a time budget ends the run
+    if open_ended and cpu_seconds is None and wall_seconds is None:
+        raise ValueError("epochs=None needs a budget: give cpu_seconds or wall_seconds (or a number of epochs).")
+    epochs = 10**6 if open_ended else check_positive("epochs", epochs, integer=True)
     n_samples = check_positive("n_samples", n_samples, integer=True)
-    sample_every = check_positive("sample_every", sample_every, integer=True)
+    if sample_every != "spaced":
+        sample_every = check_positive("sample_every", sample_every, integer=True)
+    for name, value in (("cpu_seconds", cpu_seconds), ("wall_seconds", wall_seconds)):
+        if value is not None:
+            check_positive(name, value)
     if not isinstance(dataset, tf.data.Dataset):
         raise ValueError(
             f"dataset is a {type(dataset).__name__}; fit_gan needs a tf.data.Dataset of image "
@@ -1106,7 +1122,7 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         resumed_from, path = state.step, checkpoint.restored_path
         if verbose:
             print(f"Resumed from checkpoint {path} at step {state.step} "
-                  f"(epoch {state.step / steps_per_epoch:.2f} of {epochs}).")
+                  f"(epoch {state.step / steps_per_epoch:.2f}" + ("" if open_ended else f" of {epochs}") + ").")
     if state.fixed_noise is None:
         rng = np.random.default_rng(sample_seed)
         state.fixed_noise = rng.standard_normal((n_samples, gan.latent_dim)).astype(np.float32)
@@ -1115,16 +1131,28 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
     run_callbacks = [cb.HistoryRecorder(state)]
     if nan_guard:
         run_callbacks.append(cb.NaNGuard(state, checkpoint))
+    budget = (cb.RunBudget(state, cpu_seconds, wall_seconds)
+              if cpu_seconds is not None or wall_seconds is not None else None)
+    if budget is not None:  # first: its totals join the step's history before the checkpoint
+        run_callbacks.insert(0, budget)
     run_callbacks += [checkpoint, grid]
-    progress = cb.ProgressBar(state, total_steps) if verbose else None
+    if not verbose:
+        progress = None
+    elif budget is not None:
+        progress = cb.BudgetProgressBar(state, budget)
+    else:
+        progress = cb.ProgressBar(state, total_steps)
     if progress is not None:
         run_callbacks.append(progress)
     run_callbacks += list(callbacks or [])
 
-    if state.step >= total_steps:
+    if state.step >= total_steps or (budget is not None and budget.exhausted()):
         state.status = "completed"
         if verbose:
-            print(f"Nothing to train: {out_dir} already holds {state.step} of {total_steps} steps.")
+            spent = "" if budget is None else " (its budget is used: {:.0f} CPU s, {:.0f} s of wall time)".format(
+                *budget.spent())
+            of = "" if open_ended else f" of {total_steps}"
+            print(f"Nothing to train: {out_dir} already holds {state.step}{of} steps{spent}.")
     else:
         state.status = "running"
         first_epoch, done_in_epoch = divmod(state.step, steps_per_epoch)
@@ -1150,6 +1178,8 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
                 progress.close()
         if state.status == "running":
             state.status = "completed"
+            if budget is not None and state.step % steps_per_epoch:  # stopped inside an epoch
+                grid.save_last(state.step // steps_per_epoch + 1)
 
     gif = grid.write_gif(run.samples_gif)
     if save_models:

@@ -539,3 +539,36 @@ def test_resume_mid_epoch_reproduces_the_uninterrupted_run(tmp_path):
     assert resumed["step"] == straight["step"] == list(range(1, 10))
     np.testing.assert_allclose(resumed["d_loss"], straight["d_loss"], rtol=1e-4)
     np.testing.assert_allclose(resumed["g_loss"], straight["g_loss"], rtol=1e-4)
+
+
+def test_spaced_grids_are_every_early_epoch_then_four_per_doubling():
+    due = [epoch for epoch in range(1, 41) if callbacks.spaced_epoch(epoch)]
+    assert due == [1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40]
+    assert not callbacks.spaced_epoch(0)
+    assert sum(callbacks.spaced_epoch(epoch) for epoch in range(1, 401)) == 30  # + the last epoch's grid
+
+
+def test_a_cpu_budget_stops_the_run_and_a_resume_continues_its_count(tmp_path, capsys):
+    data = dataset(count=24, batch_size=8)  # 3 steps per epoch
+    first = fit_gan(tiny_gan(), data, 1000, tmp_path, checkpoint_every=None, sample_every="spaced",
+                    cpu_seconds=3.0, verbose=1)
+    assert first.status == "completed"
+    spent = first["cpu_seconds"]
+    assert len(spent) == len(first["step"]) and spent == sorted(spent)
+    assert max(spent[:-1], default=0.0) < 3.0 <= spent[-1]  # stopped at the first step past the budget
+    assert len(first["step"]) < 3000  # far from the 1000 epochs
+    assert "CPU s" in capsys.readouterr().err  # the bar counts the budget, not steps
+    grids = sorted(os.listdir(tmp_path / "samples"))
+    last_epoch = -(-len(first["step"]) // 3)
+    assert grids[-1] == f"epoch_{last_epoch:04d}.png"  # the partial last epoch has its grid
+    assert all(callbacks.spaced_epoch(int(name[6:10])) for name in grids[:-1])
+    # resumed with a larger budget: the count goes on from the checkpoint's total, not from 0
+    larger = spent[-1] + 2.0
+    resumed = fit_gan(tiny_gan(), data, 1000, tmp_path, checkpoint_every=None, cpu_seconds=larger, verbose=0)
+    assert resumed["step"][:len(first["step"])] == first["step"]
+    more = resumed["cpu_seconds"][len(first["step"]):]
+    assert more and more[0] >= spent[-1] and max(more[:-1], default=0.0) < larger <= more[-1]
+    # the budget used up: nothing to train
+    again = fit_gan(tiny_gan(), data, 1000, tmp_path, checkpoint_every=None, cpu_seconds=larger, verbose=1)
+    assert len(again["step"]) == len(resumed["step"])
+    assert "its budget is used" in capsys.readouterr().out

@@ -134,8 +134,8 @@ def load_emoji(image_size: int = 32, channels: int = 3, skin_tones: bool = True,
         verbose: print what was rendered or read.
 
     Returns:
-        An ImageSet with ``paths`` = the OpenMoji file names (Unicode code points, e.g.
-        ``'1F600'``) and ``groups`` = :func:`emoji_group` of each, so ``images.split()`` keeps
+        An ImageSet with ``files`` = each image's SVG file (named by its Unicode code points,
+        e.g. ``1F600.svg``) and ``groups`` = :func:`emoji_group` of each, so ``images.split()`` keeps
         the skin tones of one drawing on the same side.
 
     Credit: "All emojis designed by OpenMoji - the open-source emoji and icon project.
@@ -147,6 +147,7 @@ def load_emoji(image_size: int = 32, channels: int = 3, skin_tones: bool = True,
     channels = check_choice("channels", channels, (1, 3, 4))
     if not isinstance(skin_tones, bool):
         raise ValueError(f"skin_tones={skin_tones!r} is not allowed; use True or False.")
+    folder = _svg_folder()
     rgba, names, skipped = _load_rgba(size[0], cache, verbose)
     if not skin_tones:
         keep = [i for i, name in enumerate(names) if emoji_group(name) == name]
@@ -165,6 +166,7 @@ def load_emoji(image_size: int = 32, channels: int = 3, skin_tones: bool = True,
                                           f"were left out (first: {skipped[0].name}: {skipped[0].reason})."),
                       stacklevel=2)
     images = ImageSet("emoji", f"{len(names)} OpenMoji {_version()} emoji at {size[0]}x{size[1]}",
-                      size, channels, pixels=pixels, paths=names, skipped=skipped, note=ATTRIBUTION,
+                      size, channels, pixels=pixels, paths=[str(folder / f"{name}.svg") for name in names],
+                      skipped=skipped, note=ATTRIBUTION,
                       groups=[emoji_group(name) for name in names])
     return images
