@@ -126,7 +126,7 @@ def load_emoji(image_size: int = 32, channels: int = 3, skin_tones: bool = True,
     Each SVG is rendered at ``image_size`` (anti-aliased) and, for 3 channels, put on white.
 
     Args:
-        image_size: 16, 32, 64 or 128 (square).
+        image_size: the side of the square images (the lessons use 32).
         channels: 3 (RGB on white), 4 (RGBA, transparent background) or 1 (grey on white).
         skin_tones: keep the five skin-tone recolourings of people (2,035 images); False keeps
             one drawing per emoji (2,460 images).
