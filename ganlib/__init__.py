@@ -32,6 +32,55 @@ if not _TENSORFLOW_IMPORTED_FIRST:
 
 __version__ = "0.1.0"
 
+
+class _RegisterLayersAfterKeras:
+    """Make every ``generator.keras`` ganlib writes load with ``keras.models.load_model``
+    after ``import ganlib``, without importing Keras here (which would load TensorFlow and
+    make ``import ganlib`` take seconds). ganlib's own layers (``models.MirrorSymmetric``)
+    are registered with Keras when ``ganlib.models`` is imported; this import hook imports
+    it right after Keras itself finishes loading, whenever that happens."""
+
+    _busy = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras" or self._busy:
+            return None
+        import importlib.util
+
+        self._busy = True  # find keras with the other finders
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            self._busy = False
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        original = loader.exec_module
+
+        def exec_module(module):
+            original(module)
+            if self in sys.meta_path:  # Keras is loaded: no more hooking
+                sys.meta_path.remove(self)
+            _register_layers()
+
+        loader.exec_module = exec_module
+        return spec
+
+
+def _register_layers():
+    import importlib
+
+    try:
+        importlib.import_module(f"{__name__}.models")
+    except Exception:  # never break a Keras import; load_model then names the missing class
+        pass
+
+
+if "keras" in sys.modules:
+    _register_layers()
+elif not any(isinstance(finder, _RegisterLayersAfterKeras) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterLayersAfterKeras())
+
 PRESETS = ("quick", "cpu", "gpu")
 
 SUBMODULES = ("augment", "callbacks", "classic", "conditional", "data", "inpaint", "metrics", "models",

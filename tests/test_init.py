@@ -182,3 +182,31 @@ def test_setting_the_hash_seed_after_start_changes_nothing_in_this_process():
     second = _run_python(code, PYTHONHASHSEED="2")
     assert first != second
     assert _run_python(code, PYTHONHASHSEED="1") == first  # the start-up value decides
+
+
+@pytest.mark.parametrize("imports", ["import ganlib, keras", "import ganlib, tensorflow as tf; keras = tf.keras",
+                                     "import keras, ganlib"])
+def test_every_generator_ganlib_writes_loads_after_import_ganlib(imports, tmp_path):
+    """Issues 23 and 25 (item 14): a --mirror run's generator.keras failed with "Could not
+    locate class 'MirrorSymmetric'" unless ganlib.models happened to be imported."""
+    import subprocess
+    import sys
+
+    from ganlib import models
+
+    path = tmp_path / "generator.keras"
+    models.dcgan_generator(8, 16, 3, width=4, mirror=True).save(path)
+    code = (f"{imports}\n"
+            f"model = keras.models.load_model({str(path)!r})\nprint(type(model.layers[-1]).__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "MirrorSymmetric"
+
+
+def test_import_ganlib_does_not_load_keras():
+    import subprocess
+    import sys
+
+    code = "import ganlib, sys; print('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["False", "False"]
