@@ -339,6 +339,7 @@ def quality(recipe_names=None, cpu_seconds=600.0, milestones=(75.0, 150.0, 300.0
     def measure(images):
         row = metrics.image_metrics(held_out[:n_eval], images[:n_eval], seed=seed)
         row["symmetry"] = float(metrics.mirror_symmetry(images[:n_eval]))
+        row["checkerboard"] = metrics.checkerboard_ratio(images[:n_eval])
         return row
 
     # the floor: as many training images as samples, drawn at random (a data set's order is
@@ -350,13 +351,13 @@ def quality(recipe_names=None, cpu_seconds=600.0, milestones=(75.0, 150.0, 300.0
           f"batch {batch_size}, seeds {', '.join(map(str, seeds))}; metrics on {n_eval} held-out images and "
           "as many samples of the averaged generator where there is one")
     print(f"{'recipe':<28} {'seed':>4} {'CPU s':>6} {'steps':>6} {'SWD':>7} {'C2ST':>6} {'prec':>5} {'recall':>6} "
-          f"{'sym':>5} {'D(x)':>5} {'D(G)':>5}")
+          f"{'sym':>5} {'check':>5} {'D(x)':>5} {'D(G)':>5}")
 
     def show(row):
         d_real, d_fake = (f"{row[k]:5.2f}" if k in row else "    -" for k in ("d_real", "d_fake"))
         print(f"{row['recipe']:<28} {'-' if row['seed'] is None else row['seed']:>4} {row['cpu_seconds']:6.0f} "
               f"{row['steps']:6d} {row['swd']:7.4f} {row['c2st_accuracy']:6.3f} {row['precision']:5.2f} "
-              f"{row['recall']:6.2f} {row['symmetry']:5.2f} {d_real} {d_fake}", flush=True)
+              f"{row['recall']:6.2f} {row['symmetry']:5.2f} {row['checkerboard']:5.2f} {d_real} {d_fake}", flush=True)
 
     show(rows[0])
     for run_seed in seeds:
@@ -412,7 +413,7 @@ def _quality_summary(rows, names):
             at = [row for row in mine if row.get("milestone", 0) == number]
             item = {"recipe": name, "milestone": number, "runs": len(at),
                     "cpu_seconds": float(np.mean([row["cpu_seconds"] for row in at]))}
-            for key in ("c2st_accuracy", "precision", "recall", "swd", "d_real", "d_fake"):
+            for key in ("c2st_accuracy", "precision", "recall", "swd", "checkerboard", "d_real", "d_fake"):
                 values = [row[key] for row in at if key in row]
                 if values:
                     item[key] = (float(np.mean(values)),

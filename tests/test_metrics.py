@@ -130,3 +130,20 @@ def test_mirror_symmetry_of_symmetric_noise_and_half_mirrored_images():
     assert mirror_symmetry(broken) == pytest.approx(1.0 - 8 / 16, abs=0.02)
     with pytest.raises(ValueError, match="tolerance"):
         mirror_symmetry(symmetric, tolerance=0)
+
+
+def test_checkerboard_ratio_separates_a_checkerboard_from_edges_and_noise():
+    from ganlib.metrics import checkerboard_ratio
+
+    rng = np.random.default_rng(0)
+    rows, cols = np.indices((16, 16))
+    board = np.repeat(((rows + cols) % 2 * 2 - 1).astype(np.float32)[None, :, :, None], 2, axis=0)  # alternates
+    assert checkerboard_ratio(board) == pytest.approx(2.0)  # 16 a^2 / (4 a^2 + 4 a^2)
+    assert checkerboard_ratio(rng.uniform(-1, 1, (200, 16, 16, 3))) == pytest.approx(1.0, abs=0.02)
+    edges = np.where(cols < 8, -1.0, 1.0)[None, :, :, None] * np.ones((4, 1, 1, 3))  # one vertical edge
+    assert checkerboard_ratio(edges) == 0.0
+    soft = np.clip(edges + 0.2 * board[:1], -1, 1)
+    assert checkerboard_ratio(soft) > checkerboard_ratio(edges)
+    assert checkerboard_ratio(np.zeros((2, 16, 16, 1))) == 0.0
+    with pytest.raises(ValueError, match="16"):
+        checkerboard_ratio(np.zeros((2, 4, 4, 1)))
