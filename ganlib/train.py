@@ -1155,6 +1155,16 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
             print(f"Nothing to train: {out_dir} already holds {state.step}{of} steps{spent}.")
     else:
         state.status = "running"
+        # A finished run trained on: its final networks and "completed" history are stale
+        # from the first new step, and if this session is interrupted nothing would say so
+        # (keras.models.load_model would load the old network). They go; the checkpoints stay.
+        if resumed_from is not None:
+            for stale in (run.generator, run.discriminator):
+                if os.path.exists(stale):
+                    os.remove(stale)
+            if os.path.exists(run.history):
+                run.write_history(state.history, f"running: resumed at step {state.step}; "
+                                                 "the newest state is in checkpoints/")
         first_epoch, done_in_epoch = divmod(state.step, steps_per_epoch)
         # Both fit calls (the rest of a cut epoch, then whole epochs) and every iterator Keras
         # makes of the data read one iterator of the stream, by step (_StepFeed): each new

@@ -572,3 +572,25 @@ def test_a_cpu_budget_stops_the_run_and_a_resume_continues_its_count(tmp_path, c
     again = fit_gan(tiny_gan(), data, 1000, tmp_path, checkpoint_every=None, cpu_seconds=larger, verbose=1)
     assert len(again["step"]) == len(resumed["step"])
     assert "its budget is used" in capsys.readouterr().out
+
+
+def test_an_interrupted_resume_leaves_no_stale_final_networks(tmp_path):
+    """Issue 23: after Ctrl-C of a resumed run the folder kept the older generator.keras and a
+    history.json saying "completed" at the old step, so load_model loaded a stale network."""
+    fit_gan(tiny_gan(), dataset(), 1, tmp_path, checkpoint_every=None, verbose=0)
+    assert (tmp_path / "generator.keras").exists()
+    assert json.loads((tmp_path / "history.json").read_text())["status"] == "completed"
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit_gan(tiny_gan(), dataset(), 3, tmp_path, checkpoint_every=None, callbacks=[Interrupt()], verbose=0)
+    assert not (tmp_path / "generator.keras").exists() and not (tmp_path / "discriminator.keras").exists()
+    status = json.loads((tmp_path / "history.json").read_text())["status"]
+    assert status.startswith("running: resumed at step 3")
+    assert (tmp_path / "checkpoints").exists() and os.listdir(tmp_path / "checkpoints")
+    # the checkpoint is still there to finish from, and then the networks are written again
+    done = fit_gan(tiny_gan(), dataset(), 3, tmp_path, checkpoint_every=None, verbose=0)
+    assert done.status == "completed" and (tmp_path / "generator.keras").exists()
