@@ -176,6 +176,9 @@ LIMITS = {"batch_size": 65536, "latent_dim": 4096, "width": 1024, "n_critic": 10
 #: Adam's step size: above 1 every weight jumps by about 1 per step (Kingma & Ba 2015:
 #: the step is bounded by the learning rate), so a larger value is a typo.
 MAX_LEARNING_RATE = 1.0
+#: ... and below 1e-12 a step changes no float32 weight of order 1e-2 (DCGAN's initial scale:
+#: float32 resolves about 1e-9 there), so 1e-50 trained with a rate of 0 in effect.
+MIN_LEARNING_RATE = 1e-12
 #: sample: images per grid and enlargement, and the grid's pixels at most (PIL's own limit,
 #: Image.MAX_IMAGE_PIXELS, about 89 million: a larger PNG is refused as a decompression bomb).
 MAX_SAMPLES, MAX_SCALE, MAX_GRID_PIXELS = 4096, 64, 89_478_485
@@ -652,6 +655,9 @@ def _check_rate(name, value):
     if value is not None and value > MAX_LEARNING_RATE:
         raise ValueError(f"{name}={value} is too large for Adam's step size; use a positive number "
                          f"<= {MAX_LEARNING_RATE:g}, e.g. 2e-4.")
+    if value is not None and value < MIN_LEARNING_RATE:
+        raise ValueError(f"{name}={value} is too small: training runs in float32, where a step that "
+                         f"small changes no weight; use a number >= {MIN_LEARNING_RATE:g}, e.g. 2e-4.")
     return value
 
 
@@ -695,6 +701,9 @@ def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
     import os
 
     given = {name: getattr(args, name) for name in RUN_SETTINGS}
+    if given["data"] is not None and not given["data"].strip():
+        raise ValueError("--data is empty; give faces, sprites or the folder that holds your images "
+                         "(write . for the current folder).")
     if given["data"] is not None and given["data"] not in DATA_SOURCES:
         given["data"] = os.path.abspath(os.path.expanduser(given["data"]))
     if args.resume:

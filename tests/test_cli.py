@@ -106,6 +106,17 @@ NEW = ["train", "--model", "dcgan", "--data", "faces", "--out", "o"]
     (NEW + ["--r1", "-1"], ["--r1", "-1", ">= 0"]),
     (NEW + ["--d-learning-rate", "0"], ["--d-learning-rate", "0", "positive"]),
     (["train", "--model", "wgan-gp", "--data", "faces", "--out", "o", "--ema", "0.9"], ["--ema", "dcgan"]),
+    # issue 25: item 5 (an empty --data trained on the current folder), item 11 (rates that are 0
+    # in float32), and the time budgets of issue 23
+    (["train", "--model", "dcgan", "--data", "", "--out", "o"], ["--data", "empty", "faces", "folder"]),
+    (["train", "--model", "dcgan", "--data", "  ", "--out", "o"], ["--data", "empty"]),
+    (NEW + ["--learning-rate", "1e-50"], ["--learning-rate", "1e-50", "too small", ">= 1e-12"]),
+    (NEW + ["--d-learning-rate", "1e-320"], ["--d-learning-rate", "too small"]),
+    (NEW + ["--cpu-seconds", "0"], ["--cpu-seconds", "0", "> 0"]),
+    (NEW + ["--cpu-seconds", "nan"], ["--cpu-seconds", "nan", "finite"]),
+    (NEW + ["--minutes", "-5"], ["--minutes", "-5", "> 0"]),
+    (NEW + ["--minutes", "1e300"], ["--minutes", "<= 5.256e+06"]),
+    (NEW + ["--upsample", "bilinear"], ["--upsample", "bilinear", "transposed", "resize"]),
 ])
 def test_bad_option_values(capsys, monkeypatch, tmp_path, argv, words):
     monkeypatch.chdir(tmp_path)  # the relative --out o lands here, and the cwd is restored after

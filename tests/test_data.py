@@ -852,3 +852,17 @@ def test_an_absurdly_large_image_is_refused_with_a_reason(tmp_path):
     Image.new("1", (10000, 9000)).save(tmp_path / "bomb.png")  # 90 million pixels, a few KB
     with pytest.raises(OSError, match="10000x9000 pixels"):
         load_image(tmp_path / "bomb.png", image_size=16)
+
+
+@pytest.mark.parametrize("size", [(1, 500), (500, 1), (1, 1), (3, 2)])
+def test_a_thin_image_keeps_its_colour(size, tmp_path):
+    """Issue 25 item 8: a 1x500 image decoded as all black (its centred square crop box,
+    (249.5, 0, 250.5, 1), rounded to an empty box)."""
+    from PIL import Image
+
+    from ganlib.data import load_image
+
+    path = tmp_path / "thin.png"
+    Image.new("RGB", size, (200, 40, 10)).save(path)
+    pixels = load_image(path, image_size=16)
+    np.testing.assert_allclose(pixels.reshape(-1, 3).mean(0), np.array([200, 40, 10]) / 127.5 - 1, atol=0.01)

@@ -158,6 +158,19 @@ def _reduce_factor(box, image_size) -> int:
     return max(1, int(min((bottom - top) / (2 * image_size[0]), (right - left) / (2 * image_size[1]))))
 
 
+def _pixel_box(box, width, height) -> tuple:
+    """A crop box in whole pixels, at least one pixel each way: rounding the centred box of a
+    1x500 image, (249.5, 0, 250.5, 1), gave the empty box (250, 0, 250, 1) and a black image."""
+    left, top, right, bottom = (int(round(v)) for v in box)
+    if right <= left:
+        left = min(max(0, int(math.floor(box[0]))), width - 1)
+        right = left + 1
+    if bottom <= top:
+        top = min(max(0, int(math.floor(box[1]))), height - 1)
+        bottom = top + 1
+    return left, top, right, bottom
+
+
 def _load_pixels(path, image_size, channels, crop, resample) -> np.ndarray:
     """Decode one file to uint8 (H, W, channels); raises on unreadable files.
 
@@ -188,7 +201,7 @@ def _load_pixels(path, image_size, channels, crop, resample) -> np.ndarray:
         if orientation != 1:  # exif_transpose copies the image even when there is nothing to turn
             image = ImageOps.exif_transpose(image)
         width, height = image.size
-        box = tuple(int(round(v)) for v in _crop_box(width, height, crop, scale=width / full_width))
+        box = _pixel_box(_crop_box(width, height, crop, scale=width / full_width), width, height)
         factor = _reduce_factor(box, image_size)
         if factor > 1 and image.mode in ("RGB", "L"):
             # no alpha: shrink the crop in the file's own mode (reduce reads the box in place),
