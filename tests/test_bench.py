@@ -69,3 +69,42 @@ def test_quality_benchmark_trains_each_recipe_for_the_budget_and_states_the_rati
     assert "dcgan-2015: best mean C2ST" in out
     assert "less CPU time" in out or "did not reach it" in out or "no sooner than the baseline" in out
     assert (tmp_path / "q.png").stat().st_size > 0 and len(json.loads((tmp_path / "q.json").read_text())) == 5
+
+
+def test_quality_on_emoji_over_seeds_reports_mean_and_spread(tmp_path, capsys, monkeypatch):
+    from ganlib import _bench
+
+    monkeypatch.setenv("GANLIB_DATA", str(tmp_path / "data"))
+    rows = _bench.quality(["dcgan+ema", "resize+shift+ema"], cpu_seconds=3.0, milestones=(1.5,), image_size=16,
+                          width=4, batch_size=16, n_eval=40, data="emoji", seeds=[0, 1],
+                          json_path=tmp_path / "q.json", plot_path=tmp_path / "q.png")
+    out = capsys.readouterr().out
+    assert out.startswith("OpenMoji emoji 16x16: 3596 training, 899 held out")
+    runs = rows[1:]
+    assert [(row["recipe"], row["seed"], row["milestone"]) for row in runs] == [
+        (name, seed, milestone) for seed in (0, 1) for name in ("dcgan+ema", "resize+shift+ema") for milestone in (0, 1)]
+    assert all(0 <= row["d_fake"] <= 1 and 0 <= row["d_real"] <= 1 and row["checkerboard"] >= 0 for row in runs)
+    saved = json.loads((tmp_path / "q.json").read_text())
+    for item in saved["summary"]:
+        values = [row["c2st_accuracy"] for row in runs
+                  if row["recipe"] == item["recipe"] and row["milestone"] == item["milestone"]]
+        assert item["runs"] == 2
+        assert item["c2st_accuracy"][0] == pytest.approx(np.mean(values))
+        assert item["c2st_accuracy"][1] == pytest.approx(np.std(values, ddof=1))
+    assert "mean +- standard deviation over 2 seeds" in out and "best mean C2ST" in out
+    assert (tmp_path / "q.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["bench", "--data", "emoji"], ["--data emoji", "--quality"]),
+    (["bench", "--quality", "--data"], ["--data alone", "--data sprites or --data emoji"]),
+    (["bench", "--quality", "--batch-size", "0"], ["--batch-size", "positive integer"]),
+    (["bench", "--quality", "--seeds", "1", "1"], ["--seeds", "repeats"]),
+    (["bench", "--quality", "--seeds", "-1"], ["--seeds", "-1", ">= 0"]),
+])
+def test_bench_quality_options_are_checked_first(argv, words, capsys):
+    from ganlib import cli
+
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and all(word in err for word in words), err
