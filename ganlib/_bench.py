@@ -387,7 +387,9 @@ def quality(recipe_names=None, cpu_seconds=600.0, milestones=(75.0, 150.0, 300.0
         target = best["c2st_accuracy"][0]
         reached = next((item for item in last_rows if item["c2st_accuracy"][0] <= target), None)
         print(f"{first}: best mean C2ST {target:.3f} at {best['cpu_seconds']:.0f} CPU s.")
-        if reached is None:
+        if target >= 0.99:  # a classifier (almost) always right: nothing worth reaching
+            print(f"{first} never got below C2ST 0.99, so no time to reach it is given.")
+        elif reached is None:
             print(f"{last} did not reach it within {cpu_seconds:.0f} CPU s.")
         else:
             ratio = best["cpu_seconds"] / reached["cpu_seconds"]

@@ -195,7 +195,15 @@ class RunFolder:
         ``RunFolderInUseError`` (a ValueError) instead of mixing its files with the first's.
         Where ``fcntl`` does not exist (Windows) nothing is locked."""
         os.makedirs(self.path, exist_ok=True)
-        handle = open(self._join(LOCK), "a+", encoding="utf-8")
+        path = self._join(LOCK)
+        if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path)):
+            # never write a PID through a link (into whatever file it points at), nor into a folder
+            kind = "a symbolic link" if os.path.islink(path) else "not a file"
+            raise RunFolderInUseError(
+                f"{path} is {kind}; ganlib keeps its lock file there. Remove it (rm {path!r}) "
+                "and train again.")
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        handle = os.fdopen(os.open(path, flags, 0o644), "a+", encoding="utf-8")
         try:
             import fcntl
         except ImportError:

@@ -346,3 +346,25 @@ def test_a_checkpoint_holding_nan_weights_is_damaged(tmp_path):
     good = fake_checkpoint(tmp_path / "ckpt-00000002.npz", 2)
     used, meta, damaged = runfolder.newest_intact_checkpoint(tmp_path)
     assert used == good and [error.path for error in damaged] == [path]
+
+
+def test_the_lock_never_writes_through_a_link_or_into_a_folder(tmp_path):
+    """Issue 25 item 3: a symlinked .ganlib.lock made train write its PID into the link's target;
+    item 17: a lock that is a directory gave "[Errno 21]"."""
+    from ganlib.runfolder import RunFolder, RunFolderInUseError
+
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".ganlib.lock").symlink_to(precious)
+    with pytest.raises(RunFolderInUseError, match="symbolic link"):
+        RunFolder(str(run)).lock()
+    assert precious.read_text() == "keep me"
+    other = tmp_path / "other"
+    (other / ".ganlib.lock").mkdir(parents=True)
+    with pytest.raises(RunFolderInUseError, match="not a file"):
+        RunFolder(str(other)).lock()
+    fine = RunFolder(str(tmp_path / "fine")).lock()
+    assert (tmp_path / "fine" / ".ganlib.lock").read_text() == str(os.getpid())
+    fine.close()
