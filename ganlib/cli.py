@@ -712,8 +712,13 @@ def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
         if not has_checkpoint:
             from .runfolder import RunFolder
 
+            folder = RunFolder(out_dir)
+            if folder.ganlib_files():  # a run's files without a checkpoint: only afresh is possible
+                raise ValueError(f"--resume: {out_dir!r} holds no checkpoint to resume (looked in "
+                                 f"{folder.checkpoints}); start the run afresh with --overwrite instead of "
+                                 "--resume (it deletes only the files ganlib wrote there), or use another --out.")
             raise ValueError(f"--resume: {out_dir!r} holds no checkpoint to resume (looked in "
-                             f"{RunFolder(out_dir).checkpoints}); start a new run without --resume.")
+                             f"{folder.checkpoints}); start a new run without --resume.")
         config = _read_config(out_dir)
         for name, value in given.items():
             if value is not None and name in config and value != config[name]:

@@ -113,3 +113,17 @@ def test_data_folder_that_receives_the_grids(capsys, monkeypatch, images, tmp_pa
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("warning: ") and "--resume" in lines[0], lines
     fails(capsys, ["train", "--out", ".", "--resume", "--epochs", "2", "--quiet"], "--data", "--out", "samples")
+
+
+def test_resume_without_any_checkpoint_names_overwrite(tmp_path, capsys):
+    """Issue 25 item 16: a run whose checkpoints/ was removed: --resume said "start a new run
+    without --resume", and without it "add --resume": neither named --overwrite."""
+    from ganlib import cli
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"model": "dcgan"}')
+    (run / "history.json").write_text('{"status": "completed", "step": [1]}')
+    assert cli.main(["train", "--out", str(run), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint" in err and "--overwrite" in err and err.count("\n") == 1
