@@ -1311,6 +1311,24 @@ def cmd_sample(args) -> int:
     return 0
 
 
+def _conditional_cannot_inpaint(model):
+    """A --model cgan run: one line saying so (its generator also needs a label; issue 25 item 24)."""
+    import os
+
+    from .runfolder import RunFolder
+
+    config_path = RunFolder(model).config if os.path.isdir(model) else None
+    if config_path and os.path.isfile(config_path):
+        try:
+            kind = _read_config(model, "--model").get("model")
+        except ValueError:
+            return  # a damaged config.json is reported where the networks are loaded
+        if kind == "cgan":
+            raise ValueError(f"--model {model!r} is a conditional run (--model cgan): its generator needs a "
+                             "class label as well as noise, and inpainting with one is not supported (yet); "
+                             "use a dcgan or wgan-gp run.")
+
+
 def cmd_inpaint(args) -> int:
     import os
 
@@ -1334,6 +1352,7 @@ def cmd_inpaint(args) -> int:
     if mask_is_file and not os.path.isfile(args.mask):
         raise ValueError(f"--mask={args.mask!r} is neither a mask kind ({', '.join(inpainting.MASK_KINDS)}) "
                          "nor a PNG file.")
+    _conditional_cannot_inpaint(args.model)
     _import_tensorflow()
     generator, discriminator = load_run_networks(args.model, need_discriminator=True)
     _check_generator(generator, f"--model {args.model!r}")

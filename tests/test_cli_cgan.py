@@ -96,3 +96,11 @@ def test_sample_label_from_an_unconditional_generator(capsys, class_folder, tmp_
     fails(capsys, ["sample", path, "--label", "1", "--out", str(tmp_path / "x.png")],
           "--label", "cgan")
     assert keras.models.load_model(path).input_shape == (None, 8)
+
+
+def test_inpaint_with_a_conditional_run_says_it_is_not_supported(cgan_run, tmp_path, capsys):
+    """Issue 25 item 24: "is not a generator: it takes inputs of shape ..." instead of a reason."""
+    image = tmp_path / "x.png"
+    Image.fromarray(np.full((16, 16), 128, np.uint8)).save(image)
+    fails(capsys, ["inpaint", str(image), "--model", cgan_run, "--out", str(tmp_path / "o.png")],
+          "conditional run", "not supported", "dcgan or wgan-gp")
