@@ -400,8 +400,9 @@ def _add_run_commands(sub):
     sample.add_argument("--scale", type=int, default=1, help="enlarge the grid this many times")
     sample.add_argument("--label", default=None,
                         help="a conditional run (train --model cgan): draw this class, given by its "
-                             "number (0 = the first class folder in sorted order) or its folder name; "
-                             "default: the classes in turn, one per column")
+                             "folder name or its number (0 = the first class folder in sorted order; "
+                             "when the folders are named by numbers, by name only); default: the "
+                             "classes in turn, one per column")
     sample.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     sample.set_defaults(func=cmd_sample)
 
@@ -1266,15 +1267,31 @@ def _sample_labels(generator, args):
         names = [str(name) for name in RunFolder(args.model).read_config().get("class_names") or []]
     if args.label is None:
         return latent_dim, cycling_labels(args.n, n_classes)
-    if args.label in names:
-        label = names.index(args.label)
+    import unicodedata
+
+    def same_form(text):  # a name typed in NFC matches a folder name stored in NFD (macOS)
+        return unicodedata.normalize("NFC", text)
+
+    wanted = same_form(args.label)
+    normalised = [same_form(name) for name in names]
+    # class folders named by numbers ("1", "2", "10"): --label is a name, never a position,
+    # or "--label 1" could mean the folder "1" or the second folder in sorted order ("10")
+    numeric_names = any(name.strip().lstrip("-").isdigit() for name in normalised)
+    if wanted in normalised:
+        label = normalised.index(wanted)
     else:
-        try:
-            label = int(args.label)
-        except ValueError:
-            label = None
+        label = None
+        if not numeric_names:
+            try:
+                label = int(args.label)
+            except ValueError:
+                label = None
         if label is None or not 0 <= label < n_classes:
-            known = f" or a class name ({', '.join(names)})" if names else ""
+            shown = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+            if numeric_names:
+                raise ValueError(f"--label={args.label} is not a class of this run; its class folders are named by "
+                                 f"numbers, so give a folder name: {shown}.")
+            known = f" or a class name ({shown})" if names else ""
             raise ValueError(f"--label={args.label} is not a class of this run; use a number from 0 to "
                              f"{n_classes - 1}{known}.")
     return latent_dim, check_labels(np.full(args.n, label), n_classes, name="--label")

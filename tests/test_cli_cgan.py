@@ -104,3 +104,54 @@ def test_inpaint_with_a_conditional_run_says_it_is_not_supported(cgan_run, tmp_p
     Image.fromarray(np.full((16, 16), 128, np.uint8)).save(image)
     fails(capsys, ["inpaint", str(image), "--model", cgan_run, "--out", str(tmp_path / "o.png")],
           "conditional run", "not supported", "dcgan or wgan-gp")
+
+
+@pytest.fixture(scope="module")
+def numbered_run(tmp_path_factory):
+    """Class folders 1, 2, 10 (sorted 1, 10, 2) and a folder named in NFD."""
+    import unicodedata
+
+    root = tmp_path_factory.mktemp("numbered")
+    rng = np.random.default_rng(1)
+    for name, level in (("1", 30), ("2", 128), ("10", 220)):
+        os.makedirs(root / name)
+        for index in range(4):
+            pixels = np.clip(level + rng.normal(0, 5, (16, 16)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{index}.png")
+    out = str(tmp_path_factory.mktemp("runs") / "numbered")
+    assert cli.main(["train", "--model", "cgan", "--data", str(root), "--out", out, "--epochs", "1", "--quiet",
+                     *TINY]) == 0
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["class_names"] == ["1", "10", "2"]
+    # the same run, its class "été" stored as NFD (as macOS writes folder names)
+    config["class_names"] = ["1", "10", unicodedata.normalize("NFD", "été")]
+    return out, config
+
+
+def test_numbered_class_folders_are_named_not_counted(numbered_run, tmp_path, capsys):
+    """Issue 25 item 12: with folders 1, 2, 10, --label 0 and --label 1 both drew class "1" and
+    class "10" could not be reached by number."""
+    out, _ = numbered_run
+    args = type("Args", (), {"model": out, "n": 3})
+    generator = cli.load_run_networks(out)[0]
+    for label, index in (("1", 0), ("10", 1), ("2", 2)):
+        args.label = label
+        assert list(cli._sample_labels(generator, args)[1]) == [index] * 3
+    args.label = "0"
+    with pytest.raises(ValueError, match="named by numbers, so give a folder name: 1, 10, 2"):
+        cli._sample_labels(generator, args)
+
+
+def test_a_class_name_matches_in_either_unicode_form(numbered_run, tmp_path):
+    """Issue 25 item 22: a folder "été" stored in NFD could not be named with --label été in NFC."""
+    import shutil
+    import unicodedata
+
+    out, config = numbered_run
+    copy = str(tmp_path / "nfd")
+    shutil.copytree(out, copy)
+    with open(os.path.join(copy, "config.json"), "w") as handle:
+        json.dump(config, handle)
+    generator = cli.load_run_networks(copy)[0]
+    args = type("Args", (), {"model": copy, "n": 2, "label": unicodedata.normalize("NFC", "été")})
+    assert list(cli._sample_labels(generator, args)[1]) == [2, 2]
