@@ -16,7 +16,8 @@ from PIL import Image
 import ganlib.data as gd
 from ganlib import _bench, models
 from ganlib.data.files import _Decoder
-from ganlib.data.imageset import DecodedStore, ImageSet, _FastDecoder
+from ganlib.data.imageset import ImageSet, _FastDecoder
+from ganlib.data.store import DecodedStore
 from ganlib.train import GAN, fit_gan
 
 
@@ -302,7 +303,7 @@ def test_unreadable_file_keeps_resolve_on_and_is_replaced_as_gather_replaces_it(
 
 
 def test_pixels_are_aligned_once_and_shared_with_tensorflow_without_a_copy():
-    from ganlib.data.imageset import _ALIGNMENT, _aligned_uint8, _shared_tensor
+    from ganlib.data.store import _ALIGNMENT, _aligned_uint8, _shared_tensor
 
     raw = np.zeros(4 * 8 * 8 * 3 + 1, np.uint8)
     unaligned = raw[1:].reshape(4, 8, 8, 3) if raw[1:].ctypes.data % _ALIGNMENT else raw[2:-1].reshape(4, 8, 8, 3)
