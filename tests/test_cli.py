@@ -849,3 +849,79 @@ def test_a_resumed_run_removes_the_partial_files_of_a_killed_write(capsys, train
     assert cli.main(["train", "--out", out, "--resume", "--quiet"]) == 0
     assert [name for name in leftovers if os.path.exists(os.path.join(out, name))] == []
     assert open(os.path.join(out, ".notes.partial")).read() == "mine"
+
+
+@pytest.mark.parametrize("preset", ["cpu", "gpu"])
+def test_new_run_defaults_follow_the_device(preset, monkeypatch, tmp_path):
+    """Issue 23: on a CPU the defaults were GPU-sized (64x64, width 64, batch 128, 5 epochs)."""
+    from ganlib.recipes import CPU_RECIPE, RECIPES
+
+    monkeypatch.setenv("GANLIB_PRESET", preset)
+    args = cli.build_parser().parse_args(["train", "--model", "dcgan", "--data", "faces", "--out", str(tmp_path / "r")])
+    settings = cli._run_settings(args, str(tmp_path / "r"), False)
+    if preset == "cpu":
+        assert (settings["image_size"], settings["width"], settings["batch_size"]) == (32, 32, 64)
+        assert settings["cpu_seconds"] == 600 and settings["epochs"] is None
+        assert settings["recipe"] == CPU_RECIPE and settings["ema"] == RECIPES[CPU_RECIPE].ema_decay
+    else:
+        assert (settings["image_size"], settings["width"], settings["batch_size"]) == (64, 64, 128)
+        assert settings["epochs"] == 5 and settings["cpu_seconds"] is None and settings["recipe"] is None
+    # an explicit budget replaces the default one; explicit sizes and rates win over the recipe
+    args = cli.build_parser().parse_args(["train", "--model", "dcgan", "--data", "faces", "--out", "o", "--epochs", "3",
+                                          "--width", "8", "--recipe", "+higher-lr", "--learning-rate", "1e-4"])
+    settings = cli._run_settings(args, str(tmp_path / "o"), False)
+    assert settings["epochs"] == 3 and settings["cpu_seconds"] is None and settings["width"] == 8
+    # issue 25 item 9: the recipe's own 5e-4 no longer beats an explicit --learning-rate
+    assert settings["learning_rate"] == 1e-4 and settings["d_learning_rate"] is None and settings["g_learning_rate"] is None
+
+
+def test_header_names_the_recipe_and_the_budget():
+    settings = {"model": "dcgan", "learning_rate": 2e-4, "d_learning_rate": 2e-4, "g_learning_rate": 2e-4,
+                "upsample": "transposed", "spectral_norm": False, "loss": "bce", "diffaugment": False,
+                "ema": 0.999, "r1": 0.0, "mirror": False, "recipe": "dcgan+ema", "cpu_seconds": 600.0,
+                "wall_seconds": None, "epochs": None}
+    assert cli._recipe_line(settings) == ("recipe dcgan+ema: G transposed convolution, D batch norm, bce loss, "
+                                          "averaged G (0.999), Adam 0.0002")
+    assert cli._budget_line(settings, "CPU") == "budget 600 CPU s (CPU-sized defaults: no GPU)"
+    settings.update(epochs=10, wall_seconds=300.0)
+    assert cli._budget_line(settings, "GPU") == "budget 600 CPU s or 5 min or 10 epochs, whichever comes first"
+
+
+def test_a_cpu_budget_run_says_what_it_does_and_resumes_to_a_larger_budget(tmp_path, capsys):
+    """Issue 23: train had no time budget, did not echo its recipe, wrote a grid for every one of
+    hundreds of epochs, and put transparency on white without a word."""
+    folder = tmp_path / "icons"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(12):
+        pixels = np.zeros((20, 20, 4), np.uint8)
+        pixels[4:16, 4:16] = [*rng.integers(0, 255, 3), 255]  # an opaque square on a transparent canvas
+        Image.fromarray(pixels).save(folder / f"{index:02d}.png")
+    out = str(tmp_path / "run")
+    assert cli.main(["train", "--model", "dcgan", "--data", str(folder), "--out", out, *TINY,
+                     "--cpu-seconds", "4", "--recipe", "dcgan+ema"]) == 0
+    printed = capsys.readouterr().out
+    assert "note: 12 of 12 images have transparent pixels; they are put on a white background" in printed
+    assert "recipe dcgan+ema: G transposed convolution" in printed and "budget 4 CPU s" in printed
+    config = json.load(open(os.path.join(out, "config.json")))
+    assert config["cpu_seconds"] == 4 and config["epochs"] is None
+    history = json.load(open(os.path.join(out, "history.json")))
+    steps, spent = len(history["step"]), history["cpu_seconds"]
+    assert max(spent[:-1], default=0) < 4 <= spent[-1]
+    epochs = -(-steps // 3)  # 12 images, batch 4
+    grids = sorted(os.listdir(os.path.join(out, "samples")))
+    assert len(grids) <= 8 + 4 * max(0, np.log2(max(epochs, 8) / 8)) + 2 and grids[-1] == f"epoch_{epochs:04d}.png"
+    # resumed with a larger budget: it trains on and config.json keeps the new budget
+    assert cli.main(["train", "--out", out, "--resume", "--cpu-seconds", "6", "--quiet"]) == 0
+    assert json.load(open(os.path.join(out, "config.json")))["cpu_seconds"] == 6
+    history = json.load(open(os.path.join(out, "history.json")))
+    assert len(history["step"]) > steps and history["cpu_seconds"][-1] >= 6
+
+
+def test_the_discriminator_verdict_speaks_only_when_d_has_won():
+    won = {"d_real": [0.5] * 100 + [0.97] * 200, "d_fake": [0.5] * 100 + [0.01] * 200}
+    assert "the discriminator has won" in cli.discriminator_verdict(won)
+    assert "D(G(z)) = 0.010" in cli.discriminator_verdict(won)
+    assert cli.discriminator_verdict({"d_real": [0.8] * 300, "d_fake": [0.2] * 300}) is None
+    assert cli.discriminator_verdict({"d_real": [0.97] * 50, "d_fake": [0.01] * 50}) is None  # too short to tell
+    assert cli.discriminator_verdict({"wasserstein": [1.0] * 300}) is None
