@@ -394,6 +394,7 @@ def _add_run_commands(sub):
     )
     sample.add_argument("model", metavar="MODEL", help="a generator .keras file or a run folder")
     sample.add_argument("--out", required=True, help="the PNG to write")
+    sample.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     sample.add_argument("--n", type=int, default=64, help="how many images (default 64)")
     sample.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     sample.add_argument("--columns", type=int, default=None, help="images per row (default: a square)")
@@ -423,6 +424,8 @@ def _add_run_commands(sub):
     inpaint.add_argument("--invert-mask", action="store_true",
                          help="the PNG mask has its hole in white instead")
     inpaint.add_argument("--out", required=True, help="the completed image (PNG)")
+    inpaint.add_argument("--overwrite", action="store_true",
+                         help="replace --out and --panel if they exist (never the input image or mask)")
     inpaint.add_argument("--panel", default=None,
                          help="also save original | with hole | completed side by side here")
     inpaint.add_argument("--steps", type=int, default=1000,
@@ -646,6 +649,27 @@ def _check_image_path(name, path):
     if os.path.isdir(path):
         raise ValueError(f"{name}={path!r} is a folder; give the image file to write.")
     return path
+
+
+def _check_outputs(outputs, inputs, overwrite):
+    """Refuse to write where it would lose a file: two outputs on one file, an output on an input
+    (never, even with --overwrite), or over an existing file without --overwrite.
+    ``outputs`` and ``inputs`` map option names to paths (None: not given)."""
+    import os
+
+    def same(a, b):
+        return os.path.realpath(a) == os.path.realpath(b)
+
+    given = [(name, path) for name, path in outputs.items() if path]
+    for index, (name, path) in enumerate(given):
+        for other, other_path in given[index + 1:]:
+            if same(path, other_path):
+                raise ValueError(f"{name} and {other} are the same file ({path!r}); give each its own file.")
+        for source, source_path in inputs.items():
+            if source_path and os.path.exists(source_path) and same(path, source_path):
+                raise ValueError(f"{name}={path!r} is the {source} it reads; write the result to another file.")
+        if os.path.exists(path) and not overwrite:
+            raise ValueError(f"{name}={path!r} exists; give another file, or add --overwrite to replace it.")
 
 
 def _check_rate(name, value):
@@ -1309,6 +1333,7 @@ def cmd_sample(args) -> int:
     _check_integer("--columns", args.columns, high=MAX_SAMPLES)
     _check_integer("--scale", args.scale, high=MAX_SCALE)
     _check_image_path("--out", args.out)
+    _check_outputs({"--out": args.out}, {"MODEL": args.model}, args.overwrite)
     _import_tensorflow()
     generator, _ = load_run_networks(args.model)
     _check_grid_size(generator.output_shape, args)
@@ -1365,6 +1390,8 @@ def cmd_inpaint(args) -> int:
         _check_image_path("--panel", args.panel)
     if not os.path.isfile(args.image):
         raise ValueError(f"IMAGE={args.image!r} is not a file; give the image to complete.")
+    _check_outputs({"--out": args.out, "--panel": args.panel},
+                   {"IMAGE": args.image, "--mask": args.mask}, args.overwrite)
     mask_is_file = args.mask not in inpainting.MASK_KINDS
     if mask_is_file and not os.path.isfile(args.mask):
         raise ValueError(f"--mask={args.mask!r} is neither a mask kind ({', '.join(inpainting.MASK_KINDS)}) "

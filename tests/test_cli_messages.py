@@ -127,3 +127,31 @@ def test_resume_without_any_checkpoint_names_overwrite(tmp_path, capsys):
     assert cli.main(["train", "--out", str(run), "--resume"]) == 2
     err = capsys.readouterr().err
     assert "no checkpoint" in err and "--overwrite" in err and err.count("\n") == 1
+
+
+def test_outputs_never_replace_an_input_or_an_existing_file_silently(tmp_path, capsys):
+    """Issue 25 item 2: inpaint --out photo.png overwrote the photo; --out p.png --panel p.png kept
+    only the panel; sample --out imgs/img000.png replaced a training image."""
+    from PIL import Image
+
+    from ganlib import cli
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (16, 16), (10, 20, 30)).save(photo)
+    before = photo.read_bytes()
+    run = str(tmp_path / "no-run")  # never reached: the outputs are checked first
+    cases = [
+        (["inpaint", str(photo), "--model", run, "--out", str(photo)], ["--out", "the IMAGE it reads"]),
+        (["inpaint", str(photo), "--model", run, "--out", str(photo), "--overwrite"], ["the IMAGE it reads"]),
+        (["inpaint", str(photo), "--model", run, "--out", str(tmp_path / "p.png"), "--panel", str(tmp_path / "p.png")],
+         ["--out and --panel are the same file"]),
+        (["sample", run, "--out", str(photo)], ["--out", "exists", "--overwrite"]),
+    ]
+    for argv, words in cases:
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and all(word in err for word in words), (argv, err)
+    assert photo.read_bytes() == before
+    # with --overwrite an existing output may go (the run is then looked for, and is missing)
+    assert cli.main(["sample", run, "--out", str(photo), "--overwrite"]) == 2
+    assert "does not exist" in capsys.readouterr().err
