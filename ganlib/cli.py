@@ -1379,7 +1379,7 @@ def cmd_inpaint(args) -> int:
 
     from . import inpaint as inpainting
     from .data import load_image
-    from .plotting import display_uint8, image_grid
+    from .plotting import _atomic_save, display_uint8, image_grid
 
     _check_integer("--steps", args.steps, high=MAX_STEPS)
     _check_integer("--candidates", args.candidates, high=MAX_SAMPLES)
@@ -1419,15 +1419,18 @@ def cmd_inpaint(args) -> int:
                                                                      if args.mask == "random" else {}))
     if mask.min() == 1.0:
         raise ValueError(f"--mask {args.mask!r} marks no pixel as missing; nothing to fill.")
+    if mask.max() == 0.0:  # issue 25 item 20: was "masks[0] has no known pixel"
+        raise ValueError(f"--mask {args.mask!r} marks every pixel as missing, so nothing of the image is left "
+                         "to fill from; in a mask file white is known and black is missing.")
     completed = inpainting.inpaint(generator, discriminator, image, mask, steps=args.steps,
                                    n_candidates=args.candidates, perceptual_weight=args.perceptual_weight,
                                    blend=not args.no_blend, seed=args.seed, progress=not args.quiet)
-    Image.fromarray(display_uint8(completed)[0]).save(args.out)
+    _atomic_save(Image.fromarray(display_uint8(completed)[0]), args.out)  # never a cut or 0-byte file
     print(f"Saved the completed {height}x{width} image to {os.path.abspath(args.out)} "
           f"({int(round((1 - mask.mean()) * 100))}% of its pixels filled)")
     if args.panel:
         with_hole = image * mask  # the hole in mid-grey (0 in [-1, 1])
-        Image.fromarray(image_grid(np.stack([image, with_hole, completed]), ncols=3)).save(args.panel)
+        _atomic_save(Image.fromarray(image_grid(np.stack([image, with_hole, completed]), ncols=3)), args.panel)
         print(f"Saved original | with hole | completed to {os.path.abspath(args.panel)}")
     return 0
 

@@ -925,3 +925,12 @@ def test_the_discriminator_verdict_speaks_only_when_d_has_won():
     assert cli.discriminator_verdict({"d_real": [0.8] * 300, "d_fake": [0.2] * 300}) is None
     assert cli.discriminator_verdict({"d_real": [0.97] * 50, "d_fake": [0.01] * 50}) is None  # too short to tell
     assert cli.discriminator_verdict({"wasserstein": [1.0] * 300}) is None
+
+
+def test_inpaint_with_a_mask_that_hides_everything_says_so(trained_run, images, tmp_path, capsys):
+    """Issue 25 item 20: an all-black mask gave "masks[0] has no known pixel" (a parameter name)."""
+    mask = tmp_path / "black.png"
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(mask)
+    fails(capsys, ["inpaint", os.path.join(images, "03.png"), "--model", trained_run[0], "--mask", str(mask),
+                   "--out", str(tmp_path / "o.png"), "--steps", "1"], "--mask", "every pixel as missing")
+    assert not (tmp_path / "o.png").exists()
