@@ -768,3 +768,22 @@ def checkerboard_ratio(images) -> float:
     if edges == 0:
         return 0.0
     return float(np.mean(checker * checker) / edges)
+
+
+def colour_speckle(images) -> float:
+    """Colour noise: how far each pixel's colour (its channels minus their mean, so black
+    outlines and white backgrounds count as no colour) lies from the median colour of its 3x3
+    neighbourhood, averaged over ``images`` (N, H, W, C) on the [-1, 1] scale.
+
+    Flat areas of colour score 0 and a clean edge little (the median keeps edges); isolated
+    pixels of another hue, the speckle of a short GAN run, score high. Measured on 500 held-out
+    OpenMoji emoji at 32x32: 0.009; samples of ``dcgan+ema`` after 150 and 600 CPU s: 0.036 and
+    0.020 (benchmarks/README.md). Compare with real images (the floor). Grey images score 0.
+    ``checkerboard_ratio`` looks for a regular pattern instead, which such speckle is not.
+    """
+    from scipy.ndimage import median_filter
+
+    array = _check_image_set("images", images).astype(np.float64)
+    chroma = array - array.mean(axis=-1, keepdims=True)
+    median = median_filter(chroma, size=(1, 3, 3, 1), mode="nearest")
+    return float(np.mean(np.abs(chroma - median)))

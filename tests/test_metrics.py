@@ -147,3 +147,20 @@ def test_checkerboard_ratio_separates_a_checkerboard_from_edges_and_noise():
     assert checkerboard_ratio(np.zeros((2, 16, 16, 1))) == 0.0
     with pytest.raises(ValueError, match="16"):
         checkerboard_ratio(np.zeros((2, 4, 4, 1)))
+
+
+def test_colour_speckle_sees_stray_coloured_pixels_not_flat_colour_or_edges():
+    from ganlib.metrics import colour_speckle
+
+    flat = np.zeros((3, 16, 16, 3))
+    flat[..., 0] = 1.0  # pure red everywhere
+    assert colour_speckle(flat) == pytest.approx(0.0)
+    edge = flat.copy()
+    edge[:, :, 8:] = [1.0, 1.0, 1.0]  # red | white: a clean edge
+    assert colour_speckle(edge) == pytest.approx(0.0)
+    assert colour_speckle(np.repeat(np.random.default_rng(0).uniform(-1, 1, (3, 16, 16, 1)), 3, axis=-1)) == 0.0
+    speckled = edge.copy()
+    rng = np.random.default_rng(1)
+    rows, cols = rng.integers(0, 16, 40), rng.integers(0, 8, 40)
+    speckled[:, rows, cols] = [-1.0, 1.0, -1.0]  # stray green pixels in the red half
+    assert colour_speckle(speckled) > 0.02
