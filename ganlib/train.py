@@ -1188,8 +1188,8 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
                 progress.close()
         if state.status == "running":
             state.status = "completed"
-            if budget is not None and state.step % steps_per_epoch:  # stopped inside an epoch
-                grid.save_last(state.step // steps_per_epoch + 1)
+            if budget is not None and state.step < total_steps:  # the budget stopped it: the last
+                grid.save_last(-(-state.step // steps_per_epoch))  # (maybe partial) epoch's grid
 
     gif = grid.write_gif(run.samples_gif)
     if save_models:
