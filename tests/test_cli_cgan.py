@@ -13,17 +13,22 @@ from ganlib import cli
 TINY = ["--image-size", "16", "--channels", "1", "--width", "4", "--latent-dim", "8", "--batch-size", "4"]
 
 
+def write_classes(root, levels, count, side, noise, seed):
+    """One subfolder per class name in ``levels``, ``count`` grey images of about that level."""
+    rng = np.random.default_rng(seed)
+    for name, level in levels:
+        os.makedirs(root / name)
+        for index in range(count):
+            pixels = np.clip(level + rng.normal(0, noise, (side, side)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{index}.png")
+    return str(root)
+
+
 @pytest.fixture(scope="module")
 def class_folder(tmp_path_factory):
     """Three classes of 6 grey images each: dark, mid-grey and bright, with a little noise."""
-    root = tmp_path_factory.mktemp("labelled")
-    rng = np.random.default_rng(0)
-    for name, level in (("bright", 220), ("dark", 30), ("grey", 128)):
-        os.makedirs(root / name)
-        for index in range(6):
-            pixels = np.clip(level + rng.normal(0, 10, (20, 20)), 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(root / name / f"{index}.png")
-    return str(root)
+    return write_classes(tmp_path_factory.mktemp("labelled"), (("bright", 220), ("dark", 30), ("grey", 128)),
+                         count=6, side=20, noise=10, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -111,15 +116,10 @@ def numbered_run(tmp_path_factory):
     """Class folders 1, 2, 10 (sorted 1, 10, 2) and a folder named in NFD."""
     import unicodedata
 
-    root = tmp_path_factory.mktemp("numbered")
-    rng = np.random.default_rng(1)
-    for name, level in (("1", 30), ("2", 128), ("10", 220)):
-        os.makedirs(root / name)
-        for index in range(4):
-            pixels = np.clip(level + rng.normal(0, 5, (16, 16)), 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(root / name / f"{index}.png")
+    root = write_classes(tmp_path_factory.mktemp("numbered"), (("1", 30), ("2", 128), ("10", 220)),
+                         count=4, side=16, noise=5, seed=1)
     out = str(tmp_path_factory.mktemp("runs") / "numbered")
-    assert cli.main(["train", "--model", "cgan", "--data", str(root), "--out", out, "--epochs", "1", "--quiet",
+    assert cli.main(["train", "--model", "cgan", "--data", root, "--out", out, "--epochs", "1", "--quiet",
                      *TINY]) == 0
     config = json.load(open(os.path.join(out, "config.json")))
     assert config["class_names"] == ["1", "10", "2"]
