@@ -1146,7 +1146,8 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         run_callbacks.append(progress)
     run_callbacks += list(callbacks or [])
 
-    if state.step >= total_steps or (budget is not None and budget.exhausted()):
+    nothing_to_train = state.step >= total_steps or (budget is not None and budget.exhausted())
+    if nothing_to_train:
         state.status = "completed"
         if verbose:
             spent = "" if budget is None else " (its budget is used: {:.0f} CPU s, {:.0f} s of wall time)".format(
@@ -1192,7 +1193,8 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
                 grid.save_last(-(-state.step // steps_per_epoch))  # (maybe partial) epoch's grid
 
     gif = grid.write_gif(run.samples_gif)
-    if save_models:
+    # a finished run asked again: its networks are already saved (issue 25 item 30: rewritten)
+    if save_models and not (nothing_to_train and os.path.exists(run.generator) and os.path.exists(run.discriminator)):
         cb.atomic_save_model(gan.sampling_generator, run.generator)  # the averaged G when there is one
         cb.atomic_save_model(gan.discriminator, run.discriminator)
     run.write_history(state.history, state.status)  # atomic; NaN and inf become null

@@ -594,3 +594,13 @@ def test_an_interrupted_resume_leaves_no_stale_final_networks(tmp_path):
     # the checkpoint is still there to finish from, and then the networks are written again
     done = fit_gan(tiny_gan(), dataset(), 3, tmp_path, checkpoint_every=None, verbose=0)
     assert done.status == "completed" and (tmp_path / "generator.keras").exists()
+
+
+def test_nothing_to_train_leaves_the_saved_networks_alone(tmp_path):
+    """Issue 25 item 30: "Nothing to train" still rewrote both .keras files."""
+    fit_gan(tiny_gan(), dataset(), 1, tmp_path, checkpoint_every=None, verbose=0)
+    before = {name: os.stat(tmp_path / name).st_mtime_ns for name in ("generator.keras", "discriminator.keras")}
+    time.sleep(0.05)
+    again = fit_gan(tiny_gan(), dataset(), 1, tmp_path, checkpoint_every=None, verbose=0)
+    assert again.status == "completed"
+    assert {name: os.stat(tmp_path / name).st_mtime_ns for name in before} == before
