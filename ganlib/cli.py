@@ -1444,6 +1444,15 @@ def cmd_toy(args) -> int:
         raise ValueError(f"--decay-to={args.decay_to} is outside [0, 1].")
     _check_number("--mean", args.mean, low=-MAX_TOY_TARGET, high=MAX_TOY_TARGET)
     _check_number("--std", args.std, low=0, high=MAX_TOY_TARGET, low_open=True)
+    if args.gif is not None:  # checked before training (issue 25 item 26)
+        import os
+
+        if os.path.splitext(args.gif)[1].lower() != ".gif":
+            raise ValueError(f"--gif={args.gif!r} does not end in .gif; give the animation's file, e.g. --gif toy.gif.")
+        folder = os.path.dirname(os.path.abspath(args.gif))
+        if not os.path.isdir(folder):
+            raise ValueError(f"--gif={args.gif!r}: the folder {folder!r} does not exist; create it first or "
+                             "give a path in an existing folder.")
     _import_tensorflow()
     from . import toy
 

@@ -117,6 +117,9 @@ NEW = ["train", "--model", "dcgan", "--data", "faces", "--out", "o"]
     (NEW + ["--minutes", "-5"], ["--minutes", "-5", "> 0"]),
     (NEW + ["--minutes", "1e300"], ["--minutes", "<= 5.256e+06"]),
     (NEW + ["--upsample", "bilinear"], ["--upsample", "bilinear", "transposed", "resize"]),
+    # issue 25 item 26: a GIF named .txt, and a missing folder created
+    (["toy", "--steps", "5", "--gif", "x.txt"], ["--gif", "x.txt", ".gif"]),
+    (["toy", "--steps", "5", "--gif", "/nonexistent-ganlib/x.gif"], ["--gif", "does not exist"]),
 ])
 def test_bad_option_values(capsys, monkeypatch, tmp_path, argv, words):
     monkeypatch.chdir(tmp_path)  # the relative --out o lands here, and the cwd is restored after
