@@ -464,5 +464,8 @@ def read_json(path) -> dict:
     except (OSError, ValueError) as error:
         raise ValueError(f"{path} could not be read ({' '.join(str(error).split())[:200]}).") from None
     if not isinstance(content, dict):
-        raise ValueError(f"{path} holds a JSON {type(content).__name__}, not an object.")
+        kinds = {type(None): "null", bool: "true or false", int: "number", float: "number", str: "string",
+                 list: "list"}
+        raise ValueError(f"{path} holds a JSON {kinds.get(type(content), 'value')}, not an object of settings "
+                         "({...}): restore the file, or start afresh with --overwrite.")
     return content

@@ -368,3 +368,16 @@ def test_the_lock_never_writes_through_a_link_or_into_a_folder(tmp_path):
     fine = RunFolder(str(tmp_path / "fine")).lock()
     assert (tmp_path / "fine" / ".ganlib.lock").read_text() == str(os.getpid())
     fine.close()
+
+
+@pytest.mark.parametrize("text, kind", [("null", "null"), ("[1, 2]", "list"), ('"x"', "string"), ("3", "number")])
+def test_a_json_file_that_is_not_an_object_is_named_in_json_words(text, kind, tmp_path):
+    """Issue 25 item 31: "holds a JSON NoneType" (a Python type name)."""
+    from ganlib.runfolder import read_json
+
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    with pytest.raises(ValueError) as caught:
+        read_json(path)
+    message = str(caught.value)
+    assert f"holds a JSON {kind}, not an object" in message and "NoneType" not in message and "--overwrite" in message
