@@ -20,7 +20,7 @@ import numpy as np
 
 from .._checks import check_choice
 from .downloads import data_dir
-from .files import _check_image_size
+from .files import _check_image_size, _rgba_to_channels
 from .folders import SkippedFile, SkippedImageWarning
 from .imageset import ImageSet
 
@@ -127,7 +127,7 @@ def load_emoji(image_size: int = 32, channels: int = 3, skin_tones: bool = True,
 
     Args:
         image_size: the side of the square images (the lessons use 32).
-        channels: 3 (RGB on white), 4 (RGBA, transparent background) or 1 (grey on white).
+        channels: 3 (RGB on white), 4 (RGB on white plus the alpha channel) or 1 (grey on white).
         skin_tones: keep the five skin-tone recolourings of people (2,035 images); False keeps
             one drawing per emoji (2,460 images).
         cache: keep the rendered pixels in ``data_dir()/openmoji/`` (one file per size).
@@ -152,15 +152,7 @@ def load_emoji(image_size: int = 32, channels: int = 3, skin_tones: bool = True,
     if not skin_tones:
         keep = [i for i, name in enumerate(names) if emoji_group(name) == name]
         rgba, names = rgba[keep], [names[i] for i in keep]
-    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-    rgb = rgba[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)  # on white
-    if channels == 4:
-        pixels = rgba
-    elif channels == 3:
-        pixels = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
-    else:  # ITU-R 601 luma, as Pillow's convert('L')
-        pixels = np.clip(np.rint(rgb @ np.array([0.299, 0.587, 0.114], np.float32)), 0, 255)
-        pixels = pixels.astype(np.uint8)[..., None]
+    pixels = _rgba_to_channels(rgba, channels)  # on white, as every image file ganlib reads
     if skipped:
         warnings.warn(SkippedImageWarning(f"load_emoji: {len(skipped)} SVG files could not be rendered and "
                                           f"were left out (first: {skipped[0].name}: {skipped[0].reason})."),
