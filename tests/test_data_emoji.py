@@ -103,9 +103,27 @@ def test_split_keeps_each_group_on_one_side():
         ImageSet("test", "test", (4, 4), 1, pixels=np.zeros((3, 4, 4, 1), np.uint8), groups=["a"])
 
 
+def test_identical_pictures_share_a_group(small_folder, cache):
+    """A picture drawn under two code points (and the skin tones of either) is one group."""
+    (small_folder / "BAD.svg").unlink()
+    (small_folder / "2B55.svg").write_text(SMILE.format(colour="#ff0000", r=20))  # = 1F600
+    (small_folder / "2B55-1F3FB.svg").write_text(SMILE.format(colour="#0000ff", r=10))  # = 2B50
+    images = load_emoji(16, verbose=False)
+    names = [os.path.basename(f)[:-4] for f in images.files]
+    group = dict(zip(names, images.groups))
+    assert len(group) == 7 and group["1F44D"] == group["1F44D-1F3FB"] == group["1F44D-1F3FF"] == "1F44D"
+    # 2B55 copies 1F600, its skin tone copies 2B50: all four are one group
+    assert group["1F600"] == group["2B55"] == group["2B55-1F3FB"] == group["2B50"] == "1F600"
+
+
 def test_the_real_openmoji_set(cache):
     images = load_emoji(16, verbose=False)
     assert len(images) == 4495 and images.shape == (16, 16, 3) and not images.skipped
     train, held = images.split(held_out=0.2, seed=0)
     assert 890 <= len(held) <= 910 and not set(train.groups) & set(held.groups)
-    assert len(load_emoji(16, skin_tones=False, verbose=False)) == 2460
+    one_each = load_emoji(16, skin_tones=False, verbose=False)
+    assert len(one_each) == 2460
+    for pictures in (images, one_each):  # no picture on both sides of a split
+        train, held = pictures.split(held_out=0.25, seed=0)
+        seen = {picture.tobytes() for picture in train.numpy()}
+        assert not [picture for picture in held.numpy() if picture.tobytes() in seen]

@@ -135,8 +135,9 @@ def load_emoji(image_size: int = 32, channels: int = 3, skin_tones: bool = True,
 
     Returns:
         An ImageSet with ``files`` = each image's SVG file (named by its Unicode code points,
-        e.g. ``1F600.svg``) and ``groups`` = :func:`emoji_group` of each, so ``images.split()`` keeps
-        the skin tones of one drawing on the same side.
+        e.g. ``1F600.svg``) and ``groups`` = :func:`emoji_group` of each (identical pictures
+        under two code points share one), so ``images.split()`` keeps the skin tones of one
+        drawing, and the copies of one picture, on the same side.
 
     Credit: "All emojis designed by OpenMoji - the open-source emoji and icon project.
     License: CC BY-SA 4.0" (:data:`ATTRIBUTION` is the short form for figures).
@@ -153,6 +154,7 @@ def load_emoji(image_size: int = 32, channels: int = 3, skin_tones: bool = True,
         keep = [i for i, name in enumerate(names) if emoji_group(name) == name]
         rgba, names = rgba[keep], [names[i] for i in keep]
     pixels = _rgba_to_channels(rgba, channels)  # on white, as every image file ganlib reads
+    groups = _groups(rgba, names)
     if skipped:
         warnings.warn(SkippedImageWarning(f"load_emoji: {len(skipped)} SVG files could not be rendered and "
                                           f"were left out (first: {skipped[0].name}: {skipped[0].reason})."),
@@ -160,5 +162,26 @@ def load_emoji(image_size: int = 32, channels: int = 3, skin_tones: bool = True,
     images = ImageSet("emoji", f"{len(names)} OpenMoji {_version()} emoji at {size[0]}x{size[1]}",
                       size, channels, pixels=pixels, paths=[str(folder / f"{name}.svg") for name in names],
                       skipped=skipped, note=ATTRIBUTION,
-                      groups=[emoji_group(name) for name in names])
+                      groups=groups)
     return images
+
+
+def _groups(rgba: np.ndarray, names) -> list:
+    """Each image's group: :func:`emoji_group` of its name, and one group for images whose
+    pixels are identical at this size (OpenMoji draws some pictures under two code points,
+    e.g. a sign and its emoji-style variant), so a split never puts one copy on each side."""
+    groups = [emoji_group(name) for name in names]
+    parent = {group: group for group in groups}
+
+    def root(group):
+        while parent[group] != group:
+            group = parent[group]
+        return group
+
+    first = {}
+    for index, picture in enumerate(rgba):  # join the group of each image with its first copy's
+        other = first.setdefault(picture.tobytes(), groups[index])
+        a, b = root(groups[index]), root(other)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return [root(group) for group in groups]
