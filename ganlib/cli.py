@@ -1054,6 +1054,12 @@ def cmd_train(args) -> int:
         raise ValueError(f"--out {args.out!r} is a file; give a folder for the run.")
     _check_integer("--checkpoint-every", args.checkpoint_every, high=MAX_STEPS)
     run = RunFolder(out_dir)
+    foreign = run.foreign_files()
+    if foreign:  # e.g. a project's own config.json: never replaced, not even with --overwrite
+        shown = ", ".join(os.path.relpath(path, out_dir) for path in foreign[:3])
+        raise ValueError(f"--out {args.out!r} holds {len(foreign)} file(s) that have the names of ganlib's "
+                         f"files but were not written by ganlib ({shown}{', ...' if len(foreign) > 3 else ''}); "
+                         "training there would replace them. Choose another --out, or move them away.")
     # a run = a checkpoint or any other file ganlib writes (a finished run whose checkpoints
     # were removed still has its generator.keras, history.json, config.json)
     settings = _run_settings(args, out_dir, run.has_checkpoint(), bool(run.ganlib_files()))

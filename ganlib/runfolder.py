@@ -59,6 +59,9 @@ DISCRIMINATOR = "discriminator.keras"
 HISTORY = "history.json"
 CONFIG = "config.json"
 LOCK = ".ganlib.lock"
+#: What marks a config.json as the command line's and a history.json as a training's.
+RUN_CONFIG_KEYS = ("model", "data", "image_size")
+RUN_HISTORY_KEYS = ("status", "step")
 
 #: The version of the checkpoint layout (``meta["format"]``); bumped when it changes.
 CHECKPOINT_FORMAT = 1
@@ -140,20 +143,50 @@ class RunFolder:
         """Whether ``checkpoints/`` holds a file named like a checkpoint (intact or not)."""
         return bool(checkpoint_files(self.checkpoints))
 
+    def _json_is_ours(self, path, keys) -> bool:
+        """Whether ``path`` holds a JSON object with every one of ``keys`` (as ganlib writes it)."""
+        try:
+            with open(path, encoding="utf-8") as handle:
+                content = json.load(handle)
+        except (OSError, ValueError):
+            return False
+        return isinstance(content, dict) and all(key in content for key in keys)
+
+    def is_ganlib_run(self) -> bool:
+        """Whether this folder holds a run ganlib wrote, recognised by content, not by names
+        alone: a checkpoint (``checkpoints/ckpt-<step>.npz``), a ``config.json`` of the
+        command line's settings (``model``, ``data``, ``image_size``) or a ``history.json``
+        of a training (``status``, ``step``). A user's own ``config.json`` is none of these."""
+        return (self.has_checkpoint() or self._json_is_ours(self.config, RUN_CONFIG_KEYS)
+                or self._json_is_ours(self.history, RUN_HISTORY_KEYS))
+
+    def _named_like_ours(self, include_config: bool = True) -> list:
+        """Files with the names ganlib's visible files have, whoever wrote them."""
+        found = [path for _, path in checkpoint_files(self.checkpoints)]
+        found += _matching(self.samples, GRID_PATTERN)
+        names = [SAMPLES_GIF, GENERATOR, DISCRIMINATOR, HISTORY] + ([CONFIG] if include_config else [])
+        return found + [self._join(name) for name in names if os.path.isfile(self._join(name))]
+
     def ganlib_files(self, include_config: bool = True) -> list:
-        """The files in this folder that ganlib writes, found by name only: the checkpoints
+        """The files in this folder that ganlib wrote: the hidden temporary files of a killed
+        write and, if the folder holds a ganlib run (``is_ganlib_run``), the checkpoints
         (``ckpt-<step>.npz``; not the ``.damaged`` ones set aside), the grids
         ``samples/epoch_NNNN.png``, ``samples.gif``, ``generator.keras``,
-        ``discriminator.keras``, ``history.json``, ``config.json`` (unless
-        ``include_config`` is False) and the hidden temporary files of a killed write.
-        Any other file, e.g. a user's own images in ``samples/``, is not listed."""
-        found = [path for _, path in checkpoint_files(self.checkpoints)]
-        found += _matching(self.checkpoints, TEMPORARY_PATTERN)
-        found += _matching(self.samples, GRID_PATTERN) + _matching(self.samples, TEMPORARY_PATTERN)
+        ``discriminator.keras``, ``history.json`` and ``config.json`` (unless
+        ``include_config`` is False).
+        Any other file, e.g. a user's own images in ``samples/``, is not listed; files that
+        only share ganlib's names are ``foreign_files()``."""
+        found = _matching(self.checkpoints, TEMPORARY_PATTERN) + _matching(self.samples, TEMPORARY_PATTERN)
         found += _matching(self.path, TEMPORARY_PATTERN)
-        names = [SAMPLES_GIF, GENERATOR, DISCRIMINATOR, HISTORY] + ([CONFIG] if include_config else [])
-        found += [self._join(name) for name in names if os.path.isfile(self._join(name))]
-        return found
+        return sorted(found + (self._named_like_ours(include_config) if self.is_ganlib_run() else []))
+
+    def foreign_files(self) -> list:
+        """Files that have the names of ganlib's visible files in a folder that holds no
+        ganlib run (``is_ganlib_run``): a project's own ``config.json`` or ``samples/``.
+        Training there would replace them, so the command line refuses such an ``--out``
+        (even with ``--overwrite``). In a ganlib run every such file counts as ganlib's (a
+        damaged ``config.json`` is reported as damaged, not as someone else's)."""
+        return [] if self.is_ganlib_run() else self._named_like_ours()
 
     def remove_leftovers(self) -> list:
         """Delete the hidden temporary files that a killed write of another process left (a

@@ -122,11 +122,30 @@ def test_resume_without_any_checkpoint_names_overwrite(tmp_path, capsys):
 
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.json").write_text('{"model": "dcgan"}')
+    (run / "config.json").write_text('{"model": "dcgan", "data": "faces", "image_size": 16}')
     (run / "history.json").write_text('{"status": "completed", "step": [1]}')
     assert cli.main(["train", "--out", str(run), "--resume"]) == 2
     err = capsys.readouterr().err
     assert "no checkpoint" in err and "--overwrite" in err and err.count("\n") == 1
+
+
+def test_overwrite_never_replaces_files_that_only_share_ganlib_names(tmp_path, capsys, images):
+    """Issue 25 item 1: a project folder with its own config.json, history.json,
+    samples/epoch_0001.png and notes.txt: --overwrite replaced the first three, after a refusal
+    that said it "deletes only the files ganlib wrote there"."""
+    project = tmp_path / "proj"
+    (project / "samples").mkdir(parents=True)
+    mine = {"config.json": '{"lr": 0.1}', "history.json": '{"runs": 3}', "samples/epoch_0001.png": "my plot",
+            "notes.txt": "notes"}
+    for name, text in mine.items():
+        (project / name).write_text(text)
+    for extra in ([], ["--overwrite"]):
+        fails(capsys, ["train", "--model", "dcgan", "--data", str(images), *TINY, "--epochs", "1",
+                       "--out", str(project), "--quiet", *extra], "--out", "not written by ganlib", "config.json")
+    for name, text in mine.items():
+        assert (project / name).read_text() == text, name
+    # the refusal named the files and left the folder as it was: no run was started
+    assert sorted(p.name for p in project.iterdir()) == ["config.json", "history.json", "notes.txt", "samples"]
 
 
 def test_outputs_never_replace_an_input_or_an_existing_file_silently(tmp_path, capsys):

@@ -304,10 +304,13 @@ def test_ganlib_files_lists_only_what_ganlib_writes_and_removal_keeps_the_rest(t
     (tmp_path / "samples").mkdir()
     ours = [fake_checkpoint(tmp_path / "checkpoints" / "ckpt-00000004.npz", 4)]
     for name in ("samples/epoch_0001.png", "samples.gif", "generator.keras", "discriminator.keras",
-                 "history.json", "config.json", "checkpoints/.ckpt-00000006.npz.123.partial",
+                 "checkpoints/.ckpt-00000006.npz.123.partial",
                  ".history.json.77.partial", ".77-partial-generator.keras", "samples/.epoch_0002.png.9.partial"):
         (tmp_path / name).write_bytes(b"x")
         ours.append(str(tmp_path / name))
+    run.write_history({"step": [1]}, "completed")
+    run.write_config({"model": "dcgan", "data": "faces", "image_size": 16})
+    ours += [run.history, run.config]
     theirs = ["samples/a.txt", "samples/photo.png", "samples/epoch_1.png", "checkpoints/notes.txt",
               "checkpoints/ckpt-00000002.npz.damaged", "train.png", "model.keras", "history.json.bak"]
     for name in theirs:
@@ -318,6 +321,26 @@ def test_ganlib_files_lists_only_what_ganlib_writes_and_removal_keeps_the_rest(t
     for name in theirs:  # untouched, and so are their folders
         assert (tmp_path / name).read_bytes() == b"mine", name
     assert run.ganlib_files() == []
+
+
+def test_files_that_only_share_ganlib_names_are_foreign(tmp_path):
+    """Issue 25 item 1: recognised by content: a folder without a checkpoint, a ganlib
+    config.json or history.json holds no ganlib run, so its files named like ganlib's are not
+    ganlib's."""
+    run = RunFolder(tmp_path)
+    (tmp_path / "samples").mkdir()
+    for name, text in (("config.json", '{"lr": 1}'), ("history.json", "[1, 2]"), ("samples/epoch_0001.png", "x"),
+                       ("generator.keras", "x"), (".history.json.77.partial", "x")):
+        (tmp_path / name).write_text(text)
+    assert not run.is_ganlib_run()
+    assert run.ganlib_files() == [str(tmp_path / ".history.json.77.partial")]  # a killed write's leftover
+    assert sorted(run.foreign_files()) == sorted(str(tmp_path / name) for name in (
+        "config.json", "history.json", "samples/epoch_0001.png", "generator.keras"))
+    run.remove_ganlib_files()
+    assert sorted(os.listdir(tmp_path)) == ["config.json", "generator.keras", "history.json", "samples"]
+    run.write_history({"step": [1]}, "completed")  # now a run: its files are ganlib's
+    assert run.is_ganlib_run() and run.foreign_files() == []
+    assert run.config in run.ganlib_files() and run.history in run.ganlib_files()
 
 
 def test_remove_ganlib_files_removes_folders_left_empty_only(tmp_path):
