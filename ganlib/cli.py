@@ -358,7 +358,8 @@ def _add_run_commands(sub):
     toolkit.add_argument("--g-learning-rate", type=float, default=None,
                          help="the generator's own Adam step size (TTUR); default --learning-rate")
     train.add_argument("--limit", type=int, default=None,
-                       help="use only the first N images (quick tries)")
+                       help="use only the first N images (quick tries); with --model cgan, the first "
+                            "images of every class in turn, so each class keeps its share")
     train.add_argument("--seed", type=int, default=None, help="seed of everything (default 42)")
     train.add_argument("--samples", type=int, default=None,
                        help="images in each epoch's sample grid (default 64)")
@@ -929,8 +930,27 @@ def _load_images(settings, verbose):
         if note:
             print(note)
     if settings["limit"] is not None and settings["limit"] < len(images):
-        images = images.subset(range(settings["limit"]))
+        images = images.subset(_limited(images, settings["limit"]))
     return images
+
+
+def _limited(images, limit: int) -> list:
+    """The indices ``--limit`` keeps: the first ``limit`` images, or for a labelled set
+    (--model cgan) the first images of each class in turn, so that every class keeps an equal
+    share (the first ``limit`` in file order would be the first class alone)."""
+    import numpy as np
+
+    labels = getattr(images, "labels", None)
+    if labels is None:
+        return list(range(limit))
+    names = images.class_names
+    if limit < len(names):
+        raise ValueError(f"--limit {limit} is fewer images than the {len(names)} classes of --data; give at "
+                         f"least {len(names)} (one image per class), or leave --limit out.")
+    by_class = [list(np.flatnonzero(np.asarray(labels) == label)) for label in range(len(names))]
+    order = [index for turn in range(max(map(len, by_class))) for members in by_class
+             if turn < len(members) for index in [members[turn]]]
+    return sorted(int(index) for index in order[:limit])
 
 
 _MIRRORED = []

@@ -155,3 +155,16 @@ def test_a_class_name_matches_in_either_unicode_form(numbered_run, tmp_path):
     generator = cli.load_run_networks(copy)[0]
     args = type("Args", (), {"model": copy, "n": 2, "label": unicodedata.normalize("NFC", "été")})
     assert list(cli._sample_labels(generator, args)[1]) == [2, 2]
+
+
+def test_limit_keeps_every_class(capsys, class_folder, tmp_path):
+    """Issue 25 item 6: --model cgan --limit 12 on three classes of 6 kept the 12 first files
+    by name: two classes, the third gone without a word. Now every class keeps its share."""
+    from ganlib.data import load_labelled_folder
+
+    images = load_labelled_folder(class_folder, 16, 1, verbose=False)
+    kept = images.subset(cli._limited(images, 12))
+    assert np.bincount(kept.labels).tolist() == [4, 4, 4]
+    assert np.bincount(images.subset(cli._limited(images, 7)).labels).tolist() == [3, 2, 2]
+    fails(capsys, ["train", "--model", "cgan", "--data", class_folder, "--out", str(tmp_path / "run"),
+                   "--limit", "2", "--quiet", *TINY], "--limit 2", "3 classes")
