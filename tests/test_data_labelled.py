@@ -163,3 +163,37 @@ def test_mnist_is_padded_to_32_and_keeps_its_labels(monkeypatch):
     np.testing.assert_array_equal(images.labels, [0, 1, 2, 3, 4, 9, 8])
     np.testing.assert_array_equal(images.pixels[0, 2:30, 2:30, 0], train[0][0])
     assert images.pixels[:, :2].max() == 0 and images.pixels[:, :, 30:].max() == 0
+
+
+def test_symlinked_folders_are_followed_once_and_loops_are_reported(class_folder, tmp_path):
+    """Issue 25 items 7 and 18, one rule: links to folders are followed, every real folder is
+    read once, and a link that would read a folder again (``ln -s . here``, a link to a parent,
+    a second link to one class) or leads to itself is skipped and reported. Before, cgan counted
+    ``ln -s . here`` as a fourth class (every image twice), load_folder ignored a linked
+    subfolder silently, and a link to itself stopped loading with "[Errno 40] Too many levels"."""
+    import os
+
+    (class_folder / "here").symlink_to(".")                       # the labelled folder itself
+    (class_folder / "cats" / "up").symlink_to("..")               # a parent, inside a class
+    (class_folder / "moggies").symlink_to(class_folder / "cats")  # a second name for a class
+    (class_folder / "dogs" / "loop").symlink_to("loop")           # a link to itself
+    (class_folder / "self").symlink_to("self")
+    with pytest.warns(SkippedImageWarning):
+        images = data.load_labelled_folder(class_folder, image_size=8, channels=1)
+    assert images.class_names == ("birds", "cats", "dogs") and len(images) == 6  # as without the links
+    reasons = {os.path.basename(item.name): item.reason for item in images.skipped}
+    for name in ("here", "up", "moggies"):
+        assert "read already" in reasons[name], reasons
+    assert "link to itself" in reasons["loop"]
+    # load_folder follows a linked subfolder (it was ignored), and a folder whose only
+    # subfolder is a link holds images (it "held no image files")
+    outside = tmp_path / "outside"
+    write_png(outside / "x.png", 50)
+    write_png(outside / "y.png", 60)
+    only_link = tmp_path / "only_link"
+    only_link.mkdir()
+    (only_link / "pictures").symlink_to(outside)
+    (only_link / "again").symlink_to(outside)
+    with pytest.warns(SkippedImageWarning, match="pictures .a link to a folder that is read already"):
+        found = data.load_folder(only_link, image_size=8, channels=1, recursive=True)
+    assert len(found) == 2

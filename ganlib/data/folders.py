@@ -71,15 +71,40 @@ def _check_folder(path) -> Path:
     return folder
 
 
-def _list_files(folder: Path, recursive: bool):
-    """Image candidates and other (non-hidden) files under folder, both sorted."""
+def _list_files(folder: Path, recursive: bool, skipped: list | None = None, seen: set | None = None):
+    """Image candidates and other (non-hidden) files under folder, both sorted.
+
+    Symbolic links to folders are followed (a data set is often a folder of links), each real
+    folder once: a link back into a folder already read (``ln -s . here``, a link to itself or
+    to a parent) or to a folder read under another name is not followed, and is appended to
+    ``skipped`` (a list of SkippedFile) with the reason. ``seen``: real paths already read
+    (shared between the calls for the class folders of one labelled folder)."""
+    seen = set() if seen is None else seen
     candidates, others = [], []
-    walker = os.walk(folder) if recursive else [(str(folder), [], os.listdir(folder))]
+    if recursive:
+        seen.add(os.path.realpath(folder))
+        walker = os.walk(folder, followlinks=True)
+    else:
+        walker = [(str(folder), [], os.listdir(folder))]
     for root, dirs, names in walker:
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        kept = []
+        for name in sorted(d for d in dirs if not d.startswith(".")):
+            real = os.path.realpath(os.path.join(root, name))
+            if real in seen or os.path.commonpath([real, os.path.realpath(root)]) == real:
+                if skipped is not None:
+                    skipped.append(SkippedFile(os.path.join(root, name), "a link to a folder that is read "
+                                               "already (or to one of its parents): not followed"))
+                continue
+            seen.add(real)
+            kept.append(name)
+        dirs[:] = kept
         for name in names:
             full = os.path.join(root, name)
-            if name.startswith(".") or not os.path.isfile(full):
+            if name.startswith("."):
+                continue
+            if not os.path.isfile(full):
+                if skipped is not None and os.path.islink(full) and not os.path.exists(full):
+                    skipped.append(SkippedFile(full, "a broken link or a link to itself"))
                 continue
             if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
                 candidates.append(full)

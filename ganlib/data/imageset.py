@@ -424,9 +424,10 @@ def load_folder(path, image_size, channels=3, crop="square", resample="bicubic",
     if in_memory not in ("auto", True, False):
         raise ValueError(f"in_memory={in_memory!r} is not allowed; use 'auto', True or False.")
     folder = _check_folder(path)
-    candidates, others = _list_files(folder, recursive)
+    links = []
+    candidates, others = _list_files(folder, recursive, skipped=links)
     skipped = [SkippedFile(p, f"not an image file (extension {os.path.splitext(p)[1] or 'none'})")
-               for p in others]
+               for p in others] + links
     if not candidates:
         raise DataFolderError(
             f"path={str(path)!r} holds no image files (looked for {', '.join(IMAGE_EXTENSIONS)}"

@@ -168,8 +168,10 @@ class LabelledImages:
 
 
 def _class_folders(folder):
+    """The names of the subfolders (and links to folders), sorted; a link that leads nowhere
+    or to itself is not a folder."""
     return sorted(entry.name for entry in os.scandir(folder)
-                  if entry.is_dir() and not entry.name.startswith("."))
+                  if not entry.name.startswith(".") and os.path.isdir(entry.path))
 
 
 def load_labelled_folder(path, image_size, channels=3, crop="square", resample="bicubic",
@@ -201,11 +203,17 @@ def load_labelled_folder(path, image_size, channels=3, crop="square", resample="
     resample = _check_resample(resample)
     folder = _check_folder(path)
     skipped = []
-    loose_images, loose_others = _list_files(folder, recursive=False)
+    loose_images, loose_others = _list_files(folder, recursive=False, skipped=skipped)
     skipped += [SkippedFile(p, "not in a class subfolder") for p in loose_images + loose_others]
     names, paths, labels = [], [], []
+    seen = {os.path.realpath(folder)}  # each real folder is read once, as the first class that links to it
     for name in _class_folders(folder):
-        candidates, others = _list_files(folder / name, recursive=True)
+        real = os.path.realpath(folder / name)
+        if real in seen or os.path.commonpath([real, os.path.realpath(folder)]) == real:
+            skipped.append(SkippedFile(str(folder / name), "a link to a folder that is read already (the labelled "
+                                       "folder itself, a parent or another class): not a class of its own"))
+            continue
+        candidates, others = _list_files(folder / name, recursive=True, skipped=skipped, seen=seen)
         skipped += [SkippedFile(p, f"not an image file (extension {os.path.splitext(p)[1] or 'none'})")
                     for p in others]
         if candidates:
