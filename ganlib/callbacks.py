@@ -65,9 +65,13 @@ class TrainingState:
             each the mean over that step alone (not Keras' running mean over the epoch).
         fixed_noise: the latent vectors of the sample grids, the same all run long.
         status: 'running', 'completed' or a sentence saying why training stopped.
+        run_info: a JSON-able dict of what defines the run (the command line's settings and a
+            fingerprint of its data), written into every checkpoint as ``meta["run"]`` so a
+            resume can tell what changed since; None writes nothing.
     """
 
-    def __init__(self, fixed_noise=None):
+    def __init__(self, fixed_noise=None, run_info=None):
+        self.run_info = run_info
         self.step = 0
         self.epoch = 0
         self.history: dict = {"step": [], "epoch": []}
@@ -146,6 +150,8 @@ def save_checkpoint(gan, path, state: TrainingState):
         "generator": gan.generator.name,
         "discriminator": gan.discriminator.name,
     }
+    if getattr(state, "run_info", None) is not None:
+        meta["run"] = state.run_info
     arrays["meta"] = np.array(json.dumps(meta))
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)

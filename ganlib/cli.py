@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 
 
@@ -243,6 +244,9 @@ def _default_settings(model, on_cpu=False):
     return settings
 
 
+#: Steps between checkpoints unless --checkpoint-every says otherwise (a --resume keeps the run's).
+CHECKPOINT_EVERY = 500
+
 #: The budget of a new run without a GPU when no --epochs, --cpu-seconds or --minutes is given.
 CPU_SECONDS = 600.0
 
@@ -363,8 +367,9 @@ def _add_run_commands(sub):
     train.add_argument("--seed", type=int, default=None, help="seed of everything (default 42)")
     train.add_argument("--samples", type=int, default=None,
                        help="images in each epoch's sample grid (default 64)")
-    train.add_argument("--checkpoint-every", type=int, default=500,
-                       help="steps between checkpoints (default 500; one is also written at the end)")
+    train.add_argument("--checkpoint-every", type=int, default=None,
+                       help="steps between checkpoints (default 500, or the run's own on --resume; one is "
+                            "also written at the end)")
     train.add_argument("--resume", action="store_true",
                        help="continue the run in --out from its newest checkpoint, with its settings")
     train.add_argument("--overwrite", action="store_true",
@@ -704,8 +709,30 @@ def _read_config(out_dir, option="--out"):
     if config["model"] not in MODELS:
         raise ValueError(f"{run.config} says model {config['model']!r}; this ganlib knows "
                          f"{', '.join(MODELS)}: restore the file, or start afresh with --overwrite.")
+    for name, value in config.items():
+        kinds = CONFIG_TYPES.get(name)
+        if kinds is not None and not (value is None and name not in CONFIG_REQUIRED) and not (
+                isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)):
+            wanted = " or ".join(CONFIG_TYPE_WORDS[kind] for kind in kinds)
+            raise ValueError(f"{run.config} says {name} {json.dumps(value)}, which is not {wanted}: the file was "
+                             "edited or damaged; restore it, or start afresh with --overwrite.")
     defaults = _default_settings(config["model"])  # settings added since the run was written
     return {**{name: defaults[name] for name in defaults if name != "epochs"}, **config}
+
+
+#: The JSON types each setting of config.json may have (None also, unless CONFIG_REQUIRED).
+CONFIG_TYPES = {
+    **{name: (str,) for name in ("model", "data", "source", "recipe", "loss", "upsample", "diffaugment_policy",
+                                 "conditioning")},
+    **{name: (int,) for name in ("image_size", "channels", "latent_dim", "width", "batch_size", "n_critic",
+                                 "limit", "seed", "samples", "r1_every", "epochs", "checkpoint_every")},
+    **{name: (int, float) for name in ("learning_rate", "gp_weight", "ema", "r1", "d_learning_rate",
+                                       "g_learning_rate", "cpu_seconds", "wall_seconds")},
+    **{name: (bool,) for name in ("mixed_precision", "spectral_norm", "diffaugment", "mirror")},
+    "class_names": (list,),
+}
+CONFIG_TYPE_WORDS = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+                     list: "a list"}
 
 
 def _intact_checkpoint_step(out_dir) -> int:
@@ -719,7 +746,64 @@ def _intact_checkpoint_step(out_dir) -> int:
         raise ValueError(f"--resume: no intact checkpoint in {run.checkpoints}: {describe_damaged(damaged)}. "
                          "The files are kept: move them away and use --overwrite to start afresh, or "
                          "train into another --out.")
-    return int(meta["step"])
+    return int(meta["step"]), meta.get("run")
+
+
+def _check_against_record(settings, record, config_path):
+    """--resume: the settings that define the run (config.json) must be those the run was
+    trained with, as its checkpoint recorded them; name each one that differs."""
+    recorded = (record or {}).get("settings")
+    if not recorded:  # a run written before the record existed
+        return
+    changed = [f"{name} {json.dumps(settings.get(name))} (trained with {json.dumps(value)})"
+               for name, value in recorded.items()
+               if settings.get(name) != value and name != "data"]  # a moved folder: its images are compared
+    if changed:
+        raise ValueError(f"--resume: {config_path} differs from the settings the run was trained with (kept in its "
+                         f"checkpoint): {', '.join(changed)}; restore config.json, or train a new run with "
+                         "--overwrite or another --out.")
+
+
+def _data_fingerprint(images) -> dict:
+    """What identifies the training images of a run: their number, and a SHA-256 of each file's
+    name, size and label (or of the pixels, for a set without files), in order."""
+    import hashlib
+    import os
+
+    digest = hashlib.sha256()
+    files = getattr(images, "files", None)
+    labels = getattr(images, "labels", None)
+    if files:
+        root = os.path.commonpath([os.path.dirname(f) for f in files]) if len(files) > 1 else ""
+        for index, name in enumerate(files):
+            try:
+                size = os.path.getsize(name)
+            except OSError:
+                size = -1
+            label = "" if labels is None else int(labels[index])
+            digest.update(os.fsencode(os.path.relpath(name, root) if root else name)  # any bytes a name holds
+                          + f"\0{size}\0{label}\n".encode())
+    else:
+        digest.update(images.numpy(limit=None).tobytes() if len(images) <= 100_000 else str(len(images)).encode())
+    fingerprint = {"images": len(images), "sha256": digest.hexdigest()}
+    if labels is not None:
+        fingerprint["per_class"] = [int(count) for count in images.counts()]
+    return fingerprint
+
+
+def _check_data_record(images, record, data):
+    """--resume: the images must be those the run started with (same files, sizes, labels)."""
+    recorded = (record or {}).get("data")
+    if not recorded:
+        return
+    now = _data_fingerprint(images)
+    if now["sha256"] != recorded["sha256"]:
+        counts = (f"{recorded['images']} images then, {now['images']} now" if now["images"] != recorded["images"]
+                  else f"{now['images']} images then and now, but files, sizes or classes differ")
+        if recorded.get("per_class") and now.get("per_class") and recorded["per_class"] != now["per_class"]:
+            counts += f"; images per class {recorded['per_class']} then, {now['per_class']} now"
+        raise ValueError(f"--resume: the images of --data {data!r} changed since the run started ({counts}); "
+                         "restore them, or train a new run on the new images (--overwrite or another --out).")
 
 
 def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
@@ -1095,7 +1179,12 @@ def cmd_train(args) -> int:
                       UserWarning, "", 0)
     if args.tensorboard is not None:
         _check_writable_folder("--tensorboard", args.tensorboard)
-    initial_step = _intact_checkpoint_step(out_dir) if args.resume else 0
+    initial_step, record = _intact_checkpoint_step(out_dir) if args.resume else (0, None)
+    if args.resume:
+        _check_against_record(settings, record, run.config)
+    checkpoint_every = args.checkpoint_every  # a resumed run keeps its own unless given
+    if checkpoint_every is None:
+        checkpoint_every = (settings.get("checkpoint_every") if args.resume else None) or CHECKPOINT_EVERY
     verbose = not args.quiet
 
     tf = _import_tensorflow()
@@ -1108,6 +1197,8 @@ def cmd_train(args) -> int:
 
     ganlib.setup(seed=settings["seed"], verbose=verbose)
     images = _load_images(settings, verbose)
+    if args.resume:
+        _check_data_record(images, record, settings["data"])
     if settings.get("mirror") and not args.resume:
         _warn_if_not_symmetric(images)
     if settings["model"] == "cgan":
@@ -1145,6 +1236,7 @@ def cmd_train(args) -> int:
         config = {name: settings.get(name) for name in (*RUN_SETTINGS, *BUDGET_SETTINGS)}
         if "class_names" in settings:  # --model cgan: label i is the i-th class folder
             config["class_names"] = settings["class_names"]
+        config["checkpoint_every"] = checkpoint_every
         old = _read_config(out_dir) if args.resume and os.path.exists(run.config) else None
         if old is None or any((config[name] or 0) > (old.get(name) or 0) for name in BUDGET_SETTINGS):
             run.write_config(config)  # a --resume with a shorter budget keeps the run's own
@@ -1167,10 +1259,12 @@ def cmd_train(args) -> int:
         try:
             history = training.fit_gan(
                 gan, batches, settings.get("epochs"), out_dir,
-                checkpoint_every=args.checkpoint_every, resume=args.resume, n_samples=settings["samples"],
+                checkpoint_every=checkpoint_every, resume=args.resume, n_samples=settings["samples"],
                 sample_seed=settings["seed"], sample_every="spaced", callbacks=extra_callbacks,
                 verbose=int(verbose), cpu_seconds=settings.get("cpu_seconds"),
-                wall_seconds=settings.get("wall_seconds"))
+                wall_seconds=settings.get("wall_seconds"),
+                run_info={"settings": {name: settings.get(name) for name in RUN_SETTINGS},
+                          "data": _data_fingerprint(images)})
         except ValueError as error:
             raise _resume_error(error, args) from None
     finally:

@@ -1001,7 +1001,7 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
             resume: bool = True, n_samples: int = 64, sample_seed: int = 0, sample_every=1,
             nan_guard: bool = True, save_models: bool = True, steps_per_epoch: int | None = None,
             callbacks=None, verbose: int = 1, cpu_seconds: float | None = None,
-            wall_seconds: float | None = None):
+            wall_seconds: float | None = None, run_info: dict | None = None):
     """Train ``gan`` for ``epochs`` epochs with everything a long run needs; return its history.
 
     * a grid of ``n_samples`` images from one fixed noise batch after each epoch
@@ -1054,6 +1054,9 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
             ``wall_seconds`` per step). Training stops at whichever comes first, the budget
             or ``epochs``; the progress bar then counts the budget, and the last (partial)
             epoch gets a grid too.
+        run_info: a JSON-able dict saved in every checkpoint (``meta["run"]``), e.g. the
+            settings that define the run and a fingerprint of its data, for a resume to
+            compare (the command line's ``--resume`` does).
 
     Returns:
         ``TrainingHistory``: a dict of per-step lists (``step``, ``epoch`` and every metric,
@@ -1104,7 +1107,7 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
         run.remove_ganlib_files(include_config=False)  # config.json: the caller's (the CLI's)
     os.makedirs(out_dir, exist_ok=True)
 
-    state = cb.TrainingState()
+    state = cb.TrainingState(run_info=run_info)
     checkpoint = cb.Checkpoint(checkpoint_dir, state, every_steps=checkpoint_every)
     resumed_from = None
     if resume and checkpoint.latest() is not None:

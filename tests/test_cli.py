@@ -937,3 +937,64 @@ def test_inpaint_with_a_mask_that_hides_everything_says_so(trained_run, images, 
     fails(capsys, ["inpaint", os.path.join(images, "03.png"), "--model", trained_run[0], "--mask", str(mask),
                    "--out", str(tmp_path / "o.png"), "--steps", "1"], "--mask", "every pixel as missing")
     assert not (tmp_path / "o.png").exists()
+
+
+# ------------------------------------------------ issue 25 items 10, 15, 29: what defines a run
+def edit_config(folder, **changes):
+    path = os.path.join(folder, "config.json")
+    config = json.load(open(path))
+    config.update(changes)
+    json.dump(config, open(path, "w"))
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"batch_size": True}, ["batch_size true", "not a whole number"]),   # trained with batch 1 before
+    ({"width": "8"}, ["width \"8\"", "whole number"]),
+    ({"learning_rate": "2e-4"}, ["learning_rate \"2e-4\"", "a number"]),
+    ({"batch_size": None}, ["batch_size null"]),
+    ({"data": None}, ["data null"]),
+    ({"mirror": "yes"}, ["mirror \"yes\"", "true or false"]),
+])
+def test_a_config_with_wrong_types_is_one_line(capsys, trained_run, tmp_path, changes, words):
+    """Item 15: Python tracebacks on --resume, library messages in sample."""
+    out = copy_run(trained_run, tmp_path / "run", keras_files=False)  # sample rebuilds G from config.json
+    edit_config(out, **changes)
+    fails(capsys, ["train", "--out", out, "--resume", "--epochs", "2", "--quiet"], "config.json", *words)
+    fails(capsys, ["sample", out, "--out", str(tmp_path / "g.png")], "config.json", *words)
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"batch_size": 2}, ["batch_size 2 (trained with 4)"]),
+    ({"seed": 7}, ["seed 7 (trained with 42)"]),
+    ({"learning_rate": 0.001}, ["learning_rate 0.001 (trained with 0.0002)"]),
+    ({"loss": "hinge"}, ["loss \"hinge\" (trained with \"bce\")"]),
+])
+def test_resume_refuses_a_config_edited_by_hand(capsys, trained_run, tmp_path, changes, words):
+    """Item 10: --resume trained on with whatever config.json said; the checkpoint now keeps
+    the settings the run was trained with, and a resume names each one that differs."""
+    out = copy_run(trained_run, tmp_path / "run")
+    before = folder_bytes(os.path.join(out, "checkpoints"))
+    edit_config(out, **changes)
+    fails(capsys, ["train", "--out", out, "--resume", "--epochs", "2", "--quiet"], "--resume", "config.json", *words)
+    assert folder_bytes(os.path.join(out, "checkpoints")) == before
+
+
+def test_resume_refuses_changed_images_and_keeps_checkpoint_every(capsys, images, tmp_path):
+    """Item 10 (the data) and item 29 (--checkpoint-every was not kept on --resume)."""
+    import shutil
+
+    data = shutil.copytree(images, tmp_path / "data")
+    out = str(tmp_path / "run")
+    assert cli.main(["train", "--model", "dcgan", "--data", str(data), *TINY, "--epochs", "1",
+                     "--checkpoint-every", "1", "--out", out, "--quiet"]) == 0
+    assert json.load(open(os.path.join(out, "config.json")))["checkpoint_every"] == 1
+    assert cli.main(["train", "--out", out, "--resume", "--epochs", "2", "--quiet"]) == 0
+    steps = sorted(int(name[5:13]) for name in os.listdir(os.path.join(out, "checkpoints")))
+    assert steps == [3, 4], steps  # every step (the 2 newest kept), not only the end
+    # the data folder moved: the same images, so the run resumes (config.json edited to say where)
+    moved = shutil.move(str(data), tmp_path / "moved")
+    edit_config(out, data=str(moved))
+    assert cli.main(["train", "--out", out, "--resume", "--epochs", "3", "--quiet"]) == 0
+    os.remove(sorted(glob.glob(os.path.join(moved, "*.png")))[0])
+    fails(capsys, ["train", "--out", out, "--resume", "--epochs", "4", "--quiet"],
+          "--resume", "images", "changed", "8 images then, 7 now")
