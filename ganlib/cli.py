@@ -548,9 +548,12 @@ def _resume_hint(args) -> str:
         return ""
     from .runfolder import RunFolder
 
-    if RunFolder(args.out).has_checkpoint():
+    folder = RunFolder(args.out)
+    if folder.has_checkpoint():
         return (f"; the run keeps its last checkpoint: continue it with "
                 f"python -m ganlib train --out {args.out} --resume")
+    if not folder.ganlib_files():  # stopped before the run wrote anything: the same command again
+        return "; nothing was written yet: run the same command again to start"
     return (f"; no checkpoint was written yet, so there is nothing to resume: start again with "
             f"--overwrite (python -m ganlib train ... --out {args.out} --overwrite)")
 
@@ -644,6 +647,26 @@ def _check_writable_folder(name, path):
         raise ValueError(f"{name} {path!r} is not writable; give a folder you can write to.")
 
 
+def _check_can_write(name, folder, what="folder", shown=None):
+    """This process can write into ``folder`` (or into its nearest existing parent, where it
+    would be created): tried with a hidden probe file, since permission bits say nothing of a
+    read-only disk or of root. Checked before TensorFlow and the data load, so a read-only
+    place is one line at once, not an "[Errno 30]" naming a temporary file after minutes."""
+    import os
+    import tempfile
+
+    place = os.path.abspath(folder)
+    while not os.path.isdir(place) and os.path.dirname(place) != place:
+        place = os.path.dirname(place)
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".ganlib-probe-", dir=place)
+        os.close(handle)
+        os.remove(probe)
+    except OSError as error:
+        raise ValueError(f"{name} {shown or repr(folder)}: cannot write in {place!r} ({error.strerror or error}: a read-only "
+                         f"disk or no permission); give a {what} you can write to.") from None
+
+
 def _check_image_path(name, path):
     """``path`` ends in an image extension PIL writes (else PIL fails late with 'unknown file
     extension', after the work is done)."""
@@ -676,6 +699,7 @@ def _check_outputs(outputs, inputs, overwrite):
                 raise ValueError(f"{name}={path!r} is the {source} it reads; write the result to another file.")
         if os.path.exists(path) and not overwrite:
             raise ValueError(f"{name}={path!r} exists; give another file, or add --overwrite to replace it.")
+        _check_can_write(name, os.path.dirname(os.path.abspath(path)), what="file in a folder", shown=repr(path))
 
 
 def _check_rate(name, value):
@@ -957,7 +981,7 @@ def _budget_line(settings, device) -> str:
 def _transparency_note(images, most: int = 5000) -> str | None:
     """A line saying how many of the folder's images have transparency (checked in the file
     headers of at most ``most`` of them), which training puts on white."""
-    from PIL import Image
+    from .data.files import open_image
 
     paths = getattr(images, "files", None)  # LabelledImages too
     if not paths:
@@ -966,7 +990,7 @@ def _transparency_note(images, most: int = 5000) -> str | None:
     transparent = 0
     for path in checked:
         try:
-            with Image.open(path) as image:
+            with open_image(path) as image:
                 transparent += image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
         except Exception:  # unreadable files are reported by the loader
             continue
@@ -1157,6 +1181,7 @@ def cmd_train(args) -> int:
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ValueError(f"--out {args.out!r} is a file; give a folder for the run.")
     _check_integer("--checkpoint-every", args.checkpoint_every, high=MAX_STEPS)
+    _check_can_write("--out", out_dir)
     run = RunFolder(out_dir)
     foreign = run.foreign_files()
     if foreign:  # e.g. a project's own config.json: never replaced, not even with --overwrite
@@ -1300,8 +1325,19 @@ def discriminator_verdict(history, last: int = 200) -> str | None:
 
 
 def _load_keras(path, what):
+    import zipfile
+
     import keras
 
+    if str(path).lower().endswith(".keras"):  # a .keras file is a zip archive: check it whole first
+        try:
+            with zipfile.ZipFile(path) as archive:
+                broken = archive.testzip()
+        except (OSError, zipfile.BadZipFile, EOFError) as error:
+            broken = str(error) or type(error).__name__
+        if broken is not None:  # Keras would say "File not found" of a truncated file that exists
+            raise ValueError(f"{what} {path!r} could not be loaded: it is damaged (truncated or changed: "
+                             f"{broken}), not a complete .keras file.")
     try:
         return keras.models.load_model(path, compile=False)
     except Exception as error:  # a corrupt or foreign file: a user error, not a bug
@@ -1336,9 +1372,15 @@ def load_run_networks(run, need_discriminator=False):
     folder = RunFolder(run)
     if (os.path.exists(folder.generator) and (not need_discriminator or os.path.exists(folder.discriminator))
             and _final_networks_are_newest(folder)):
-        generator = _load_keras(folder.generator, "generator")
-        discriminator = _load_keras(folder.discriminator, "discriminator") if need_discriminator else None
-        return generator, discriminator
+        try:
+            generator = _load_keras(folder.generator, "generator")
+            discriminator = _load_keras(folder.discriminator, "discriminator") if need_discriminator else None
+            return generator, discriminator
+        except ValueError as error:
+            if not folder.has_checkpoint():
+                raise
+            # the checkpoints hold the same networks: use them, as --resume does
+            _show_warning(f"{error} Using the run's newest intact checkpoint instead.", UserWarning, "", 0)
     if not folder.has_checkpoint():
         if need_discriminator and os.path.exists(folder.generator):
             raise ValueError(f"--model {run!r} holds generator.keras but no discriminator.keras and no "

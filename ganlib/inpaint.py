@@ -192,12 +192,14 @@ def mask_from_png(path, image_size=None, invert: bool = False, threshold: float 
     """
     from PIL import Image
 
+    from .data.files import open_image
+
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"path={str(path)!r} is not a file; give the path of a PNG mask.")
     threshold = check_range("threshold", threshold, 0.0, 1.0, low_open=True)
     try:
-        with Image.open(path) as picture:
+        with open_image(path) as picture:
             grey = picture.convert("L")
             if image_size is not None:
                 height, width = _image_shape(image_size)

@@ -227,6 +227,19 @@ def test_interrupted_training_says_how_to_resume(capsys, monkeypatch, images, tm
           "interrupted", f"python -m ganlib train --out {out} --resume", code=130)
 
 
+def test_interrupted_before_anything_was_written_says_run_it_again(capsys, monkeypatch, images, tmp_path):
+    """Issue 25 item 28: Ctrl-C while the data loaded (before the folder existed) advised
+    --overwrite, which a new run into a folder that does not exist has no use for."""
+    def interrupted(settings, verbose):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_load_images", interrupted)
+    out = str(tmp_path / "run")
+    line = fails(capsys, ["train", "--model", "dcgan", "--data", images, *TINY, "--out", out, "--quiet"],
+                 "interrupted", "same command again", code=130)
+    assert "--overwrite" not in line and not os.path.exists(out)
+
+
 def test_out_of_memory_gives_advice(capsys, monkeypatch, images, tmp_path):
     import tensorflow as tf
 
@@ -998,3 +1011,27 @@ def test_resume_refuses_changed_images_and_keeps_checkpoint_every(capsys, images
     os.remove(sorted(glob.glob(os.path.join(moved, "*.png")))[0])
     fails(capsys, ["train", "--out", out, "--resume", "--epochs", "4", "--quiet"],
           "--resume", "images", "changed", "8 images then, 7 now")
+
+
+def test_a_truncated_generator_keras_falls_back_to_the_checkpoints(capsys, trained_run, tmp_path):
+    """Issue 25 item 23: a truncated generator.keras in a finished run said "File not found"
+    although it exists, and the intact checkpoints were not used as they are for --resume."""
+    out = copy_run(trained_run, tmp_path / "run")
+    reference = tmp_path / "reference.png"
+    assert cli.main(["sample", trained_run[0], "--out", str(reference), "--n", "4", "--quiet"]) == 0
+    generator = os.path.join(out, "generator.keras")
+    data = open(generator, "rb").read()
+    open(generator, "wb").write(data[: len(data) // 2])
+    capsys.readouterr()
+    assert cli.main(["sample", out, "--out", str(tmp_path / "g.png"), "--n", "4", "--quiet"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "generator.keras" in err[0] and "damaged" in err[0] and "checkpoint" in err[0], err
+    assert "File not found" not in err[0]
+    # the checkpoint's averaged generator draws what generator.keras drew (one uint8 level)
+    a = np.asarray(Image.open(reference), np.int16)
+    b = np.asarray(Image.open(tmp_path / "g.png"), np.int16)
+    assert np.abs(a - b).max() <= 1
+    # a lone damaged .keras file (no run folder to fall back on) is one line naming it
+    lone = tmp_path / "lone.keras"
+    lone.write_bytes(data[: len(data) // 2])
+    fails(capsys, ["sample", str(lone), "--out", str(tmp_path / "h.png")], "lone.keras", "damaged")

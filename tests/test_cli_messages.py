@@ -174,3 +174,18 @@ def test_outputs_never_replace_an_input_or_an_existing_file_silently(tmp_path, c
     # with --overwrite an existing output may go (the run is then looked for, and is missing)
     assert cli.main(["sample", run, "--out", str(photo), "--overwrite"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_place_nobody_can_write_is_one_line_before_any_work(capsys, run, images, tmp_path):
+    """Issue 25 item 17: a read-only --out gave "[Errno 30] ..." after TensorFlow and the data
+    loaded; --resume named .ganlib.lock and sample a hidden .partial file. /sys is such a place
+    for every user, root included (it takes no new files), as a read-only disk is."""
+    if not os.path.isdir("/sys"):
+        pytest.skip("no /sys on this system")
+    fails(capsys, ["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out", "/sys/run",
+                   "--quiet"], "--out", "/sys/run", "cannot write", "read-only")
+    fails(capsys, ["sample", run, "--out", "/sys/grid.png"], "--out", "/sys/grid.png", "cannot write")
+    photo = os.path.join(images, sorted(os.listdir(images))[0])
+    fails(capsys, ["inpaint", photo, "--model", run, "--out", str(tmp_path / "ok.png"), "--panel", "/sys/p.png"],
+          "--panel", "cannot write")
+    assert not (tmp_path / "ok.png").exists()

@@ -866,3 +866,24 @@ def test_a_thin_image_keeps_its_colour(size, tmp_path):
     Image.new("RGB", size, (200, 40, 10)).save(path)
     pixels = load_image(path, image_size=16)
     np.testing.assert_allclose(pixels.reshape(-1, 3).mean(0), np.array([200, 40, 10]) / 127.5 - 1, atol=0.01)
+
+
+def test_an_image_over_the_pixel_limit_is_skipped_by_name_without_pillows_nameless_warning(tmp_path, monkeypatch):
+    """Issue 25 item 27: between Pillow's pixel limit and twice it, Pillow only warns "Image size
+    (... pixels) exceeds limit ..." without naming the file; the file was then refused anyway."""
+    import warnings
+
+    from PIL import Image
+
+    from ganlib import data
+
+    for name, side in (("small.png", 10), ("large.png", 20)):
+        Image.new("RGB", (side, side), (200, 10, 10)).save(tmp_path / name)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 300)  # 20x20 = 400: Pillow's warning zone
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        images = data.load_folder(tmp_path, image_size=8, channels=3)
+    assert len(images) == 1
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if m.startswith("Image size")], messages  # Pillow's nameless one
+    assert [m for m in messages if "large.png" in m and "decompression-bomb" in m], messages

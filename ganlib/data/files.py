@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -148,6 +150,25 @@ def _crop_box(width, height, crop, scale=1.0):
 MAX_PIXELS = 89_478_485
 
 
+def open_image(path):
+    """``PIL.Image.open`` whose decompression-bomb warning (more pixels than
+    ``Image.MAX_IMAGE_PIXELS``; Pillow's warning names no file) is an OSError instead, like
+    its error above twice the limit: the callers skip or report the file by name."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return Image.open(path)
+        except Image.DecompressionBombWarning:  # up to twice the limit: the header can be read
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                size = "{}x{}".format(*image.size)
+        except Image.DecompressionBombError as error:  # beyond: Pillow's message has the count
+            found = re.search(r"\((\d+) pixels\)", str(error))
+            size = f"{int(found.group(1)):,}" if found else "too many"
+    raise OSError(f"{size} pixels, more than {Image.MAX_IMAGE_PIXELS:,} (Pillow's decompression-bomb limit): "
+                  "shrink the image first")
+
+
 def _reduce_factor(box, image_size) -> int:
     """The integer factor by which the crop ``box`` (left, top, right, bottom) can shrink
     (Pillow's ``reduce``, a box average) and still keep at least twice the pixels
@@ -178,11 +199,7 @@ def _load_pixels(path, image_size, channels, crop, resample) -> np.ndarray:
     premultiplied, so transparent pixels do not bleed), before the float32 compositing:
     a 9000x9000 PNG for 16x16 costs about its decoded bytes, not 3 GB of floats.
     """
-    try:
-        opened = Image.open(path)
-    except Image.DecompressionBombError as error:  # more than twice MAX_PIXELS
-        raise OSError(" ".join(str(error).split())) from None
-    with opened as image:  # a GIF opens at its first frame
+    with open_image(path) as image:  # a GIF opens at its first frame
         full_width, full_height = image.size
         if full_width * full_height > MAX_PIXELS:
             raise OSError(f"{full_width}x{full_height} pixels, more than {MAX_PIXELS:,} (Pillow's "
@@ -265,7 +282,7 @@ def load_image(path, image_size=None, channels=3, crop="square", resample="bicub
 
 
 def _raw_rgba(path) -> np.ndarray:
-    with Image.open(path) as image:
+    with open_image(path) as image:
         image.load()
         image = ImageOps.exif_transpose(image)
         return np.asarray(_as_rgba(image))

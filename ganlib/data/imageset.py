@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from .._checks import check_image_range, check_positive, check_range
-from .files import (IMAGE_EXTENSIONS, RESAMPLING, _check_channels, _check_crop, _check_image_size,
+from .files import (IMAGE_EXTENSIONS, RESAMPLING, open_image, _check_channels, _check_crop, _check_image_size,
                     _check_resample, _crop_box, _Decoder, _header_problem, _reduce_factor, from_uint8)
 from .folders import (DataFolderError, SkippedFile, SkippedImageWarning, _check_folder, _decode_all,
                       _describe_decode_error, _list_files, _warn_skipped)
@@ -44,7 +44,7 @@ class _FastDecoder(_Decoder):
 
     def __call__(self, path) -> np.ndarray:
         if self.channels == 3 and self.image_size is not None:
-            with Image.open(path) as image:
+            with open_image(path) as image:
                 if image.format == "JPEG" and image.mode == "RGB" and image.getexif().get(0x0112, 1) == 1:
                     width, height = image.size
                     left, top, right, bottom = _crop_box(width, height, self.crop)
