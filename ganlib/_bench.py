@@ -362,16 +362,39 @@ def quality(recipe_names=None, cpu_seconds=600.0, milestones=(75.0, 150.0, 300.0
               f"{row['steps']:6d} {row['swd']:7.4f} {row['c2st_accuracy']:6.3f} {row['precision']:5.2f} "
               f"{row['recall']:6.2f} {row['symmetry']:5.2f} {row['checkerboard']:5.2f} {d_real} {d_fake}", flush=True)
 
+    def evaluate(gan, run_seed):
+        """The averaged generator's samples; with batch norm also with the live generator's
+        copied statistics instead of its standing ones (the same weights, paired)."""
+        copied = None
+        if gan.ema_generator is not None and gan.standing_statistics and any(
+                isinstance(layer, keras.layers.BatchNormalization) for layer in gan.ema_generator.layers):
+            gan.standing_statistics = False
+            copied = measure(_sample(gan, n_eval, run_seed + 1))
+            gan.standing_statistics = True
+        return {**measure(_sample(gan, n_eval, run_seed + 1)), **({"copied": copied} if copied else {})}
+
+    import keras
+
     show(rows[0])
+    shown_names = list(names)
     for run_seed in seeds:
         for name in names:
             result = recipes.train_for_cpu_seconds(
                 name, train, cpu_seconds, batch_size=batch_size, width=width, seed=run_seed,
-                milestones=milestones, evaluate=lambda gan: measure(_sample(gan, n_eval, run_seed + 1)))
+                milestones=milestones, evaluate=lambda gan: evaluate(gan, run_seed))
             for number, evaluation in enumerate(result["evaluations"]):
+                copied = evaluation.pop("copied", None)
                 row = {"recipe": name, "seed": run_seed, "milestone": number, **evaluation}
                 rows.append(row)
                 show(row)
+                if copied is not None:
+                    variant = f"{name} (copied BN)"
+                    if variant not in shown_names:
+                        shown_names.insert(shown_names.index(name), variant)
+                    row = {**row, "recipe": variant, **copied}
+                    rows.append(row)
+                    show(row)
+    names = shown_names
     summary = _quality_summary(rows[1:], names)
     if len(seeds) > 1:
         print(f"\nmean +- standard deviation over {len(seeds)} seeds (floor: C2ST {rows[0]['c2st_accuracy']:.3f}, "

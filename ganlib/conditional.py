@@ -270,6 +270,11 @@ class ConditionalGAN(_AdversarialModel):
         first use of the model.)"""
         self.built = True
 
+    def _standing_inputs(self, count, rng):
+        """Noise and every class in turn, for the averaged generator's standing statistics."""
+        z = rng.standard_normal((count, self.latent_dim)).astype("float32")
+        return [z, cycling_labels(count, self.n_classes)]
+
     def call(self, inputs, training=False):
         """``gan((z, labels))`` -> images of those labels from ``sampling_generator``;
         ``gan(z)`` -> image i of class i mod n_classes."""

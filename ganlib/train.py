@@ -349,12 +349,69 @@ class _AdversarialModel(keras.Model):
         raise NotImplementedError
 
     # --- sampling ----------------------------------------------------------------------
+    #: Give the averaged generator's batch norm layers statistics of its own before it is
+    #: sampled ("standing statistics", Brock et al. 2019, sec. 3.1 and appendix C.1). False: the
+    #: live generator's running statistics, which the average copies every step, are used.
+    standing_statistics = True
+    #: Latent vectors (in batches of 256) over which the standing statistics are averaged.
+    standing_samples = 2048
+
     @property
     def sampling_generator(self):
         """The generator to sample from: the running average of the generator's weights
         when ``ema_decay`` was given (Karras et al. 2018; Yazici et al. 2019), else the
-        generator itself. Sample grids, evaluation and the saved ``generator.keras`` use it."""
-        return self.ema_generator if self.ema_generator is not None else self.generator
+        generator itself. Sample grids, evaluation and the saved ``generator.keras`` use it.
+
+        The average's weights are not those of any generator that was trained, so the batch
+        statistics its layers would see differ from the live generator's running ones; when
+        ``standing_statistics`` is True, reading this property (eagerly) first sets them to
+        the average's own (``recalibrate_average``), once per generator update."""
+        if self.ema_generator is None:
+            return self.generator
+        if self.standing_statistics and tf.executing_eagerly():
+            self.recalibrate_average()
+        return self.ema_generator
+
+    def _standing_inputs(self, count, rng):
+        """The inputs of the averaged generator for ``recalibrate_average``: noise alone."""
+        return rng.standard_normal((count, self.latent_dim)).astype("float32")
+
+    def recalibrate_average(self, samples=None, batch_size: int = 256, force: bool = False):
+        """Set the batch norm statistics of the averaged generator to the mean and variance its
+        own layers see over ``samples`` latent vectors (default ``standing_samples``), the
+        "standing statistics" of BigGAN (Brock et al. 2019): each batch is run in training
+        mode and the statistics are the mean over the batches. The noise has a fixed seed
+        of its own (the training's random numbers are not drawn), so the result depends on the
+        weights alone. Does nothing without an average or batch norm, or when the weights have
+        not changed since the last call (unless ``force``). Returns whether it ran."""
+        import numpy as np
+
+        if self.ema_generator is None:
+            return False
+        norms = [layer for layer in self.ema_generator._flatten_layers()
+                 if isinstance(layer, keras.layers.BatchNormalization)]
+        if not norms:
+            return False
+        steps = int(updates_done(self.g_optimizer)) if getattr(self, "g_optimizer", None) is not None else -1
+        key = (steps, float(np.sum(keras.ops.convert_to_numpy(self.ema_generator.weights[0]))))  # a restore too
+        if not force and getattr(self, "_standing_key", None) == key:
+            return False
+        samples = int(samples or self.standing_samples)
+        rng = np.random.default_rng(20190101)
+        saved = [(layer, layer.trainable, layer.momentum) for layer in norms]
+        try:
+            for layer in norms:
+                layer.trainable = True
+            for number, start in enumerate(range(0, samples, batch_size)):
+                for layer in norms:  # a running mean of the batches' statistics: batch k weighs 1/(k+1)
+                    layer.momentum = number / (number + 1.0)
+                self.ema_generator(self._standing_inputs(min(batch_size, samples - start), rng), training=True)
+        finally:
+            for layer, trainable, momentum in saved:
+                layer.trainable = trainable
+                layer.momentum = momentum
+        self._standing_key = key
+        return True
 
     def call(self, z, training=False):
         """A GAN called on noise returns images: ``gan(z) == gan.sampling_generator(z)``."""

@@ -604,3 +604,39 @@ def test_nothing_to_train_leaves_the_saved_networks_alone(tmp_path):
     again = fit_gan(tiny_gan(), dataset(), 1, tmp_path, checkpoint_every=None, verbose=0)
     assert again.status == "completed"
     assert {name: os.stat(tmp_path / name).st_mtime_ns for name in before} == before
+
+
+def test_the_averaged_generator_gets_standing_statistics_of_its_own(tmp_path):
+    """Issue 23: the average copied the live generator's batch norm statistics, which do not
+    match its averaged weights (on held-out emoji, 600 CPU s, seed 0: C2ST 0.909 with the copied
+    statistics, 0.815 with its own). Sampling it now first sets them (Brock et al. 2019)."""
+    gan = averaged_gan()
+    gan.fit(dataset(), epochs=2, verbose=0)
+    average = gan.ema_generator
+    first = next(layer for layer in average.layers if isinstance(layer, keras.layers.BatchNormalization))
+    copied = keras.ops.convert_to_numpy(first.moving_mean).copy()
+    np.testing.assert_array_equal(copied, keras.ops.convert_to_numpy(
+        gan.generator.get_layer(first.name).moving_mean))  # the live generator's, as update_average copies
+    assert gan.sampling_generator is average
+    standing = keras.ops.convert_to_numpy(first.moving_mean)
+    # the mean of the layer's input over the standing noise (equal batches: the batches' mean)
+    z = np.random.default_rng(20190101).standard_normal((gan.standing_samples, LATENT_DIM)).astype(np.float32)
+    before = keras.Model(average.inputs[0], first.input)
+    expected = np.asarray(before(z, training=False)).reshape(-1, first.moving_mean.shape[0]).mean(0)
+    np.testing.assert_allclose(standing, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    assert not np.allclose(standing, copied)
+    assert not gan.recalibrate_average()  # nothing changed since: not computed again
+    assert gan.recalibrate_average(force=True)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(first.moving_mean), standing, rtol=1e-6)
+    assert not first.trainable and first.momentum == 0.9  # the layer is left as it was
+
+
+def test_standing_statistics_change_the_samples_not_the_training(tmp_path):
+    histories, grids = [], []
+    for standing in (True, False):
+        gan = averaged_gan()
+        gan.standing_statistics = standing
+        histories.append(fit_gan(gan, dataset(), 2, tmp_path / str(standing), checkpoint_every=None, verbose=0))
+        grids.append(np.asarray(Image.open(tmp_path / str(standing) / "samples" / "epoch_0002.png")))
+    assert histories[0]["d_loss"] == histories[1]["d_loss"] and histories[0]["g_loss"] == histories[1]["g_loss"]
+    assert not np.array_equal(grids[0], grids[1])
