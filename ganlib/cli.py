@@ -100,6 +100,8 @@ def cmd_bench(args) -> int:
     if args.data == "pipeline" and args.quality:
         raise ValueError("--data alone runs the data pipeline benchmark, which --quality is not; for --quality "
                          "give --data sprites or --data emoji.")
+    _check_report_path("--json", args.json, (".json",))
+    _check_report_path("--plot", getattr(args, "plot", None), (".png", ".svg", ".pdf"))
     if args.data == "pipeline":
         from ._bench import data_pipeline
 
@@ -126,7 +128,11 @@ def cmd_bench(args) -> int:
         if args.milestones is None and args.cpu_seconds is not None:
             settings["milestones"] = (settings["cpu_seconds"] / 4, settings["cpu_seconds"] / 2)
         check_positive("--cpu-seconds", settings["cpu_seconds"])
+        _check_number("--cpu-seconds", settings["cpu_seconds"], low=0, high=MAX_SECONDS, low_open=True)
         check_positive("--width", settings["width"], integer=True)
+        _check_integer("--width", settings["width"], high=LIMITS["width"])
+        _check_integer("--batch-size", settings["batch_size"], high=LIMITS["batch_size"])
+        _check_integer("--n-eval", settings["n_eval"], high=MAX_EVAL_IMAGES)
         if settings["image_size"] not in IMAGE_SIZES:
             raise ValueError(f"--image-size={settings['image_size']} is not supported; use 16, 32, 64 or 128.")
         for milestone in settings["milestones"]:  # recipes.train_for_cpu_seconds ignores the others
@@ -149,10 +155,35 @@ def cmd_bench(args) -> int:
     _check_known("--shapes", args.shapes, SHAPES)
     _check_known("--variants", args.variants, VARIANTS)
     width = check_positive("--width", 64 if args.width is None else args.width, integer=True)
+    _check_integer("--width", width, high=LIMITS["width"])
+    _check_integer("--batch-size", args.batch_size, high=LIMITS["batch_size"])
+    for name in ("steps", "warmup", "repeats"):
+        _check_integer(f"--{name}", getattr(args, name), high=MAX_STEPS)
     run(shapes=tuple(args.shapes), variants=tuple(args.variants), batch_size=args.batch_size,
         steps=args.steps, warmup=args.warmup, repeats=args.repeats, width=width,
         json_path=args.json)
     return 0
+
+
+#: bench --quality --n-eval: images per set for the metrics, at most.
+MAX_EVAL_IMAGES = 100_000
+
+
+def _check_report_path(option, path, extensions):
+    """A report file of bench: checked before the benchmark runs (minutes), not after it."""
+    import os
+
+    if path is None:
+        return
+    if not path.strip() or os.path.splitext(path)[1].lower() not in extensions:
+        raise ValueError(f"{option} {path!r} must name a {' or '.join(extensions)} file, e.g. {option} "
+                         f"results/quality{extensions[0]}.")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{option} {path!r}: the folder {folder!r} does not exist; create it first.")
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path!r} is a folder; give a file name.")
+    _check_can_write(option, folder, what="file in a folder", shown=repr(path))
 
 
 def _check_known(option, values, known):

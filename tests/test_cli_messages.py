@@ -49,6 +49,16 @@ def fails(capsys, argv, *words, code=2):
     # was accepted and silently ignored
     (["bench", "--quality", "--cpu-seconds", "10", "--milestones", "-1"], ["--milestones", "-1", "10"]),
     (["bench", "--quality", "--cpu-seconds", "10", "--milestones", "20"], ["--milestones", "20", "10"]),
+    # issue 25 item 21: checked only after the whole run, or not at all
+    (["bench", "--quality", "--plot", "x.txt"], ["--plot", "x.txt", ".png"]),
+    (["bench", "--quality", "--json", "/missing/dir/x.json"], ["--json", "/missing/dir", "does not exist"]),
+    (["bench", "--quality", "--json", "x.txt"], ["--json", "x.txt", ".json"]),
+    (["bench", "--data", "--json", "/missing/dir/x.json"], ["--json", "does not exist"]),
+    (["bench", "--quality", "--width", "99999999"], ["--width", "99999999", "1024"]),
+    (["bench", "--quality", "--cpu-seconds", "1e300"], ["--cpu-seconds", "1e+300"]),
+    (["bench", "--quality", "--batch-size", "10000000"], ["--batch-size", "10000000"]),
+    (["bench", "--width", "99999999"], ["--width", "99999999"]),
+    (["bench", "--steps", "99999999999"], ["--steps", "99999999999"]),
 ])
 def test_option_errors_name_the_option(capsys, monkeypatch, tmp_path, argv, words):
     monkeypatch.chdir(tmp_path)
