@@ -561,7 +561,10 @@ def classifier_two_sample_test(real, generated, test_fraction: float = 0.5, epoc
         for start in range(0, len(order), batch_size):
             batch = order[start:start + batch_size]
             model.train_on_batch(x_train[batch], y_train[batch])
-    logits = model.predict(x_test, batch_size=256, verbose=0)[:, 0]
+    # called, not model.predict: predict traces a tf.function for every new classifier, and
+    # a notebook that runs the test a few times gets TensorFlow's retracing warning
+    logits = np.concatenate([np.asarray(model(x_test[start:start + 256], training=False))[:, 0]
+                             for start in range(0, len(x_test), 256)])
     correct = int(((logits > 0) == (y_test > 0.5)).sum())
     accuracy, standard_error, interval, p_value = _binomial_summary(correct, 2 * n_test)
     return TwoSampleTest(accuracy, standard_error, interval, p_value, 2 * n_test, 2 * n_train)

@@ -649,8 +649,8 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
         for index in tf.range(tf.shape(real_batches)[0]):
             model.train_step(real_batches[index])
 
-    @tf.function(reduce_retracing=True)
-    def evaluate(z, grid):
+    def evaluate(z, grid):  # eager: a few calls per run (a tf.function made per run would be
+        # retraced for every run of a notebook's loop, and TensorFlow warns about that)
         return sampler(z, training=False), discriminator(grid, training=False)
 
     rng = np.random.default_rng(seed)

@@ -189,3 +189,16 @@ def test_image_metrics_row_and_floor():
     assert row["precision"] < 0.05 < floor["precision"]
     with pytest.raises(ValueError, match="at least 20"):
         image_metrics(real[:10], noise[:10])
+
+
+def test_repeated_tests_trigger_no_retracing_warning(caplog):
+    """Issue 24: notebooks that ran the test a few times stored TensorFlow's "N out of the last
+    M calls ... triggered tf.function retracing" WARNING (model.predict per new classifier)."""
+    import logging
+
+    rng = np.random.default_rng(0)
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for seed in range(7):
+            classifier_two_sample_test(rng.uniform(-1, 1, (100, 16, 16, 1)), rng.uniform(-1, 1, (100, 16, 16, 1)),
+                                       seed=seed)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

@@ -511,3 +511,15 @@ def test_ema_decay_samples_from_the_running_average_of_the_generator(loss):
     assert plain["generator"] is plain["trained_generator"] is plain["model"].generator
     with pytest.raises(ValueError, match=r"ema_decay=1.5 is outside the allowed range"):
         toy.train_toy_gan(ring, 2, loss=loss, ema_decay=1.5)
+
+
+def test_a_loop_of_toy_runs_triggers_no_retracing_warning(caplog):
+    """Issue 24: lesson 04 stored "5 out of the last 15 calls to train_toy_gan.<locals>.evaluate
+    triggered tf.function retracing" after a loop of runs (a tf.function made per run)."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for seed in range(6):
+            toy.train_toy_gan(toy.Gaussian1D(4.0, 0.5), 10, seed=seed, record_every=2, n_snapshots=3,
+                              eval_samples=200, hidden_units=4, hidden_layers=1)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
