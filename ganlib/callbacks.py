@@ -558,13 +558,15 @@ class ProgressBar(keras.callbacks.Callback):
         self.bar = None
 
     def on_train_begin(self, logs=None):
-        from tqdm import tqdm
+        from ._progress import progress_bar
 
-        if self.bar is None:
-            self.bar = tqdm(total=self.total_steps, initial=self.state.step, unit="step",
-                            mininterval=2.0, dynamic_ncols=True)
+        if self.bar is None:  # None also when GANLIB_PROGRESS=0 (ganlib._progress)
+            self.bar = progress_bar(total=self.total_steps, initial=self.state.step, unit="step",
+                                    mininterval=2.0, dynamic_ncols=True)
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.bar is None:
+            return
         self.bar.update(self.state.step - self.bar.n)
         if self.state.step % self.every == 0 and logs:
             history = self.state.history
@@ -593,15 +595,17 @@ class BudgetProgressBar(ProgressBar):
         return cpu if self.budget.cpu_seconds is not None else wall
 
     def on_train_begin(self, logs=None):
-        from tqdm import tqdm
+        from ._progress import progress_bar
 
         if self.bar is None:
             total = self.budget.cpu_seconds if self.budget.cpu_seconds is not None else self.budget.wall_seconds
-            self.bar = tqdm(total=round(total), initial=min(round(self._spent()), round(total)), unit=self.kind,
+            self.bar = progress_bar(total=round(total), initial=min(round(self._spent()), round(total)), unit=self.kind,
                             mininterval=2.0, dynamic_ncols=True,
                             bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} {unit} [{elapsed}<{remaining}{postfix}]")
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.bar is None:
+            return
         self.bar.update(max(0, min(round(self._spent()), self.bar.total) - self.bar.n))
         if self.state.step % self.every == 0 and logs:
             history = self.state.history

@@ -658,9 +658,9 @@ def search_latents(generator, discriminator, images, weights, steps=1000, n_cand
     history_steps, history_losses = [], []
     bar = None
     if progress:
-        from tqdm import tqdm
+        from ._progress import progress_bar
 
-        bar = tqdm(total=steps, desc="inpainting", unit="step", leave=False, mininterval=1.0)
+        bar = progress_bar(total=steps, desc="inpainting", unit="step", leave=False, mininterval=1.0)
     # Each call compiles a new step function (it closes over this call's variables); TF
     # warns about "retracing" after a few calls, which is expected here: silence it only
     # while this search runs.

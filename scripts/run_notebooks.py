@@ -3,6 +3,7 @@
 Used by `make run`. The preset comes from the environment (see ganlib.preset()).
 Usage: python scripts/run_notebooks.py notebooks/00_*.ipynb [...]
 """
+import os
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from nbclient import NotebookClient
 def main(paths):
     if not paths:
         sys.exit("run_notebooks.py: no notebook given")
+    os.environ["GANLIB_PROGRESS"] = "0"  # the kernels inherit it: no progress-bar fragments kept
     total = time.perf_counter()
     for path in map(Path, paths):
         start = time.perf_counter()

@@ -640,3 +640,17 @@ def test_standing_statistics_change_the_samples_not_the_training(tmp_path):
         grids.append(np.asarray(Image.open(tmp_path / str(standing) / "samples" / "epoch_0002.png")))
     assert histories[0]["d_loss"] == histories[1]["d_loss"] and histories[0]["g_loss"] == histories[1]["g_loss"]
     assert not np.array_equal(grids[0], grids[1])
+
+
+def test_no_progress_bar_fragments_where_outputs_are_kept(tmp_path, monkeypatch, capfd):
+    """Issue 24: a notebook stored 244 fragments of fit_gan's bar (its last state "45%
+    9001/20000 ... 10:42 left", an interrupted run to a reader). scripts/run_notebooks.py sets
+    GANLIB_PROGRESS=0: no bar on stderr, and fit_gan's summary line says how the run ended."""
+    monkeypatch.setenv("GANLIB_PROGRESS", "0")
+    fit_gan(tiny_gan(), dataset(), 2, tmp_path / "run", verbose=1)
+    fit_gan(tiny_gan(), dataset(), 1, tmp_path / "budget", verbose=1, cpu_seconds=60.0, resume=False)
+    out, err = capfd.readouterr()
+    assert "Run completed: 6 steps" in out and "%|" not in err and "step/s" not in err, (out, err)
+    monkeypatch.setenv("GANLIB_PROGRESS", "1")
+    fit_gan(tiny_gan(), dataset(), 1, tmp_path / "shown", verbose=1)
+    assert "%|" in capfd.readouterr().err  # where a person watches, the bar is there

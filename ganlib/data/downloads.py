@@ -245,9 +245,9 @@ def extract(archive, destination, progress=True) -> Path:
                 members = bundle.infolist()
                 iterator = members
                 if progress and len(members) > 1000:
-                    from tqdm.auto import tqdm
+                    from .._progress import progress_bar
 
-                    iterator = tqdm(members, desc=f"extracting {archive.name}", unit="file")
+                    iterator = progress_bar(members, desc=f"extracting {archive.name}", unit="file")
                 for member in iterator:
                     bundle.extract(member, temporary)
         elif tarfile.is_tarfile(archive):

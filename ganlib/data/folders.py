@@ -164,9 +164,9 @@ def _decode_all(paths, decoder, verbose, label):
 
     progress = None
     if verbose and len(paths) >= 2000:
-        from tqdm.auto import tqdm
+        from .._progress import progress_bar
 
-        progress = tqdm(total=len(paths), desc=f"reading {label}", unit="img")
+        progress = progress_bar(total=len(paths), desc=f"reading {label}", unit="img")
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         for path, pixels, problem in pool.map(one, paths, chunksize=64):
             if problem is None:

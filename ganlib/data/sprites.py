@@ -194,9 +194,9 @@ def load_sprites(image_size=64, source="auto", path=None, channels=3, count=1000
     chunks, paths, read, counts = [], [], 0, np.zeros(3, int)
     starts = range(0, len(candidates), 1024)  # in chunks: full-size sprites are never all in memory
     if verbose and len(candidates) > 2048:
-        from tqdm.auto import tqdm
+        from .._progress import progress_bar
 
-        starts = tqdm(starts, desc="cleaning sprites", unit="chunk")
+        starts = progress_bar(starts, desc="cleaning sprites", unit="chunk")
     for start in starts:
         arrays, kept, bad = _decode_all(candidates[start: start + 1024], _raw_rgba, False, label)
         skipped.extend(bad)
