@@ -392,7 +392,8 @@ class _AdversarialModel(keras.Model):
                  if isinstance(layer, keras.layers.BatchNormalization)]
         if not norms:
             return False
-        steps = int(updates_done(self.g_optimizer)) if getattr(self, "g_optimizer", None) is not None else -1
+        steps = (int(keras.ops.convert_to_numpy(tf.convert_to_tensor(updates_done(self.g_optimizer))))
+                 if getattr(self, "g_optimizer", None) is not None else -1)  # a MirroredVariable too
         key = (steps, float(np.sum(keras.ops.convert_to_numpy(self.ema_generator.weights[0]))))  # a restore too
         if not force and getattr(self, "_standing_key", None) == key:
             return False
