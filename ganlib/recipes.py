@@ -91,7 +91,7 @@ RECIPES = {
                diffaugment=True, ema_decay=0.999, d_learning_rate=5e-4, g_learning_rate=5e-4),
         # Candidates for real images (bench --quality --data emoji, 600 CPU s): no prior about
         # the data. Measured worse than dcgan+ema there (benchmarks/README.md): C2ST 0.994-0.999
-        # against 0.922, recall 0.01-0.04 against 0.38; kept so the table can be reproduced.
+        # against 0.922, recall 0.01-0.04 against 0.38 (run 1); kept so the tables can be reproduced.
         Recipe("dcgan+shift+ema", "DCGAN + DiffAugment (translation, cutout; Zhao et al. 2020) + averaged G",
                ema_decay=0.999, diffaugment=True, diffaugment_policy="translation,cutout"),
         Recipe("resize+ema", "DCGAN with a resize-convolution G (Odena et al. 2016) + averaged G",
