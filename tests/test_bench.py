@@ -114,3 +114,25 @@ def test_bench_quality_options_are_checked_first(argv, words, capsys):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and all(word in err for word in words), err
+
+
+def test_quality_never_calls_a_later_time_less_cpu_time(monkeypatch, capsys):
+    """Issue 25 item 13: "reached C2ST 1.000 ...: 0.4x less CPU time": a ratio below 1 was
+    called "less", and a worst-possible score "reached". Here the last recipe reaches the
+    baseline's best C2ST later than the baseline did: no sooner than the baseline."""
+    from ganlib import _bench, recipes
+
+    def fake(name, train, cpu_seconds, **kwargs):
+        c2st = {"dcgan-2015": (0.80, 0.90), "dcgan+ema": (0.95, 0.78)}[name]  # (at 2 s, at 4 s)
+        return {"evaluations": [
+            {"steps": 10 * (i + 1), "cpu_seconds": 2.0 * (i + 1), "swd": 0.1, "c2st_accuracy": value,
+             "precision": 0.5, "recall": 0.5, "symmetry": 0.5, "checkerboard": 0.5}
+            for i, value in enumerate(c2st)]}
+
+    monkeypatch.setattr(recipes, "train_for_cpu_seconds", fake)
+    _bench.quality(["dcgan-2015", "dcgan+ema"], cpu_seconds=4.0, milestones=(2.0,), image_size=16, count=120,
+                   width=4, batch_size=16, n_eval=40)
+    out = capsys.readouterr().out
+    assert "dcgan-2015: best mean C2ST 0.800 at 2 CPU s." in out
+    assert "reached mean C2ST 0.780 <= that at 4 CPU s: no sooner than the baseline." in out
+    assert "less CPU time" not in out

@@ -1035,3 +1035,27 @@ def test_a_truncated_generator_keras_falls_back_to_the_checkpoints(capsys, train
     lone = tmp_path / "lone.keras"
     lone.write_bytes(data[: len(data) // 2])
     fails(capsys, ["sample", str(lone), "--out", str(tmp_path / "h.png")], "lone.keras", "damaged")
+
+
+def test_a_full_disk_while_writing_the_panel_leaves_no_empty_file(capsys, monkeypatch, trained_run, images, tmp_path):
+    """Issue 25 item 19: inpaint --out --panel on a full disk said the partial file was removed
+    but left a 0-byte panel.png: the panel is now written through a temporary file too."""
+    import errno
+
+    from PIL import Image as PILImage
+
+    real_save = PILImage.Image.save
+
+    def full_disk(self, fp, *args, **kwargs):
+        if "panel" in os.path.basename(str(fp)):
+            open(fp, "wb").close()  # the file was opened, then the disk filled up
+            raise OSError(errno.ENOSPC, "No space left on device", str(fp))
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(PILImage.Image, "save", full_disk)
+    photo = os.path.join(images, sorted(os.listdir(images))[0])
+    code = cli.main(["inpaint", photo, "--model", trained_run[0], "--out", str(tmp_path / "out.png"),
+                     "--panel", str(tmp_path / "panel.png"), "--steps", "2"])
+    err = capsys.readouterr().err
+    assert code == 1 and "disk is full" in err, err
+    assert sorted(os.listdir(tmp_path)) == ["out.png"]  # no panel.png, empty or not, no hidden partial

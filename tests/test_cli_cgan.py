@@ -168,3 +168,16 @@ def test_limit_keeps_every_class(capsys, class_folder, tmp_path):
     assert np.bincount(images.subset(cli._limited(images, 7)).labels).tolist() == [3, 2, 2]
     fails(capsys, ["train", "--model", "cgan", "--data", class_folder, "--out", str(tmp_path / "run"),
                    "--limit", "2", "--quiet", *TINY], "--limit 2", "3 classes")
+
+
+def test_a_label_error_lists_at_most_twenty_class_names(capsys, cgan_run, tmp_path):
+    """Issue 25 item 25: with 1,000 class folders the error line was 11 KB of names."""
+    import shutil
+
+    run = shutil.copytree(cgan_run, tmp_path / "run")
+    config = json.loads((run / "config.json").read_text())
+    config["class_names"] = [f"class{i:04d}" for i in range(1000)]
+    (run / "config.json").write_text(json.dumps(config))
+    line = fails(capsys, ["sample", str(run), "--label", "nosuch", "--out", str(tmp_path / "x.png")],
+                 "--label=nosuch", "class0019", "(1000 in all)")
+    assert "class0020" not in line and len(line) < 600
