@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import threading
 import re
 import warnings
 
@@ -150,11 +151,16 @@ def _crop_box(width, height, crop, scale=1.0):
 MAX_PIXELS = 89_478_485
 
 
+_OPEN_LOCK = threading.Lock()
+
+
 def open_image(path):
     """``PIL.Image.open`` whose decompression-bomb warning (more pixels than
     ``Image.MAX_IMAGE_PIXELS``; Pillow's warning names no file) is an OSError instead, like
     its error above twice the limit: the callers skip or report the file by name."""
-    with warnings.catch_warnings():
+    # warnings' filters are global, and the folder loaders decode in a thread pool: one lock,
+    # or another thread's catch_warnings could restore "error" while this one reads the size
+    with _OPEN_LOCK, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             return Image.open(path)
