@@ -1241,7 +1241,10 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
                         steps_per_epoch=steps_per_epoch - done_in_epoch, callbacks=run_callbacks,
                         verbose=0, shuffle=False, check_data=False)
                 first_epoch += 1
-            if state.status == "running" and first_epoch < epochs:
+            # the budget may have run out in the rest of the cut epoch: no further fit, whose
+            # first step would come before any check
+            budget_left = budget is None or not budget.exhausted()
+            if state.status == "running" and first_epoch < epochs and budget_left:
                 gan.fit(stepped, epochs=epochs,
                         initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch,
                         callbacks=run_callbacks, verbose=0, shuffle=False, check_data=False)

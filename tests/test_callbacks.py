@@ -574,6 +574,20 @@ def test_a_cpu_budget_stops_the_run_and_a_resume_continues_its_count(tmp_path, c
     assert "its budget is used" in capsys.readouterr().out
 
 
+def test_a_budget_used_up_in_the_rest_of_a_cut_epoch_starts_no_further_epoch(tmp_path, monkeypatch):
+    """A resumed run first finishes the epoch it was cut in, then trains whole epochs in a
+    second fit call. When the budget ran out in the first, the second still took one step
+    (CI failure of 2026-12-06: the test above, when the resume's first step crossed the
+    budget). A clock where each reading is one CPU second later makes it deterministic."""
+    clock = iter(range(10**6))
+    monkeypatch.setattr(callbacks.time, "process_time", lambda: float(next(clock)))
+    data = dataset(count=24, batch_size=8)  # 3 steps per epoch
+    first = fit_gan(tiny_gan(), data, 1000, tmp_path, checkpoint_every=None, cpu_seconds=4.0, verbose=0)
+    assert len(first["step"]) == 4  # one second per step: stopped in epoch 2, one step into it
+    resumed = fit_gan(tiny_gan(), data, 1000, tmp_path, checkpoint_every=None, cpu_seconds=5.0, verbose=0)
+    assert len(resumed["step"]) == 5, resumed["cpu_seconds"]  # the step that crossed 5 s, no more
+
+
 def test_an_interrupted_resume_leaves_no_stale_final_networks(tmp_path):
     """Issue 23: after Ctrl-C of a resumed run the folder kept the older generator.keras and a
     history.json saying "completed" at the old step, so load_model loaded a stale network."""
