@@ -140,9 +140,9 @@ def cmd_bench(args) -> int:
                 raise ValueError(f"--milestones {milestone:g} is outside (0, {settings['cpu_seconds']:g}); "
                                  "give CPU seconds below --cpu-seconds.")
         if args.recipes is not None:
-            from .recipes import RECIPES
+            from .recipes import RECIPES, RENAMED
 
-            _check_known("--recipes", args.recipes, RECIPES)
+            _check_known("--recipes", args.recipes, {**RECIPES, **RENAMED})
         quality(recipe_names=args.recipes, json_path=args.json, plot_path=args.plot,
                 data=args.data or "sprites", seeds=args.seeds, **settings)
         return 0
@@ -810,6 +810,9 @@ def _check_against_record(settings, record, config_path):
     recorded = (record or {}).get("settings")
     if not recorded:  # a run written before the record existed
         return
+    from .recipes import RENAMED
+
+    recorded = {**recorded, "recipe": RENAMED.get(recorded.get("recipe"), recorded.get("recipe"))}
     changed = [f"{name} {json.dumps(settings.get(name))} (trained with {json.dumps(value)})"
                for name, value in recorded.items()
                if settings.get(name) != value and name != "data"]  # a moved folder: its images are compared
@@ -871,6 +874,9 @@ def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
                          "(write . for the current folder).")
     if given["data"] is not None and given["data"] not in DATA_SOURCES:
         given["data"] = os.path.abspath(os.path.expanduser(given["data"]))
+    from .recipes import RENAMED  # no TensorFlow
+
+    given["recipe"] = RENAMED.get(given["recipe"], given["recipe"])  # an earlier recipe name
     if args.resume:
         if args.overwrite:
             raise ValueError("--resume and --overwrite contradict each other; give one of them.")
@@ -885,6 +891,7 @@ def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
             raise ValueError(f"--resume: {out_dir!r} holds no checkpoint to resume (looked in "
                              f"{folder.checkpoints}); start a new run without --resume.")
         config = _read_config(out_dir)
+        config["recipe"] = RENAMED.get(config.get("recipe"), config.get("recipe"))  # written before the rename
         for name, value in given.items():
             if value is not None and name in config and value != config[name]:
                 option = "--" + name.replace("_", "-")
@@ -1116,8 +1123,9 @@ def _recipe_settings(name):
     """The options a named recipe of ``ganlib.recipes`` sets (none for no recipe)."""
     if name is None:
         return {}
-    from .recipes import RECIPES
+    from .recipes import RECIPES, RENAMED
 
+    name = RENAMED.get(name, name)  # an earlier name (a run folder written before the rename)
     if name not in RECIPES:
         raise ValueError(f"--recipe={name} is not known; use one of {', '.join(RECIPES)}.")
     recipe = RECIPES[name]
@@ -1133,7 +1141,7 @@ def _build_gan(settings, jit_compile):
     import keras
 
     from . import augment, models
-    from .recipes import RECIPES
+    from .recipes import get_recipe
     from .train import GAN, WGANGP, wgan_gp_adam
 
     settings = {**TOOLKIT_DEFAULTS, **settings}  # run folders written before the toolkit
@@ -1146,7 +1154,7 @@ def _build_gan(settings, jit_compile):
     rate = settings["learning_rate"]
     d_rate, g_rate = settings["d_learning_rate"] or rate, settings["g_learning_rate"] or rate
     if settings["model"] == "dcgan":
-        recipe = RECIPES.get(settings["recipe"] or "dcgan-2015")  # Adam's betas: Radford et al.
+        recipe = get_recipe(settings["recipe"] or "dcgan-2015")  # Adam's betas: Radford et al.
         betas = (recipe.beta_1, recipe.beta_2)                    # unless the recipe says otherwise
         discriminator = models.dcgan_discriminator(
             size, channels, width=width, normalization="spectral" if settings["spectral_norm"] else "batch")

@@ -26,16 +26,16 @@ prior about the data) to ``dcgan-2015`` or to the recipe above it:
 * ``dcgan+shift+ema``: ``dcgan+ema`` with DiffAugment's translation and cutout only (no colour
   changes, which would shift the palette a data set is made of). On held-out emoji (600 CPU s,
   seed 0) D stayed balanced but the samples covered 5% of the data (C2ST 1.000).
-* ``+diffaugment``: ``dcgan-2015`` with differentiable augmentation of everything D sees
+* ``dcgan+diffaugment``: ``dcgan-2015`` with differentiable augmentation of everything D sees
   (colour, translation, cutout; Zhao et al. 2020), against a small data set's overfitting D.
-* ``+ema``: ``+diffaugment`` sampling from the averaged G. On the sprites, at budgets of a
+* ``dcgan+diffaugment+ema``: ``dcgan+diffaugment`` sampling from the averaged G. On the sprites, at budgets of a
   few minutes, DiffAugment cost diversity (recall 0.14-0.25 against 0.56-0.59 without it, run 1): a
   few thousand sprites are not yet a small data set for a D that trained only minutes.
-* ``+sn-hinge``: a spectrally normalised D without batch norm and the hinge loss
+* ``sn-hinge+diffaugment+ema``: a spectrally normalised D without batch norm and the hinge loss
   (Miyato et al. 2018; Lim & Ye 2017), with two learning rates (TTUR, Heusel et al. 2017).
-* ``+r1``: the cross-entropy loss with an R1 penalty on real data (Mescheder et al. 2018),
+* ``dcgan+diffaugment+ema+r1``: the cross-entropy loss with an R1 penalty on real data (Mescheder et al. 2018),
   lazily every 16 steps (Karras et al. 2020).
-* ``+higher-lr``: ``+ema`` with Adam's step size raised from the paper's 2e-4 to 5e-4 for
+* ``dcgan+diffaugment+ema+lr5e-4``: ``dcgan+diffaugment+ema`` with Adam's step size raised from the paper's 2e-4 to 5e-4 for
   both networks. Measured on the 16x16 procedural sprites (width 32, batch 64, 240 CPU s):
   precision 0.46 against 0.40 at 2e-4, more single-coloured bodies; a budget knob, not a
   published habit.
@@ -79,15 +79,15 @@ RECIPES = {
         Recipe("dcgan+ema", "DCGAN + averaged G (Karras et al. 2018)", ema_decay=0.999),
         Recipe("dcgan+ema+mirror", "DCGAN + averaged G + a mirror-symmetric G (for symmetric images)",
                ema_decay=0.999, mirror=True),
-        Recipe("+diffaugment", "DCGAN + DiffAugment (Zhao et al. 2020)", diffaugment=True),
-        Recipe("+ema", "DCGAN + DiffAugment + averaged G (Karras et al. 2018)", diffaugment=True,
+        Recipe("dcgan+diffaugment", "DCGAN + DiffAugment (Zhao et al. 2020)", diffaugment=True),
+        Recipe("dcgan+diffaugment+ema", "DCGAN + DiffAugment + averaged G (Karras et al. 2018)", diffaugment=True,
                ema_decay=0.999),
-        Recipe("+sn-hinge", "SN-GAN-style D with hinge loss and TTUR + DiffAugment + averaged G",
+        Recipe("sn-hinge+diffaugment+ema", "SN-GAN-style D with hinge loss and TTUR + DiffAugment + averaged G",
                normalization="spectral", loss="hinge", diffaugment=True, ema_decay=0.999,
                d_learning_rate=4e-4, g_learning_rate=1e-4, beta_1=WGAN_GP_BETAS[0], beta_2=WGAN_GP_BETAS[1]),
-        Recipe("+r1", "DCGAN + DiffAugment + averaged G + lazy R1 penalty", diffaugment=True,
+        Recipe("dcgan+diffaugment+ema+r1", "DCGAN + DiffAugment + averaged G + lazy R1 penalty", diffaugment=True,
                ema_decay=0.999, r1_weight=1.0),
-        Recipe("+higher-lr", "DCGAN + DiffAugment + averaged G, Adam 5e-4 for both networks",
+        Recipe("dcgan+diffaugment+ema+lr5e-4", "DCGAN + DiffAugment + averaged G, Adam 5e-4 for both networks",
                diffaugment=True, ema_decay=0.999, d_learning_rate=5e-4, g_learning_rate=5e-4),
         # Candidates for real images (bench --quality --data emoji, 600 CPU s): no prior about
         # the data. Measured worse than dcgan+ema there (benchmarks/README.md): C2ST 0.994-0.999
@@ -113,10 +113,20 @@ RECIPES = {
 CPU_RECIPE = "dcgan+ema"
 
 
+#: The names these recipes had before each name said everything its recipe adds to
+#: ``dcgan-2015`` ("+ema" was DiffAugment *and* the average, next to "dcgan+ema", the average
+#: alone). Still accepted wherever a recipe name is (run folders and scripts keep working).
+RENAMED = {"+diffaugment": "dcgan+diffaugment", "+ema": "dcgan+diffaugment+ema",
+           "+sn-hinge": "sn-hinge+diffaugment+ema", "+r1": "dcgan+diffaugment+ema+r1",
+           "+higher-lr": "dcgan+diffaugment+ema+lr5e-4"}
+
+
 def get_recipe(recipe) -> Recipe:
-    """A ``Recipe`` from itself or its name in ``RECIPES``."""
+    """A ``Recipe`` from itself, its name in ``RECIPES`` or an earlier name (``RENAMED``)."""
     if isinstance(recipe, Recipe):
         return recipe
+    if isinstance(recipe, str) and recipe in RENAMED:
+        return RECIPES[RENAMED[recipe]]
     return RECIPES[check_choice("recipe", recipe, tuple(RECIPES))]
 
 

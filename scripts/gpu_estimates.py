@@ -38,16 +38,16 @@ CELEBA_IMAGES = 202_599
 
 #: The gpu preset of each image lesson (from the notebooks' parameters cells, 2026-11-29).
 LESSONS = [
-    dict(lesson="02", title="DCGAN on CelebA faces", model="dcgan +ema", kind="recipe", recipe="+ema",
+    dict(lesson="02", title="DCGAN on CelebA faces", model="dcgan+diffaugment+ema", kind="recipe", recipe="dcgan+diffaugment+ema",
          image_size=64, channels=3, width=64, batch_size=128, latent_dim=100,
          steps=8 * (CELEBA_IMAGES // 128), budget=None,
          plan="8 epochs of CelebA (202,599 // 128 = 1,582 steps each; fewer with a held-out part)"),
     dict(lesson="03", title="Pokemon sprites, recipes", model="dcgan-2015", kind="recipe", recipe="dcgan-2015",
          image_size=64, channels=3, width=64, batch_size=64, latent_dim=100, steps=None, budget=1200,
          plan="3 recipe runs of 1,200 CPU s, then the best one 3,600 CPU s more"),
-    dict(lesson="03", title="", model="+ema (DiffAugment)", kind="recipe", recipe="+ema",
+    dict(lesson="03", title="", model="dcgan+diffaugment+ema", kind="recipe", recipe="dcgan+diffaugment+ema",
          image_size=64, channels=3, width=64, batch_size=64, latent_dim=100, steps=None, budget=1200, plan=""),
-    dict(lesson="03", title="", model="+sn-hinge", kind="recipe", recipe="+sn-hinge",
+    dict(lesson="03", title="", model="sn-hinge+diffaugment+ema", kind="recipe", recipe="sn-hinge+diffaugment+ema",
          image_size=64, channels=3, width=64, batch_size=64, latent_dim=100, steps=None, budget=1200, plan=""),
     dict(lesson="04", title="WGAN-GP on sprites", model="WGAN-GP (n_critic 5)", kind="wgan-gp",
          image_size=32, channels=3, width=32, batch_size=64, latent_dim=100, steps=None, budget=1800,

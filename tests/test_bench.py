@@ -57,14 +57,14 @@ def test_bad_options(argv, message, capsys):
 def test_quality_benchmark_trains_each_recipe_for_the_budget_and_states_the_ratio(tmp_path, capsys):
     from ganlib import _bench
 
-    rows = _bench.quality(["dcgan-2015", "+ema"], cpu_seconds=4.0, milestones=(2.0,), image_size=16, count=120,
+    rows = _bench.quality(["dcgan-2015", "dcgan+diffaugment+ema"], cpu_seconds=4.0, milestones=(2.0,), image_size=16, count=120,
                           width=4, batch_size=16, n_eval=40, json_path=tmp_path / "q.json",
                           plot_path=tmp_path / "q.png")
     out = capsys.readouterr().out
     # an averaged G with batch norm is measured twice per milestone: with its standing
     # statistics and, paired, with the live G's copied ones
     assert [row["recipe"] for row in rows] == ["real (held-out vs training)"] + ["dcgan-2015"] * 2 + [
-        "+ema", "+ema (copied BN)"] * 2
+        "dcgan+diffaugment+ema", "dcgan+diffaugment+ema (copied BN)"] * 2
     for row in rows[1:]:
         assert row["cpu_seconds"] >= (2.0 if row["milestone"] == 0 else 4.0)
         assert 0.0 <= row["c2st_accuracy"] <= 1.0 and 0.0 <= row["symmetry"] <= 1.0 and row["swd"] > 0

@@ -101,7 +101,7 @@ NEW = ["train", "--model", "dcgan", "--data", "faces", "--out", "o"]
     (["toy", "--mean", "four"], ["--mean", "four", "float"]),
     (["toy", "--d-steps", "0"], ["--d-steps", "0", ">= 1"]),
     (["toy", "--decay-to", "2"], ["--decay-to", "2", "[0, 1]"]),
-    (NEW + ["--recipe", "stylegan"], ["--recipe", "stylegan", "dcgan-2015", "+sn-hinge"]),
+    (NEW + ["--recipe", "stylegan"], ["--recipe", "stylegan", "dcgan-2015", "sn-hinge+diffaugment+ema"]),
     (NEW + ["--ema", "1.5"], ["--ema", "1.5", "[0, 1)"]),
     (NEW + ["--r1", "-1"], ["--r1", "-1", ">= 0"]),
     (NEW + ["--d-learning-rate", "0"], ["--d-learning-rate", "0", "positive"]),
@@ -602,9 +602,9 @@ def test_mixed_precision_run_restores_the_policy_and_samples_from_its_checkpoint
 def test_a_recipe_run_keeps_its_options_and_its_averaged_generator(capsys, images, tmp_path):
     out = str(tmp_path / "recipe")
     assert cli.main(["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out", out,
-                     "--recipe", "+sn-hinge", "--r1", "0.5", "--quiet"]) == 0
+                     "--recipe", "+sn-hinge", "--r1", "0.5", "--quiet"]) == 0  # its earlier name
     config = json.loads(open(os.path.join(out, "config.json")).read())
-    assert config["recipe"] == "+sn-hinge" and config["loss"] == "hinge" and config["spectral_norm"]
+    assert config["recipe"] == "sn-hinge+diffaugment+ema" and config["loss"] == "hinge" and config["spectral_norm"]
     assert config["ema"] == 0.999 and config["r1"] == 0.5 and config["diffaugment"]  # --r1 wins
     assert config["d_learning_rate"] == 4e-4 and config["g_learning_rate"] == 1e-4
     checkpoint = sorted(glob.glob(os.path.join(out, "checkpoints", "*.npz")))[-1]
@@ -1059,3 +1059,21 @@ def test_a_full_disk_while_writing_the_panel_leaves_no_empty_file(capsys, monkey
     err = capsys.readouterr().err
     assert code == 1 and "disk is full" in err, err
     assert sorted(os.listdir(tmp_path)) == ["out.png"]  # no panel.png, empty or not, no hidden partial
+
+
+def test_a_run_written_under_an_earlier_recipe_name_resumes(capsys, monkeypatch, images, tmp_path):
+    """Issue 24 item 4 renamed '+ema' to 'dcgan+diffaugment+ema': a run folder whose config.json
+    and checkpoint record say '+ema' still resumes, also with --recipe +ema given again."""
+    from ganlib import recipes
+
+    with monkeypatch.context() as before_the_rename:
+        before_the_rename.setattr(recipes, "RENAMED", {})
+        before_the_rename.setitem(recipes.RECIPES, "+ema", recipes.RECIPES["dcgan+diffaugment+ema"])
+        out = str(tmp_path / "old")
+        assert cli.main(["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out", out,
+                         "--recipe", "+ema", "--quiet"]) == 0
+        assert json.loads(open(os.path.join(out, "config.json")).read())["recipe"] == "+ema"
+    assert "+ema" not in recipes.RECIPES
+    assert cli.main(["train", "--out", out, "--resume", "--recipe", "+ema", "--epochs", "2", "--quiet"]) == 0
+    config = json.loads(open(os.path.join(out, "config.json")).read())
+    assert config["recipe"] == "dcgan+diffaugment+ema" and config["diffaugment"] and config["ema"] == 0.999

@@ -36,7 +36,7 @@ def test_training_stops_at_the_cpu_budget_and_pauses_at_milestones():
         calls.append(gan.d_optimizer.iterations.numpy())
         return {"mean": float(np.mean(gan(np.zeros((2, 8), np.float32))))}
 
-    result = recipes.train_for_cpu_seconds("+ema", sprites(), 6.0, width=4, latent_dim=8, batch_size=16,
+    result = recipes.train_for_cpu_seconds("dcgan+diffaugment+ema", sprites(), 6.0, width=4, latent_dim=8, batch_size=16,
                                            milestones=[2.0, 4.0], evaluate=evaluate)
     spent = [row["cpu_seconds"] for row in result["evaluations"]]
     assert len(spent) == 3 and spent[0] >= 2.0 and spent[1] >= 4.0 and spent[2] >= 6.0
@@ -64,3 +64,17 @@ def test_bad_recipe_and_budget_are_named():
     assert "recipe" in str(error.value) and "'dcgan-2015'" in str(error.value)
     with pytest.raises(ValueError, match="cpu_seconds"):
         CPUTimeBudget(0)
+
+
+def test_each_name_says_what_its_recipe_adds_and_the_earlier_names_still_work():
+    """Issue 24 item 4: '+ema' was DiffAugment and the average, next to 'dcgan+ema', the average
+    alone. Each name now lists what it adds to dcgan-2015; the earlier names give the same recipe."""
+    for name, recipe in recipes.RECIPES.items():
+        parts = set(name.split("+"))
+        assert ("diffaugment" in parts or "shift" in parts) == recipe.diffaugment, name
+        assert ("ema" in parts) == (recipe.ema_decay is not None), name
+        assert ("sn-hinge" in parts) == (recipe.loss == "hinge"), name
+    for old, new in recipes.RENAMED.items():
+        assert old not in recipes.RECIPES and recipes.get_recipe(old) is recipes.RECIPES[new]
+    with pytest.raises(ValueError, match="stylegan"):
+        recipes.get_recipe("stylegan")
