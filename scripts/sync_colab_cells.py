@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
-"""Derive every notebook's "Open in Colab" badge and Colab install cell from pyproject.toml.
+"""Derive every notebook's "Open in Colab" badge and Colab install cell from pyproject.toml and
+from the commit each notebook's outputs were made with.
 
 The project's public home is declared once, as `Repository` in `[project.urls]` of pyproject.toml.
-From it and `[project].version` this script writes, in each notebooks/NN_*.ipynb:
+`scripts/run_notebooks.py` records in each notebook's metadata (`metadata.ganlib.commit`) the commit
+of the repository it executed the notebook with (when ganlib/ and pyproject.toml had no uncommitted
+changes). From these this script writes, in each notebooks/NN_*.ipynb:
 - the badge in the first (markdown) cell:
   https://colab.research.google.com/github/OWNER/NAME/blob/main/notebooks/NN_name.ipynb
-- the Colab block at the top of the first code cell, which installs the tag of the package version
-  (`git+https://github.com/OWNER/NAME@vX.Y.Z`): the code the committed outputs were made with.
+- the Colab block at the top of the first code cell, which installs that commit
+  (`git+https://github.com/OWNER/NAME@<commit>`): the code the committed outputs were made with,
+  and stops the notebook with one line naming pip's error if the install fails.
 
     python scripts/sync_colab_cells.py          # rewrite what disagrees (only those two cells)
     python scripts/sync_colab_cells.py --check  # exit 1 and list what disagrees; write nothing
 
-A fork changes `Repository` (and `Homepage`, `Issues`) in pyproject.toml and runs this script; a new
-release bumps `version` in pyproject.toml and ganlib/__init__.py, runs it, and tags the commit vX.Y.Z.
+A fork changes `Repository` (and `Homepage`, `Issues`) in pyproject.toml and runs this script (and
+pushes the commits the notebooks pin). tests/test_project_urls.py checks that every pinned commit
+is in the repository's history.
 """
 from __future__ import annotations
 
@@ -35,9 +40,9 @@ NOTEBOOKS = ROOT / "notebooks"
 BRANCH = "main"  # the branch the badges open (the lessons as last executed)
 BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
                    r"\(https://colab\.research\.google\.com/github/[^)\s]*\)")
-# The Colab block: from `import sys` through the `%pip install` line (the rest of the cell is kept).
-COLAB_BLOCK = re.compile(r"\Aimport sys\nif \"google\.colab\" in sys\.modules:[^\n]*\n(?:[ \t]+[^\n]*\n)*?"
-                         r"[ \t]+%pip install[^\n]*\n")
+# The Colab block: `import sys` and the indented body of `if "google.colab" ...` (the rest of the
+# cell, from its first unindented line on, is kept).
+COLAB_BLOCK = re.compile(r"\Aimport sys\nif \"google\.colab\" in sys\.modules:[^\n]*\n(?:[ \t]+[^\n]*\n)+")
 
 
 def project() -> dict:
@@ -50,9 +55,13 @@ def repository_url() -> str:
     return url[:-4] if url.endswith(".git") else url
 
 
-def install_ref() -> str:
-    """The git tag the install cells pin: 'v' + the package version."""
-    return "v" + project()["version"]
+def install_ref(notebook: dict, name: str = "the notebook") -> str:
+    """The commit the install cell pins: the one the notebook was executed with (its metadata)."""
+    commit = notebook.get("metadata", {}).get("ganlib", {}).get("commit")
+    if not (isinstance(commit, str) and re.fullmatch(r"[0-9a-f]{40}", commit)):
+        raise ValueError(f"{name}: its metadata records no ganlib commit (metadata.ganlib.commit); execute it "
+                         "with scripts/run_notebooks.py from a clean checkout, which records it")
+    return commit
 
 
 def badge(notebook_name: str) -> str:
@@ -61,12 +70,19 @@ def badge(notebook_name: str) -> str:
             f"(https://colab.research.google.com/github/{owner_name}/blob/{BRANCH}/notebooks/{notebook_name})")
 
 
-def colab_block() -> str:
+def colab_block(ref: str) -> str:
+    install = f"ganlib @ git+{repository_url()}@{ref}"
     return (
         "import sys\n"
         "if \"google.colab\" in sys.modules:  # Colab: install the ganlib these outputs were made with\n"
         "    # A fork: set Repository in pyproject.toml's [project.urls], then run scripts/sync_colab_cells.py\n"
-        f"    %pip install -q \"ganlib @ git+{repository_url()}@{install_ref()}\"\n"
+        "    import importlib, subprocess\n"
+        f"    pip = subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", \"{install}\"],\n"
+        "                         capture_output=True, text=True)\n"
+        "    if pip.returncode:  # stop here, with pip's own last line, not at the import below\n"
+        "        raise SystemExit(\"Installing ganlib failed: \" + (pip.stderr.strip().splitlines() or [\"(no message)\"])[-1]\n"
+        "                         + \" (README: Troubleshooting, 'the first cell stops')\")\n"
+        "    importlib.invalidate_caches()  # the package pip just wrote is importable in this kernel\n"
     )
 
 
@@ -90,8 +106,14 @@ def expected_cells(path: Path, notebook: dict) -> list[tuple[int, str, str]]:
     current = _source(cells[index])
     if not COLAB_BLOCK.search(current):
         raise ValueError(f"{path.name}: the first code cell does not start with the Colab install block")
-    problems.append((index, current, COLAB_BLOCK.sub(lambda _: colab_block(), current, count=1)))
+    ref = install_ref(notebook, path.name)
+    problems.append((index, current, COLAB_BLOCK.sub(lambda _: colab_block(ref), current, count=1)))
     return problems
+
+
+def record_commit(notebook: dict, commit: str) -> None:
+    """Record in ``notebook``'s metadata the commit it was executed with (scripts/run_notebooks.py)."""
+    notebook.setdefault("metadata", {}).setdefault("ganlib", {})["commit"] = commit
 
 
 def sync(check: bool, paths=None) -> list[str]:
@@ -121,10 +143,10 @@ def main(argv=None) -> int:
     for line in disagreeing:
         print(("disagrees with pyproject.toml: " if args.check else "rewritten: ") + line)
     if args.check and disagreeing:
-        print(f"run: python scripts/sync_colab_cells.py  (Repository {repository_url()}, tag {install_ref()})")
+        print(f"run: python scripts/sync_colab_cells.py  (Repository {repository_url()})")
         return 1
     if not disagreeing:
-        print(f"all notebooks agree with pyproject.toml ({repository_url()}, tag {install_ref()})")
+        print(f"all notebooks agree with pyproject.toml ({repository_url()}) and their recorded commits")
     return 0
 
 

@@ -39,7 +39,7 @@ def test_first_code_cell_installs_ganlib_in_colab_then_sets_up(path):
     code = [c for c in _cells(path) if c["cell_type"] == "code"]
     first = _source(code[0])
     assert '"google.colab" in sys.modules' in first
-    assert "%pip install" in first and "ganlib" in first
+    assert '"-m", "pip", "install"' in first and "ganlib @ git+" in first and "raise SystemExit(" in first
     assert "ganlib.setup(" in first
 
 

@@ -4,6 +4,9 @@ import importlib.util
 import json
 import re
 import shutil
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -26,11 +29,59 @@ def test_pyproject_declares_the_public_home_once():
     assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repository), repository
     assert urls["Homepage"].rstrip("/") == repository
     assert urls["Issues"].rstrip("/") == repository + "/issues"
+    assert project["version"] == ganlib.__version__
 
 
-def test_the_install_cells_pin_the_tag_of_the_package_version():
-    assert sync_colab_cells.install_ref() == "v" + ganlib.__version__
-    assert sync_colab_cells.project()["version"] == ganlib.__version__
+def _git(*args):
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_each_install_cell_pins_a_commit_of_this_repository_the_notebook_ran_with():
+    """Issue 26: the install line pinned a tag (v0.1.0) that never existed. Each notebook now pins the
+    commit recorded in its metadata when it was executed, and that commit must be in the history."""
+    assert _git("rev-parse", "--git-dir").returncode == 0, (
+        "this test needs the git repository (a clone, not an exported copy): it checks that every commit "
+        "the notebooks' Colab install cells pin is in the history")
+    for path in NOTEBOOKS:
+        notebook = json.loads(path.read_text())
+        commit = sync_colab_cells.install_ref(notebook, path.name)
+        first_code = "".join(next(c for c in notebook["cells"] if c["cell_type"] == "code")["source"])
+        assert f'"ganlib @ git+{sync_colab_cells.repository_url()}@{commit}"' in first_code, path.name
+        assert _git("cat-file", "-e", f"{commit}^{{commit}}").returncode == 0, f"{path.name}: {commit} is no commit here"
+        assert _git("merge-base", "--is-ancestor", commit, "HEAD").returncode == 0, (
+            f"{path.name}: {commit} is not in the history of HEAD")
+        assert _git("cat-file", "-e", f"{commit}:ganlib/__init__.py").returncode == 0, path.name
+
+
+def test_a_failed_install_stops_the_first_cell_with_one_line(monkeypatch):
+    """In Colab the block runs pip; when pip fails, the cell raises SystemExit with pip's last line
+    (not a ModuleNotFoundError at the next line, blamed on a skipped cell)."""
+    block = sync_colab_cells.colab_block("0" * 40)
+    calls = []
+
+    def failing_pip(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 1, "", "Collecting ganlib\nERROR: Could not find a version "
+                                                           "that satisfies the requirement\n")
+    monkeypatch.setattr(subprocess, "run", failing_pip)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    with pytest.raises(SystemExit) as stopped:
+        exec(block, {})
+    message = str(stopped.value)
+    assert "\n" not in message and message.startswith("Installing ganlib failed: ERROR: Could not find a version")
+    assert "Troubleshooting" in message
+    assert calls[0][1:5] == ["-m", "pip", "install", "-q"] and calls[0][-1].endswith("@" + "0" * 40)
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 0, "", ""))
+    exec(block, {})  # a successful install goes on to the import below
+
+
+def test_a_notebook_without_a_recorded_commit_is_reported(tmp_path):
+    notebook = json.loads(NOTEBOOKS[0].read_text())
+    del notebook["metadata"]["ganlib"]
+    path = tmp_path / "98_unpinned.ipynb"
+    path.write_text(json.dumps(notebook))
+    with pytest.raises(ValueError, match="98_unpinned.ipynb: its metadata records no ganlib commit"):
+        sync_colab_cells.sync(check=True, paths=[path])
 
 
 def test_every_notebook_agrees_with_pyproject():
@@ -39,8 +90,7 @@ def test_every_notebook_agrees_with_pyproject():
     for path in NOTEBOOKS:
         cells = json.loads(path.read_text())["cells"]
         first_code = "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
-        repository = sync_colab_cells.repository_url()
-        assert f'%pip install -q "ganlib @ git+{repository}@v{ganlib.__version__}"' in first_code, path.name
+        assert "%pip" not in first_code, path.name  # a failed %pip would not stop the cell
         fork_lines = [x for x in first_code.splitlines() if x.strip().startswith("#") and "fork" in x.lower()]
         assert len(fork_lines) == 1 and "pyproject.toml" in fork_lines[0], path.name
         assert "ganlib.setup(" in first_code  # the rest of the cell is kept
@@ -76,8 +126,9 @@ def test_a_fork_rewrites_only_the_badge_and_the_install_block(tmp_path, monkeypa
     assert sync_colab_cells.sync(check=True, paths=[copy]) == []
     badge, install = "".join(after["cells"][0]["source"]), "".join(after["cells"][1]["source"])
     assert f"colab.research.google.com/github/someone/ganlib-fork/blob/main/notebooks/{copy.name})" in badge
-    assert f'"ganlib @ git+https://github.com/someone/ganlib-fork@v{ganlib.__version__}"' in install
-    assert install.endswith("".join(before["cells"][1]["source"]).split("%pip install", 1)[1].split("\n", 1)[1])
+    commit = before["metadata"]["ganlib"]["commit"]
+    assert f'"ganlib @ git+https://github.com/someone/ganlib-fork@{commit}"' in install
+    assert install.endswith("".join(before["cells"][1]["source"]).split("invalidate_caches()", 1)[1].split("\n", 1)[1])
     # nothing else moved: the other cells, their outputs and metadata, the notebook's metadata
     assert after["cells"][2:] == before["cells"][2:] and after["metadata"] == before["metadata"]
     assert after["cells"][1]["outputs"] == before["cells"][1]["outputs"]
@@ -94,11 +145,14 @@ def test_a_notebook_without_the_install_block_is_reported(tmp_path):
 
 def test_check_mode_exits_non_zero_when_they_disagree(tmp_path, monkeypatch, capsys):
     copy = tmp_path / NOTEBOOKS[0].name
-    shutil.copy(NOTEBOOKS[0], copy)
-    fork = dict(sync_colab_cells.project(), version="9.9.9")
-    monkeypatch.setattr(sync_colab_cells, "project", lambda: fork)
+    notebook = json.loads(NOTEBOOKS[0].read_text())
+    sync_colab_cells.record_commit(notebook, "1" * 40)  # executed again: a new commit, the cell not yet synced
+    copy.write_text(json.dumps(notebook))
+    real = sync_colab_cells.project()
+    monkeypatch.setattr(sync_colab_cells, "project", lambda: real)
     monkeypatch.setattr(sync_colab_cells, "ROOT", tmp_path)
     monkeypatch.setattr(sync_colab_cells, "NOTEBOOKS", tmp_path)
     assert sync_colab_cells.main(["--check"]) == 1
-    assert "v9.9.9" in capsys.readouterr().out
+    assert copy.name in capsys.readouterr().out
     assert sync_colab_cells.main([]) == 0 and sync_colab_cells.main(["--check"]) == 0
+    assert "@" + "1" * 40 in copy.read_text()
