@@ -92,6 +92,11 @@ RECIPES = {
         # Candidates for real images (bench --quality --data emoji, 600 CPU s): no prior about
         # the data. Measured worse than dcgan+ema there (benchmarks/README.md): C2ST 0.994-0.999
         # against 0.922, recall 0.01-0.04 against 0.38 (run 1); kept so the tables can be reproduced.
+        # Run 3 candidates against the strong discriminator of dcgan+ema (D(x) 0.9, D(G(z)) 0.1):
+        Recipe("dcgan+ema+r1", "DCGAN + averaged G + lazy R1 penalty on real images (Mescheder et al. 2018), "
+               "gamma 0.1", ema_decay=0.999, r1_weight=0.1),
+        Recipe("dcgan+ema+slow-d", "DCGAN + averaged G, D's Adam step size halved (1e-4; G keeps 2e-4)",
+               ema_decay=0.999, d_learning_rate=1e-4, g_learning_rate=DCGAN_LEARNING_RATE),
         Recipe("dcgan+shift+ema", "DCGAN + DiffAugment (translation, cutout; Zhao et al. 2020) + averaged G",
                ema_decay=0.999, diffaugment=True, diffaugment_policy="translation,cutout"),
         Recipe("resize+ema", "DCGAN with a resize-convolution G (Odena et al. 2016) + averaged G",
