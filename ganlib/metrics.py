@@ -37,7 +37,7 @@ def _as_1d(name, values):
 def wasserstein_1d(a, b) -> float:
     """W1 between the empirical distributions of samples ``a`` and ``b`` (any sizes).
 
-    W1 = integral |F_a(t) - F_b(t)| dt, the area between the two empirical CDFs.
+    ``W1 = integral |F_a(t) - F_b(t)| dt``, the area between the two empirical CDFs.
     For two Gaussians with the same std it equals the distance between their means.
     """
     from scipy.stats import wasserstein_distance
@@ -419,13 +419,16 @@ def _equal_subsets(real, generated, max_images, rng):
 class TwoSampleTest:
     """Result of ``classifier_two_sample_test``.
 
-    accuracy: held-out accuracy of the real/generated classifier (0.5: it cannot tell them
-        apart; 1.0: it always can).
-    standard_error: binomial standard error of the accuracy, ``sqrt(acc (1 - acc) / n_test)``.
-    interval: 95% Wilson score interval of the accuracy (Wilson 1927; unlike the normal
-        interval, it stays inside [0, 1] and keeps its coverage near accuracy 1).
-    p_value: one-sided exact binomial p-value of H0 "accuracy = 0.5" against "> 0.5".
-    n_test, n_train: held-out and training images, both classes together (half are real).
+    Attributes:
+        accuracy: held-out accuracy of the real/generated classifier (0.5: it cannot tell
+            them apart; 1.0: it always can).
+        standard_error: binomial standard error of the accuracy,
+            ``sqrt(acc (1 - acc) / n_test)``.
+        interval: 95% Wilson score interval of the accuracy (Wilson 1927; unlike the normal
+            interval, it stays inside [0, 1] and keeps its coverage near accuracy 1).
+        p_value: one-sided exact binomial p-value of H0 "accuracy = 0.5" against "> 0.5".
+        n_test: held-out images, both classes together (half are real).
+        n_train: training images, both classes together (half are real).
     """
 
     accuracy: float

@@ -70,6 +70,7 @@ def _normal_pdf(x, mean, std):
 class Gaussian1D:
     """The normal distribution N(mean, std^2) on the real line."""
 
+    #: The dimension of a sample.
     dim = 1
 
     def __init__(self, mean: float, std: float):
@@ -100,6 +101,7 @@ class Gaussian1D:
 class Mixture1D:
     """A mixture of 1-D normals: p(x) = sum_i weights[i] * N(x; means[i], stds[i]^2)."""
 
+    #: The dimension of a sample.
     dim = 1
 
     def __init__(self, means, stds, weights):
@@ -145,6 +147,7 @@ class Mixture1D:
 
     @property
     def plot_range(self) -> tuple:
+        """An interval holding the target with room to spare, for plots."""
         return (float(np.min(self.means - 4 * self.stds)), float(np.max(self.means + 4 * self.stds)))
 
     def __repr__(self):
@@ -155,6 +158,7 @@ class Mixture1D:
 class _Modes2D:
     """Equal 2-D normals of std ``std`` at ``centers`` (n_modes, 2), equally weighted."""
 
+    #: The dimension of a sample.
     dim = 2
 
     def sample(self, n: int, seed=None) -> np.ndarray:
@@ -197,6 +201,7 @@ class RingOfGaussians(_Modes2D):
 
     @property
     def plot_range(self) -> tuple:
+        """An interval holding the target with room to spare, for plots."""
         extent = 1.5 * self.radius
         return (-extent, extent)
 
@@ -219,6 +224,7 @@ class GridOfGaussians(_Modes2D):
 
     @property
     def plot_range(self) -> tuple:
+        """An interval holding the target with room to spare, for plots."""
         extent = float(np.abs(self.centers).max()) + 0.5 * self.spacing
         return (-extent, extent)
 

@@ -134,7 +134,7 @@ class ImageSet:
 
     @property
     def count(self) -> int:
-        """How many images (for streamed sets: files not yet found unreadable)."""
+        """How many images there are (for a streamed set, the files not yet found unreadable)."""
         return len(self)
 
     def __repr__(self):
@@ -289,7 +289,7 @@ class ImageSet:
 
     def decoded_store(self, cache="auto") -> "DecodedStore":
         """The store of decoded uint8 pixels behind ``pipeline`` for a streamed set (one per
-        place: the same object for every pipeline of this set); see :class:`DecodedStore`."""
+        place: the same object for every pipeline of this set); see :class:`~ganlib.data.store.DecodedStore`."""
         if self._files is None:
             raise ValueError("decoded_store() is for streamed sets; this ImageSet is in memory already.")
         size = len(self._files) * int(np.prod(self.shape))
@@ -489,7 +489,7 @@ def image_folder(path, image_size, channels=3, crop="square", resample="bicubic"
         Batch it for training with :func:`training_pipeline`.
 
     Raises:
-        DataFolderError (a ValueError): the folder is missing, empty, or has no readable image.
+        DataFolderError: (a ValueError) the folder is missing, empty, or has no readable image.
     """
     images = load_folder(path, image_size, channels=channels, crop=crop, resample=resample,
                          in_memory=in_memory, recursive=recursive, verbose=verbose, _stacklevel=4)
