@@ -1161,7 +1161,7 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
     # costs producing those batches once, no training). Keras' own epochs would not do: it
     # takes new iterators of the dataset per epoch (and per fit call), and each new iterator
     # of a seeded reshuffling pipeline draws the next order, so a resumed run replayed the
-    # first epoch's order (issue 16).
+    # first epoch's order.
     feed = dataset
     if int(dataset.cardinality().numpy()) != tf.data.INFINITE_CARDINALITY:
         feed = dataset.repeat()
@@ -1265,7 +1265,7 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
                 grid.save_last(-(-state.step // steps_per_epoch))  # (maybe partial) epoch's grid
 
     gif = grid.write_gif(run.samples_gif)
-    # a finished run asked again: its networks are already saved (issue 25 item 30: rewritten)
+    # a finished run asked again: its networks are already saved (not written a second time)
     if save_models and not (nothing_to_train and os.path.exists(run.generator) and os.path.exists(run.discriminator)):
         cb.atomic_save_model(gan.sampling_generator, run.generator)  # the averaged G when there is one
         cb.atomic_save_model(gan.discriminator, run.discriminator)

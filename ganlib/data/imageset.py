@@ -521,9 +521,8 @@ def _index_batches(count, batch_size, gather, shape, shuffle, seed, drop_remaind
     batch to [-1, 1] exactly as ``from_uint8``, then applies ``augment``.
 
     The gather: ``tf.gather`` on ``view`` (a tensor sharing the pixels' memory) when there is
-    one, else ``gather(indices)`` in NumPy through ``tf.numpy_function``. Measured (issue 15, 4,000
-    images of 64x64x3, batches of 128, one stream, same order; benchmarks/README.md run 4) the
-    ``tf.gather`` reads about twice the images per second (502,000-568,000 against 253,000-262,000):
+    one, else ``gather(indices)`` in NumPy through ``tf.numpy_function``. The ``tf.gather``
+    reads about twice the images per second (``bench --data``, benchmarks/README.md):
     ``numpy_function`` costs a Python call and a copy of each batch. With
     ``resolve`` (a store that decodes files the first time they are asked for) each batch's
     numbers first go through ``resolve`` in Python, which decodes and replaces unreadable files;
