@@ -75,6 +75,8 @@ nitpick_ignore_regex = [
 # --- the book ------------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
 html_title = "GANs, step by step"
+html_favicon = "_static/favicon.svg"
+html_context = {"default_mode": "light"}  # the theme logs an error for a first visit without one
 html_copy_source = True
 html_sourcelink_suffix = ""  # _sources/lessons/NN.ipynb is the committed notebook itself
 html_last_updated_fmt = None

@@ -246,6 +246,21 @@ def skip_foreign_members(app, what, name, obj, skip, options):
     return None
 
 
+def init_signature(app, what, name, obj, options, signature, return_annotation):
+    """A ganlib subclass of a Keras class shows its ``__init__``'s arguments, not the
+    ``(*args, **kwargs)`` of Keras' ``__new__`` that autodoc would take."""
+    if what != "class" or not inspect.isclass(obj) or signature != "(*args, **kwargs)":
+        return None
+    init = obj.__dict__.get("__init__") or next(
+        (klass.__dict__["__init__"] for klass in obj.__mro__ if "__init__" in klass.__dict__), None)
+    if init is None or not getattr(init, "__module__", "").startswith("ganlib"):
+        return None
+    parameters = list(inspect.signature(init).parameters.values())[1:]  # without self
+    plain = inspect.Signature([parameter.replace(annotation=inspect.Parameter.empty)
+                               for parameter in parameters])
+    return str(plain), return_annotation
+
+
 def check_docstrings(app, env):
     for dotted in missing_docstrings():
         logger.warning("public name %s has no docstring (or #: comment for data)", dotted,
@@ -257,4 +272,5 @@ def setup(app):
     app.add_transform(LessonLinks)
     app.connect("env-check-consistency", check_docstrings)
     app.connect("autodoc-skip-member", skip_foreign_members)
+    app.connect("autodoc-process-signature", init_signature)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
