@@ -16,6 +16,7 @@ sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import ganlib  # noqa: E402  (after the paths; switches on oneDNN like every import of ganlib)
+import ganlib_book  # noqa: E402
 
 project = "ganlib: GANs, step by step"
 author = "the ganlib authors"
@@ -81,7 +82,7 @@ html_copy_source = True
 html_sourcelink_suffix = ""  # _sources/lessons/NN.ipynb is the committed notebook itself
 html_last_updated_fmt = None
 html_theme_options = {
-    "repository_url": "https://github.com/ganlib/ganlib",
+    "repository_url": ganlib_book._sync_colab().repository_url(),  # [project.urls] of pyproject.toml
     "use_repository_button": False,
     "use_download_button": True,
     "use_fullscreen_button": False,
