@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: run test unit notebooks-quick lab bench clean env sync-colab
+.PHONY: run test unit notebooks-quick lab bench clean env sync-colab docs docs-test browser
 
 env: $(STAMP)
 
@@ -33,6 +33,37 @@ test: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
+# The web book: the committed notebooks (never executed), the README's guides and the API
+# reference from ganlib's docstrings, built into build/html. Any Sphinx warning fails it.
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): $(STAMP) requirements-docs.txt
+	$(BIN)/python -m pip install --quiet -r requirements-docs.txt
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	rm -rf build/html build/doctrees
+	TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 TF_CPP_MIN_LOG_LEVEL=3 \
+		$(BIN)/python -m sphinx -b html -W --keep-going -q -E -d build/doctrees docs build/html
+	@echo "web book: build/html/index.html"
+
+# Debian's chromium and chromium-driver for the browser test, installed when missing (as root,
+# with apt-get); anywhere else the target stops and says what to install.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium and chromium-driver (apt-get)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null \
+			|| { echo "error: apt-get could not install chromium and chromium-driver" >&2; exit 1; }; \
+	else \
+		echo "error: the browser test needs Debian's chromium and chromium-driver: sudo apt-get install chromium chromium-driver" >&2; \
+		exit 1; \
+	fi
+
+# The built book in headless Chromium (docs/tests/test_book.py); screenshots in build/screenshots.
+docs-test: docs browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider docs/tests
+
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
@@ -44,4 +75,4 @@ bench: $(STAMP)
 	$(BIN)/python -m ganlib bench
 
 clean:
-	rm -rf $(VENV) runs notebooks/runs .pytest_cache
+	rm -rf $(VENV) runs notebooks/runs .pytest_cache build docs/guides

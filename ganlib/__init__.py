@@ -30,6 +30,7 @@ _TENSORFLOW_IMPORTED_FIRST = "tensorflow" in sys.modules
 if not _TENSORFLOW_IMPORTED_FIRST:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
+#: The package version (the notebooks' Colab cells install the tag ``v`` + this).
 __version__ = "0.1.0"
 
 
@@ -81,6 +82,7 @@ if "keras" in sys.modules:
 elif not any(isinstance(finder, _RegisterLayersAfterKeras) for finder in sys.meta_path):
     sys.meta_path.insert(0, _RegisterLayersAfterKeras())
 
+#: The presets ``preset()`` returns: CI-sized, laptop-sized, GPU-sized work.
 PRESETS = ("quick", "cpu", "gpu")
 
 SUBMODULES = ("augment", "callbacks", "classic", "conditional", "data", "inpaint", "metrics", "models",

@@ -480,7 +480,7 @@ def _plot_quality(rows, names, path):
 # --- Data pipeline speed: a CelebA-like folder through ImageSet.pipeline (bench --data) ----
 
 #: CelebA's aligned faces are 178x218 JPEGs, cropped to 108 and resized to 64 for DCGAN
-#: (carpedm20/DCGAN-tensorflow); issue 15 measured 775 images/s streaming 4,000 of them.
+#: (carpedm20/DCGAN-tensorflow); the per-file pipeline streamed 4,000 of them at 775 images/s.
 DATA_DEFAULTS = dict(count=4000, image_size=64, crop=108, batch_size=128, epochs=3)
 CELEBA_FILE_SIZE = (178, 218)
 
@@ -539,7 +539,7 @@ def data_pipeline(count=4000, image_size=64, crop=108, batch_size=128, epochs=3,
     float32 batches (in a ``tf.function``, as ``fit`` does) for each way of keeping them:
 
     * ``before``: the per-file path this pipeline replaced (Pillow's general decoder through
-      ``ImageSet.dataset``, decoded again every epoch; issue 15: 775 images/s);
+      ``ImageSet.dataset``, decoded again every epoch: 775 images/s);
     * ``memory``: decoded once into uint8 in memory, gathered and converted per batch;
     * ``disk``: the same with the uint8 pixels in a ``.npy`` cache file (what sets too big for
       memory use), and ``disk, next run``: a new set that maps the finished file;

@@ -382,9 +382,11 @@ class Checkpoint(keras.callbacks.Callback):
         self.restored_path = None
 
     def path_for(self, step):
+        """The path of the checkpoint of step ``step``."""
         return os.path.join(self.directory, checkpoint_name(step))
 
     def latest(self):
+        """The path of the newest checkpoint in the folder, or None."""
         return latest_checkpoint(self.directory)
 
     def restore(self, gan):
@@ -509,6 +511,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.scale = scale
 
     def images(self):
+        """The sampling generator's images of the fixed noise batch, as a NumPy array in [-1, 1]."""
         if self.state.fixed_noise is None:
             raise ValueError("state.fixed_noise is None; give the run a fixed noise batch first.")
         # the GAN called on noise: its sampling generator (the averaged one when there is one;
@@ -516,6 +519,7 @@ class SampleGrid(keras.callbacks.Callback):
         return keras.ops.convert_to_numpy(self.model(self.state.fixed_noise, training=False))
 
     def path_for(self, epoch):
+        """The path of the grid of epoch ``epoch`` (counted from 1)."""
         return os.path.join(self.directory, f"epoch_{int(epoch):04d}.png")
 
     def due(self, epoch) -> bool:
@@ -534,9 +538,12 @@ class SampleGrid(keras.callbacks.Callback):
             save_image_grid(self.images(), self.path_for(epoch), scale=self.scale)
 
     def grids(self):
+        """The paths of the grids written so far, in epoch order."""
         return sorted(glob.glob(os.path.join(self.directory, "epoch_*.png")))
 
     def write_gif(self, path=None, duration: float = 0.3):
+        """Stitch the grids into a GIF (``duration`` seconds a frame) at ``path``, by default
+        the folder's name + '.gif'; returns its path, or None when there is no grid yet."""
         grids = self.grids()
         if not grids:
             return None
@@ -576,6 +583,7 @@ class ProgressBar(keras.callbacks.Callback):
             self.bar.set_postfix(shown, refresh=False)
 
     def close(self):
+        """Close the bar (at the end of training, or when it stops early)."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None

@@ -201,7 +201,7 @@ IMAGE_SIZES = (16, 32, 64, 128)
 
 #: Upper bounds of the integer options: far above any sensible run, low enough that a typo
 #: (an extra zero or ten) is one clear line instead of a crash deep in TensorFlow or a
-#: machine out of memory (issue 16).
+#: machine out of memory.
 MAX_STEPS = 10**9
 LIMITS = {"batch_size": 65536, "latent_dim": 4096, "width": 1024, "n_critic": 1000, "samples": 1024,
           "limit": 10**9, "epochs": 10**6, "r1_every": 10**6, "seed": 2**32 - 1}
@@ -1555,7 +1555,7 @@ def cmd_sample(args) -> int:
 
 
 def _conditional_cannot_inpaint(model):
-    """A --model cgan run: one line saying so (its generator also needs a label; issue 25 item 24)."""
+    """A --model cgan run: one line saying so (its generator also needs a label)."""
     import os
 
     from .runfolder import RunFolder
@@ -1620,7 +1620,7 @@ def cmd_inpaint(args) -> int:
                                                                      if args.mask == "random" else {}))
     if mask.min() == 1.0:
         raise ValueError(f"--mask {args.mask!r} marks no pixel as missing; nothing to fill.")
-    if mask.max() == 0.0:  # issue 25 item 20: was "masks[0] has no known pixel"
+    if mask.max() == 0.0:  # said in the CLI's words (inpaint() would say "masks[0] has no known pixel")
         raise ValueError(f"--mask {args.mask!r} marks every pixel as missing, so nothing of the image is left "
                          "to fill from; in a mask file white is known and black is missing.")
     completed = inpainting.inpaint(generator, discriminator, image, mask, steps=args.steps,
@@ -1645,7 +1645,7 @@ def cmd_toy(args) -> int:
         raise ValueError(f"--decay-to={args.decay_to} is outside [0, 1].")
     _check_number("--mean", args.mean, low=-MAX_TOY_TARGET, high=MAX_TOY_TARGET)
     _check_number("--std", args.std, low=0, high=MAX_TOY_TARGET, low_open=True)
-    if args.gif is not None:  # checked before training (issue 25 item 26)
+    if args.gif is not None:  # checked before training, so a bad path fails in a second, not after it
         import os
 
         if os.path.splitext(args.gif)[1].lower() != ".gif":

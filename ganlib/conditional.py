@@ -170,6 +170,7 @@ class ConditionalGAN(_AdversarialModel):
     what ``fit_gan``'s sample grids draw.
     """
 
+    #: The metrics every step reports (and ``class_loss`` with ``conditioning='acgan'``).
     base_metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
 
     def __init__(self, generator, discriminator, latent_dim, n_classes, conditioning: str = "projection",
@@ -227,6 +228,7 @@ class ConditionalGAN(_AdversarialModel):
         return self.discriminator([images, labels], training=True), None
 
     def adversarial_loss(self, real_logits, fake_logits):
+        """The real/fake part of the discriminator's loss: cross-entropy, or the hinge loss."""
         if self.loss_kind == "hinge":
             return hinge_discriminator_loss(real_logits, fake_logits)
         return discriminator_loss(real_logits, fake_logits)

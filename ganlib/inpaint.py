@@ -38,6 +38,7 @@ import numpy as np
 
 from ._checks import check_choice, check_image_range, check_non_negative, check_positive, check_range
 
+#: The kinds of mask ``make_mask`` makes: a centre square, random pixels, the left half, a grid.
 MASK_KINDS = ("center", "random", "left_half", "grid")
 
 __all__ = [
@@ -275,7 +276,7 @@ def contextual_weights(masks, window: int = 7) -> np.ndarray:
 
 
 def contextual_loss(generated, images, weights):
-    """Per-image weighted L1 distance on the known pixels: sum |W * (G(z) - y)|.
+    """Per-image weighted L1 distance on the known pixels: ``sum |W * (G(z) - y)|``.
 
     Works on NumPy arrays and TensorFlow tensors; weights (N, H, W, 1) broadcast over
     the colour channels. Returns shape (N,).

@@ -37,7 +37,7 @@ def _as_1d(name, values):
 def wasserstein_1d(a, b) -> float:
     """W1 between the empirical distributions of samples ``a`` and ``b`` (any sizes).
 
-    W1 = integral |F_a(t) - F_b(t)| dt, the area between the two empirical CDFs.
+    ``W1 = integral |F_a(t) - F_b(t)| dt``, the area between the two empirical CDFs.
     For two Gaussians with the same std it equals the distance between their means.
     """
     from scipy.stats import wasserstein_distance
@@ -189,8 +189,8 @@ def gaussian_noise_baseline(images, n: int, seed: int = 0) -> np.ndarray:
     ``mu`` and ``sigma`` are the mean and standard deviation of *all* pixels of
     ``images`` (the training set), then clipped to [-1, 1]. It has the right overall
     brightness and contrast and nothing else: no face, no smoothness. A generator that
-    does not beat it has learnt nothing a metric can see. (The two baselines of lesson
-    02 follow ganlib's issue 3; a generator must beat both.)
+    does not beat it has learnt nothing a metric can see. (Lesson 02 uses two baselines;
+    a generator must beat both.)
 
     Args:
         images: the training images, (N, H, W, C) in [-1, 1], N >= 2.
@@ -215,8 +215,8 @@ def pixel_gaussian_baseline(images, n: int, seed: int = 0) -> np.ndarray:
     pixel, then clipped to [-1, 1]. Its average image is the average face, so it gets the
     layout right (face in the middle, background around it), but neighbouring pixels are
     uncorrelated, so there are no edges, eyes or mouths: only structure *shared by pixels*
-    tells a generator apart from it. (Issue 3 of ganlib; this is the "independent pixels"
-    model a GAN is meant to improve on.)
+    tells a generator apart from it. (This is the "independent pixels" model a GAN is
+    meant to improve on.)
 
     Args:
         images: the training images, (N, H, W, C) in [-1, 1], N >= 2.
@@ -379,7 +379,7 @@ def sliced_wasserstein(images_a, images_b, patches_per_image: int = 128, patch_s
     return (average, per_level) if return_levels else average
 
 
-# --- Metrics that agree with the eye (issue 12): a classifier two-sample test and improved
+# --- Metrics that agree with the eye: a classifier two-sample test and improved
 # --- precision and recall, both offline, both read against a real-against-real floor -------
 #
 # Read every number here against the *floor*: the same metric for two disjoint sets of real
@@ -419,13 +419,16 @@ def _equal_subsets(real, generated, max_images, rng):
 class TwoSampleTest:
     """Result of ``classifier_two_sample_test``.
 
-    accuracy: held-out accuracy of the real/generated classifier (0.5: it cannot tell them
-        apart; 1.0: it always can).
-    standard_error: binomial standard error of the accuracy, ``sqrt(acc (1 - acc) / n_test)``.
-    interval: 95% Wilson score interval of the accuracy (Wilson 1927; unlike the normal
-        interval, it stays inside [0, 1] and keeps its coverage near accuracy 1).
-    p_value: one-sided exact binomial p-value of H0 "accuracy = 0.5" against "> 0.5".
-    n_test, n_train: held-out and training images, both classes together (half are real).
+    Attributes:
+        accuracy: held-out accuracy of the real/generated classifier (0.5: it cannot tell
+            them apart; 1.0: it always can).
+        standard_error: binomial standard error of the accuracy,
+            ``sqrt(acc (1 - acc) / n_test)``.
+        interval: 95% Wilson score interval of the accuracy (Wilson 1927; unlike the normal
+            interval, it stays inside [0, 1] and keeps its coverage near accuracy 1).
+        p_value: one-sided exact binomial p-value of H0 "accuracy = 0.5" against "> 0.5".
+        n_test: held-out images, both classes together (half are real).
+        n_train: training images, both classes together (half are real).
     """
 
     accuracy: float

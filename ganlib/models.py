@@ -24,7 +24,9 @@ from keras import layers
 
 from ._checks import check_choice, check_image_size, check_positive
 
+#: The image sizes the DCGAN networks are built for (powers of two from 16).
 IMAGE_SIZES = (16, 32, 64, 128)
+#: The channels an image may have (grey, RGB, RGBA).
 CHANNELS = (1, 3, 4)
 CRITIC_NORMALIZATIONS = ("layer", None)
 DISCRIMINATOR_NORMALIZATIONS = ("batch", "spectral", None)
@@ -289,6 +291,8 @@ def wgan_critic(image_size: int = 64, channels: int = 3, width: int = 64,
 
 # --- conditional DCGAN networks (lesson 06; trained by ganlib.conditional.ConditionalGAN) ---
 
+#: How a conditional discriminator sees the label, by concatenation (Mirza & Osindero 2014),
+#: projection (Miyato & Koyama 2018) or an auxiliary classifier (Odena et al. 2017, AC-GAN).
 CONDITIONINGS = ("concat", "projection", "acgan")
 
 

@@ -53,7 +53,30 @@ from .defaults import DCGAN_BETAS, DCGAN_LEARNING_RATE, WGAN_GP_BETAS
 class Recipe:
     """How to train an image GAN: the discriminator's normalisation, the loss, the extras.
 
-    Attributes follow ``ganlib.models.dcgan_discriminator`` and ``ganlib.train.GAN``."""
+    The attributes are the arguments of ``ganlib.models.dcgan_discriminator``,
+    ``ganlib.models.dcgan_generator`` and ``ganlib.train.GAN`` they stand for.
+
+    Attributes:
+        name: the key in ``RECIPES`` (e.g. 'dcgan+ema').
+        summary: one line saying what the recipe adds.
+        normalization: the discriminator's, 'batch' (Radford et al. 2015) or 'spectral'
+            (Miyato et al. 2018).
+        loss: 'bce' (Goodfellow et al. 2014) or 'hinge' (Lim & Ye 2017).
+        diffaugment: DiffAugment on real and generated images (Zhao et al. 2020).
+        diffaugment_policy: its policy; default 'color,translation,cutout', theirs for
+            small data sets.
+        ema_decay: the averaged generator's decay, or None (Karras et al. 2018 use 0.999).
+        r1_weight: gamma of the R1 penalty (Mescheder et al. 2018); 0 adds none.
+        r1_every: lazy R1, every n-th discriminator update (Karras et al. 2020: 16).
+        d_learning_rate: the discriminator's Adam step size (Radford et al. 2015: 2e-4).
+        g_learning_rate: the generator's Adam step size (Radford et al. 2015: 2e-4).
+        mirror: a ``ganlib.models.MirrorSymmetric`` layer ends the generator (symmetric
+            data only).
+        upsample: the generator's, 'transposed' (Radford et al. 2015) or 'resize' (Odena
+            et al. 2016).
+        beta_1: Adam's beta_1 (Radford et al. 2015: 0.5).
+        beta_2: Adam's beta_2 (0.999, Adam's own).
+    """
 
     name: str
     summary: str

@@ -110,33 +110,41 @@ class RunFolder:
 
     @property
     def checkpoints(self):
+        """The path of ``checkpoints/``: the checkpoints (``ckpt-<step>.npz``)."""
         return self._join(CHECKPOINTS)
 
     @property
     def samples(self):
+        """The path of ``samples/``: the sample grids (``epoch_NNNN.png``)."""
         return self._join(SAMPLES)
 
     @property
     def samples_gif(self):
+        """The path of ``samples.gif``: the grids as an animation."""
         return self._join(SAMPLES_GIF)
 
     @property
     def generator(self):
+        """The path of ``generator.keras``: the trained generator (written when the run finishes)."""
         return self._join(GENERATOR)
 
     @property
     def discriminator(self):
+        """The path of ``discriminator.keras``: the trained discriminator (written when the run finishes)."""
         return self._join(DISCRIMINATOR)
 
     @property
     def history(self):
+        """The path of ``history.json``: every step's losses."""
         return self._join(HISTORY)
 
     @property
     def config(self):
+        """The path of ``config.json``: the run's settings, which ``--resume`` reads back."""
         return self._join(CONFIG)
 
     def checkpoint_path(self, step):
+        """The path of the checkpoint of step ``step`` in ``checkpoints/``."""
         return os.path.join(self.checkpoints, checkpoint_name(step))
 
     def has_checkpoint(self) -> bool:
@@ -257,9 +265,11 @@ class RunFolder:
         return handle
 
     def write_config(self, settings: dict):
+        """Write ``config.json`` atomically (NaN becomes ``null``); returns its path."""
         return write_json(self.config, settings, indent=1)
 
     def read_config(self) -> dict:
+        """``config.json`` back, as a dict."""
         return read_json(self.config)
 
     def write_history(self, history: dict, status: str):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+import types
 
 import keras
 import numpy as np
@@ -70,6 +71,7 @@ def _normal_pdf(x, mean, std):
 class Gaussian1D:
     """The normal distribution N(mean, std^2) on the real line."""
 
+    #: The dimension of a sample.
     dim = 1
 
     def __init__(self, mean: float, std: float):
@@ -100,6 +102,7 @@ class Gaussian1D:
 class Mixture1D:
     """A mixture of 1-D normals: p(x) = sum_i weights[i] * N(x; means[i], stds[i]^2)."""
 
+    #: The dimension of a sample.
     dim = 1
 
     def __init__(self, means, stds, weights):
@@ -145,6 +148,7 @@ class Mixture1D:
 
     @property
     def plot_range(self) -> tuple:
+        """An interval holding the target with room to spare, for plots."""
         return (float(np.min(self.means - 4 * self.stds)), float(np.max(self.means + 4 * self.stds)))
 
     def __repr__(self):
@@ -155,6 +159,7 @@ class Mixture1D:
 class _Modes2D:
     """Equal 2-D normals of std ``std`` at ``centers`` (n_modes, 2), equally weighted."""
 
+    #: The dimension of a sample.
     dim = 2
 
     def sample(self, n: int, seed=None) -> np.ndarray:
@@ -197,6 +202,7 @@ class RingOfGaussians(_Modes2D):
 
     @property
     def plot_range(self) -> tuple:
+        """An interval holding the target with room to spare, for plots."""
         extent = 1.5 * self.radius
         return (-extent, extent)
 
@@ -219,6 +225,7 @@ class GridOfGaussians(_Modes2D):
 
     @property
     def plot_range(self) -> tuple:
+        """An interval holding the target with room to spare, for plots."""
         extent = float(np.abs(self.centers).max()) + 0.5 * self.spacing
         return (-extent, extent)
 
@@ -392,146 +399,119 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
 
     Each of the ``steps`` generator steps is ``d_steps`` calls of ``ganlib.train.GAN.train_step``
     (or ``WGANGP.train_step``): ``d_steps`` discriminator updates, each on its own real batch,
-    then one generator update, Goodfellow et al. 2014, Algorithm 1. Steps run inside one ``tf.function`` per recording
-    interval, so the Python overhead is paid once per interval, not once per step.
+    then one generator update (Goodfellow et al. 2014, Algorithm 1). The steps between two
+    records run inside one ``tf.function``, so Python's overhead is paid once per interval.
+    Every default below was measured; the runs behind each are in ``benchmarks/README.md``
+    ("Measurements moved from docstrings").
 
     Args:
         target: ``gaussian_1d``, ``mixture_1d``, ``ring_of_gaussians`` or ``grid_of_gaussians``
             (anything with ``dim``, ``sample(n, seed)`` and ``plot_range``).
         steps: generator steps (> 0).
         loss: 'gan' (Goodfellow et al. 2014) or 'wgan-gp' (Gulrajani et al. 2017).
-        d_steps: k, discriminator (critic) updates per generator step. None: 5, except 1
-            for 'gan' on 2-D targets (the toy recipe, below); n_critic = 5 of Gulrajani et al. for 'wgan-gp'; for 'gan', measured
-            (3,000 steps, seeds 0-2, with the default decay): k = 5 ends at W1 0.022-0.028 on
-            N(4, 0.5) (sampling floor 0.01) and 0.039-0.061 on N(-2, 1.5) (floor 0.03), where
-            k = 1 (Goodfellow et al. 2014's choice for their experiments) ends at 0.12-0.33
-            and 0.12-0.34: D has to keep up with G for its gradient to point the right way.
-            2-D 'gan' defaults (issue 13): the toy recipe of ``benchmarks/mode_collapse.py``,
-            k = 1, batches of 512, 3 hidden layers of 128 ReLU units, Adam 2e-3 decayed to 0.
-            Measured (2,000 steps, seeds 0-4, 2,500 samples, modes / high-quality fraction):
-            ring of radius 1 (std 0.01): 8/8 in every seed, 0.94-0.97 HQ; ring of radius 2
-            (std 0.02): 8/8 in every seed, 0.95-0.96 HQ (seed 4: 0.64, reverse KL 0.75);
-            seeds 5-7: 8/8 on both rings, HQ 0.95-0.97 (radius 1), 0.93-0.96 (radius 2). The
-            old 2-D defaults (k = 5, 64, 2 x 128 tanh, 1e-3; 3,000 steps) lost modes on the
-            radius-2 ring: 8, 7, 4, 8, 6. 'wgan-gp' in 2-D keeps k = 5, 64, 2 x 128 tanh,
-            1e-3 (8/8 on that ring in seeds 0-4, HQ 0.70-0.76; the recipe's networks and
-            batch make it ~5x slower).
+        d_steps: k, discriminator (critic) updates per generator step. None: 5 (n_critic of
+            Gulrajani et al.; for 'gan' in 1-D, k = 5 ends 5-10x closer to the target than the
+            k = 1 of Goodfellow et al.'s experiments), except 1 for 'gan' on 2-D targets.
         seed: seeds the initial weights, the noise and the real batches: same seed, same run.
-        batch_size: examples per batch; None: 64 (the 1-D toy literature uses 8 to 64),
-            512 for 'gan' on 2-D targets (see ``d_steps``).
-        latent_dim: size of z ~ N(0, I); None: the target's dimension.
-        hidden_units: units per hidden layer; None: 16 in 1-D, 128 in 2-D (Metz et al. 2017
+        batch_size: examples per batch. None: 64 (the 1-D toy literature uses 8 to 64), 512
+            for 'gan' on 2-D targets.
+        latent_dim: size of z ~ N(0, I). None: the target's dimension.
+        hidden_units: units per hidden layer. None: 16 in 1-D, 128 in 2-D (Metz et al. 2017
             use 128 for the ring).
-        hidden_layers: hidden layers in each network; None: 2, 3 for 'gan' on 2-D targets.
-            The default networks use tanh, ReLU for 'gan' on 2-D targets (see ``d_steps``).
-        learning_rate: Adam's step size, one number or a pair (discriminator, generator);
-            None: 1e-3 (the 1-D toy literature; measured with k = 5 and the default decay,
-            3e-3 ends at similar values, 0.014-0.051 against 0.022-0.061 over both targets,
-            so 1e-3 is kept); 2e-3 for 'gan' on 2-D targets (see ``d_steps``). Adam uses beta_1 = 0.5 (Radford
-            et al. 2015) and, for 'wgan-gp', beta_2 = 0.9 (Gulrajani et al.).
+        hidden_layers: hidden layers in each network. None: 2, or 3 for 'gan' on 2-D targets.
+            The default networks use tanh, or ReLU for 'gan' on 2-D targets (with k = 1, 512
+            and 2e-3: the toy recipe of ``benchmarks/mode_collapse.py``).
+        learning_rate: Adam's step size, one number or a pair (discriminator, generator).
+            None: 1e-3 (the 1-D toy literature), 2e-3 for 'gan' on 2-D targets. Adam uses
+            beta_1 = 0.5 (Radford et al. 2015) and, for 'wgan-gp', beta_2 = 0.9 (Gulrajani
+            et al. 2017).
         decay_to: the learning rates follow a cosine decay (Loshchilov & Hutter 2017) down
-            to ``decay_to`` times their start value at the last step; 1.0 keeps them
-            constant, as Goodfellow et al. 2014 do. None: 0.0, decay to zero over the run:
-            measured (3,000 steps, k = 5 for 'gan'), a constant rate leaves the GAN
-            oscillating about the target (W1 0.60-0.68 on N(4, 0.5) with k = 1, the old
-            defaults), the decay lets it settle (0.022-0.028). Batches of 256 instead of 64
-            did not help (one seed of three diverged to W1 1.1). A pair gives
-            (discriminator, generator) values. For 'wgan-gp' on a 1-D target None is
-            (1.0, 0.0): the critic keeps its rate while the generator's decays, so the
-            critic stays accurate while the generator settles (measured under ``penalty``).
-        generator_loss: 'non-saturating' (the default, Goodfellow et al.'s advice) or
+            to ``decay_to`` times their start value at the last step; 1.0 keeps them constant,
+            as Goodfellow et al. 2014 do; a pair gives (discriminator, generator) values.
+            None: 0.0 (a constant rate leaves the GAN oscillating about the target), and
+            (1.0, 0.0) for 'wgan-gp' on 1-D targets (the critic keeps its rate and stays
+            accurate while the generator settles).
+        generator_loss: 'non-saturating' (default; Goodfellow et al. 2014's advice) or
             'saturating' (the minimax loss as written); 'gan' only.
         gp_weight: lambda of the gradient penalty. None: 1.0 on 1-D targets (with the
-            one-sided penalty; see ``penalty``), 0.1 on 2-D ones, the value of Gulrajani et
-            al.'s toy experiments (their image experiments use 10). In 1-D with the two-sided
-            penalty and the default tanh networks the WGAN-GP is fragile (measured, N(4, 0.5), 3,000 steps): with 0.1 the
-            critic of some seeds saturates (its penalty stays at exactly 1: zero slope, so
-            the generator stops; seed 0 stalls at W1 0.55), with 1 or a lower generator rate
-            it oscillates (W1 0.2-1.6 along the run), with 10 it runs away. 2-D targets and
-            ReLU networks (lesson 04, ``benchmarks/mode_collapse.py``) train well.
-            Why (issue 13, measured seeds 0-4): in 1-D the penalty (|f'| - 1)^2 has two
-            minima, f' = +1 and -1, and a critic that must reverse its slope after the
-            generator overshoots has to cross f' = 0; with slope s the loss s * gap +
-            lambda * (|s| - 1)^2 keeps a wrong-signed minimum s = 1 - gap / (2 lambda)
-            while the mean gap < 2 lambda (seen: lambda 1, critic rate not decayed, seed 1:
-            generator mean 4.56 at the end, critic slope +0.72). A small lambda shrinks that dead zone but lets the slope grow to
-            1 + gap / (2 lambda), which saturates tanh. Final W1 on N(4, 0.5): 0.13-1.45
-            (lambda 0.1), 0.24-1.58 (1), 8-17 (10); ReLU networks 0.37-0.76 (0.1), 0.10-0.62
-            (0.01); no default tried converges in every seed (2-D has no such barrier: the
-            gradient turns at constant norm).
-        ema_decay: None (the default), or the decay of a running average of the generator's
-            weights (as ``GAN(ema_decay=...)``; Yazici et al. 2019 average GAN weights on
-            mixtures of Gaussians too): the snapshots, the recorded W1 and
-            ``history['generator']`` then come from the average, and
-            ``history['trained_generator']`` is the generator itself. Measured (issue 13; ring
-            of 8, ``benchmarks/mode_collapse.py``'s ``wgan-gp-long`` settings, seed 4, % of
-            2,000 samples within 3 std of a centre): at step 2,000 of 10,000, 89.3 (0.999) and
-            89.8 (0.99) against 13.3 without; at the end 84.4 and 77.8 against 76.3. With
-            16,000 steps (``wgan-gp-16k-ema``, run 5) it lifted run 4's two short ring seeds
-            (5: 92.5 -> 94.5, 9: 91.7 -> 93.6) and met the 93% bar on seeds 0-4 of ring and grid.
-            Not a default: the lessons' short runs were measured without it.
+            one-sided penalty), 0.1 on 2-D ones, the value of Gulrajani et al.'s toy
+            experiments (their image experiments use 10).
         penalty: the gradient penalty of 'wgan-gp': 'two-sided' (Gulrajani et al. 2017) or
-            'one-sided' (Petzka et al. 2018, ``max(0, |grad f| - 1)^2``, no barrier at slope
-            0; see ``ganlib.train.WGANGP``). None: 'one-sided' on 1-D targets, 'two-sided'
-            (as before) on 2-D ones. Measured (issue 13,
-            1-D, 3,000 steps, seeds 0-4, final W1; floors 0.010, 0.030, 0.023):
-            N(4, 0.5): two-sided lambda 0.1: 0.55, 0.13, 1.46, 0.27, 0.46; one-sided 0.1:
-            0.53, 0.09, 1.46, 0.27, 0.40; one-sided 1: 0.14, 0.09, 0.09, 0.06, 0.03;
-            one-sided 10: 0.12, 0.10, 0.05, 0.04, 0.05. N(-2, 1.5): two-sided 0.1: 0.03,
-            0.75, 0.28, 0.51, 0.45; one-sided 0.1: 0.17, 0.23, 0.10, 0.10, 0.12; one-sided 1:
-            0.15, 0.24, 0.46, 0.07, 0.12; one-sided 10: 0.35, 0.25, 0.13, 0.32, 0.24.
-            Lesson 01's mixture (means 2, 8, std 0.5): two-sided 0.1: 0.35, 1.94 (one mode
-            lost), 0.28, 0.26, 0.27; one-sided 0.1: 1.07, 1.68, 0.19, 2.47, 0.32 (three seeds
-            lose a mode: lambda 0.1 still lets tanh saturate); one-sided 1: 0.34, 0.23, 0.34,
-            0.18, 0.22, both modes in every seed; one-sided 10: 0.13-0.39, both modes.
-            One-sided with lambda 1 removes the stalls (worst 0.46 against 1.94) but still
-            ends 3-14x above the floor. What closes the gap is the critic's learning rate
-            left constant while the generator's decays to 0 (``decay_to=(1.0, 0.0)``). The
-            1-D defaults are one-sided, lambda 1, that decay. Measured (3,000 steps, seeds
-            0-4, then 5-7): N(4, 0.5): 0.029, 0.027, 0.049, 0.026, 0.031; 0.046, 0.065,
-            0.038 (median of 8 3.4x the floor, worst 6.5x). N(-2, 1.5): 0.062, 0.034, 0.035,
-            0.043, 0.073; 0.040, 0.048, 0.045 (at most 2.4x the floor). Mixture: 0.19, 0.20,
-            0.23, 0.10, 0.14; 0.18, 0.14, 0.22, both modes in every seed (>= 0.45 of the
-            samples within 3 stds of each mean). Tried on seeds 0-4 and not taken
-            (one-sided, lambda 1, final W1 on N(4, 0.5) / N(-2, 1.5)): batches of 256,
-            0.022-0.158 / 0.088-0.272; ReLU networks, 0.044-0.626 / 0.051-0.239; generator
-            rate 3e-4 (critic 1e-3), 0.046-0.055 / 0.051-0.125.
-        record_every: steps between records of the losses and W1; None: about 60 records.
-        snapshot_steps: steps at which to store a snapshot; None: ``n_snapshots`` steps
-            spread from 0 to ``steps`` (more of them early, where most happens).
-        eval_samples: generated and target samples for W1 (10k each, as API.md says).
-        grid_size: points per axis of the grid D is evaluated on; None: 400 (1-D), 60 (2-D).
+            'one-sided' (Petzka et al. 2018, ``max(0, |grad f| - 1)^2``; see
+            ``ganlib.train.WGANGP``). None: 'one-sided' on 1-D targets, where the two-sided
+            penalty's minima at slopes +1 and -1 leave a barrier at slope 0 that stalls the
+            critic, and 'two-sided' on 2-D ones.
         instance_noise: std of the Gaussian noise the default discriminator adds to its
-            inputs in training (``InstanceNoise``), lowered linearly to 0 at the last step;
-            0 (default) adds none. A discriminator of your own is annealed the same way if
-            it has ``InstanceNoise`` layers.
+            inputs in training (``InstanceNoise``; Sønderby et al. 2016), lowered linearly to
+            0 at the last step; 0 (default) adds none. A discriminator of your own is
+            annealed the same way if it has ``InstanceNoise`` layers.
         pack: m of PacGAN (Lin et al. 2018): the discriminator judges packs of m samples
             concatenated, m * dim features (``PackSamples`` in front of it); 1 (default)
             judges single samples, the plain GAN. ``batch_size`` counts samples, so D sees
             ``batch_size / pack`` packs per batch (PacGAN's 2-D runs: 100 packs, i.e.
-            ``batch_size = 100 * pack``). 'gan' only: the gradient penalty of 'wgan-gp'
-            is taken per sample, not per pack. Snapshots show D on packs of m copies of
-            each grid point.
-        generator, discriminator: your own keras.Models to train instead of the default MLPs
-            (a discriminator of yours takes ``pack * dim`` features).
+            ``batch_size = 100 * pack``). 'gan' only: the gradient penalty of 'wgan-gp' is
+            taken per sample, not per pack. Snapshots show D on packs of m copies of each
+            grid point.
+        ema_decay: None (default), or the decay of a running average of the generator's
+            weights (as ``GAN(ema_decay=...)``; Yazici et al. 2019 average GAN weights on
+            mixtures of Gaussians too): the snapshots, the recorded W1 and
+            ``history['generator']`` then come from the average, and
+            ``history['trained_generator']`` is the generator itself. Not a default: the
+            lessons' short runs were measured without it.
+        record_every: steps between records of the losses and W1. None: about 60 records.
+        snapshot_steps: steps at which to store a snapshot. None: ``n_snapshots`` steps
+            spread from 0 to ``steps`` (more of them early, where most happens).
+        n_snapshots: how many snapshots when ``snapshot_steps`` is None (default 6).
+        eval_samples: generated and target samples for W1 (10k each, as API.md says).
+        grid_size: points per axis of the grid D is evaluated on. None: 400 (1-D), 60 (2-D).
+        generator: a keras.Model of your own to train instead of the default MLP.
+        discriminator: a keras.Model of your own to train instead of the default MLP (it
+            takes ``pack * dim`` features).
         verbose: print one line per record.
 
     Returns:
-        A dict of lists aligned with ``history['step']``: 'd_loss', 'g_loss' (means over
-        each interval) and the model's other metrics ('d_real', 'd_fake' for 'gan'; 'gp',
+        dict: lists aligned with ``history['step']``: 'd_loss', 'g_loss' (means over each
+        interval) and the model's other metrics ('d_real', 'd_fake' for 'gan'; 'gp',
         'wasserstein' for 'wgan-gp'); 'w1' for 1-D targets (Wasserstein-1 between
         ``eval_samples`` generated and target samples, from ``ganlib.metrics``);
-        'snapshots': dicts with 'step', 'samples', 'grid', 'd' (sigmoid(D) for 'gan', the
-        raw critic score for 'wgan-gp') and, in 1-D, 'w1', 'z', 'x_of_z'; plus
-        'generator' (the one to sample from: the running average with ``ema_decay``),
-        'trained_generator', 'discriminator', 'model' (the trained GAN/WGANGP), 'target', 'loss',
-        'd_steps', 'seconds' (time spent in the compiled training loop, tracing included)
-        and 'wall_seconds' (the whole call after setup, records and snapshots included).
-    """
-    import tensorflow as tf
+        'snapshots': dicts with 'step', 'samples', 'grid', 'd' (sigmoid(D) for 'gan', the raw
+        critic score for 'wgan-gp') and, in 1-D, 'w1', 'z', 'x_of_z'; plus 'generator' (the
+        one to sample from: the running average with ``ema_decay``), 'trained_generator',
+        'discriminator', 'model' (the trained GAN/WGANGP), 'target', 'loss', 'd_steps',
+        'seconds' (time spent in the compiled training loop, tracing included) and
+        'wall_seconds' (the whole call after setup, records and snapshots included).
 
-    from .metrics import wasserstein_1d
-    from .train import GAN, PENALTIES, WGANGP
+    Raises:
+        ValueError: an argument out of its range, a target that is not a toy target, or a
+            combination that does not apply (``pack`` or ``generator_loss`` with 'wgan-gp',
+            a batch size that is not a multiple of ``pack``, a discriminator whose input does
+            not take ``pack * dim`` features).
+    """
+    settings = _toy_settings(target, steps, loss, d_steps, seed, batch_size=batch_size,
+                             latent_dim=latent_dim, hidden_units=hidden_units,
+                             hidden_layers=hidden_layers, learning_rate=learning_rate,
+                             generator_loss=generator_loss, gp_weight=gp_weight, penalty=penalty,
+                             pack=pack, record_every=record_every, snapshot_steps=snapshot_steps,
+                             n_snapshots=n_snapshots, eval_samples=eval_samples, grid_size=grid_size)
+    generator, discriminator, judge, noise_layers = _toy_networks(settings, generator, discriminator,
+                                                                  instance_noise)
+    model, sampler = _toy_model(settings, generator, discriminator, judge, ema_decay, decay_to)
+    probe = _ToyProbe(settings, target, sampler, discriminator)
+    history, seconds, start = _train_and_record(settings, target, model, probe, noise_layers, verbose)
+    history.update(
+        generator=sampler, trained_generator=generator, discriminator=discriminator, model=model,
+        target=target, loss=settings.loss,
+        d_steps=settings.d_steps, seconds=seconds, wall_seconds=time.perf_counter() - start,
+    )
+    return history
+
+
+def _toy_settings(target, steps, loss, d_steps, seed, *, batch_size, latent_dim, hidden_units,
+                  hidden_layers, learning_rate, generator_loss, gp_weight, penalty, pack,
+                  record_every, snapshot_steps, n_snapshots, eval_samples, grid_size):
+    """``train_toy_gan``'s arguments checked, and its defaults filled in for this target and
+    loss (the reasons are in its docstring). Returns them as attributes of one namespace."""
+    from .train import PENALTIES
 
     steps = check_positive("steps", steps, integer=True)
     loss = check_choice("loss", loss, LOSSES)
@@ -555,7 +535,6 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
     eval_samples = check_positive("eval_samples", eval_samples, integer=True)
     n_snapshots = check_positive("n_snapshots", n_snapshots, integer=True)
     seed = check_seed("seed", seed)
-    dim = getattr(target, "dim", None)
     if dim not in (1, 2) or not hasattr(target, "sample"):
         raise ValueError(f"target of type {type(target).__name__} is not a toy target (it needs "
                          "dim 1 or 2 and .sample(n, seed)); use gaussian_1d, mixture_1d, "
@@ -565,66 +544,102 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
     if hidden_layers is None:
         hidden_layers = 3 if gan_2d else 2
     hidden_layers = check_positive("hidden_layers", hidden_layers, integer=True)
-    activation = "relu" if gan_2d else "tanh"
     if learning_rate is None:
         learning_rate = 2e-3 if gan_2d else 1e-3
-    if isinstance(learning_rate, (tuple, list)):
-        if len(learning_rate) != 2:
-            raise ValueError(f"learning_rate={learning_rate!r} must be one number or a pair "
-                             "(discriminator_rate, generator_rate).")
-        d_rate, g_rate = (check_positive("learning_rate", rate) for rate in learning_rate)
-    else:
-        d_rate = g_rate = check_positive("learning_rate", learning_rate)
+    d_rate, g_rate = _rate_pair(learning_rate)
     grid_size = check_positive("grid_size", grid_size or (400 if dim == 1 else 60), integer=True)
     if record_every is None:
         record_every = max(1, steps // 60)
     record_every = check_positive("record_every", record_every, integer=True)
-    if snapshot_steps is None:
-        # Quadratic spacing: early steps, where the most happens, get more snapshots.
-        fractions = np.linspace(0.0, 1.0, n_snapshots) ** 2 if n_snapshots > 1 else np.ones(1)
-        snapshot_steps = sorted({int(round(f * steps)) for f in fractions})
-    else:
-        snapshot_steps = sorted({int(s) for s in snapshot_steps})
-        for step in snapshot_steps:
-            if not 0 <= step <= steps:
-                raise ValueError(f"snapshot_steps contains {step}; each must lie in [0, steps={steps}].")
-
+    snapshot_steps = _snapshot_steps(snapshot_steps, n_snapshots, steps)
     pack = check_positive("pack", pack, integer=True)
     if pack > 1 and loss != "gan":
         raise ValueError(f"pack={pack} applies to loss='gan' only (got loss={loss!r}); use pack=1.")
     if batch_size % pack:
         raise ValueError(f"batch_size={batch_size} must be a multiple of pack={pack} (D sees "
                          "batch_size / pack packs of pack samples).")
-    generator = generator or toy_generator(latent_dim, dim, hidden_units, hidden_layers, activation,
-                                           seed=seed)
+    return types.SimpleNamespace(
+        steps=steps, loss=loss, dim=dim, wgan_1d=wgan_1d, d_steps=d_steps, penalty=penalty,
+        gp_weight=gp_weight, generator_loss=generator_loss, batch_size=batch_size,
+        eval_samples=eval_samples, seed=seed, latent_dim=latent_dim, hidden_units=hidden_units,
+        hidden_layers=hidden_layers, activation="relu" if gan_2d else "tanh", d_rate=d_rate,
+        g_rate=g_rate, grid_size=grid_size, record_every=record_every,
+        snapshot_steps=snapshot_steps, pack=pack)
+
+
+def _rate_pair(learning_rate):
+    """(discriminator, generator) learning rates from one number or a pair."""
+    if isinstance(learning_rate, (tuple, list)):
+        if len(learning_rate) != 2:
+            raise ValueError(f"learning_rate={learning_rate!r} must be one number or a pair "
+                             "(discriminator_rate, generator_rate).")
+        return tuple(check_positive("learning_rate", rate) for rate in learning_rate)
+    rate = check_positive("learning_rate", learning_rate)
+    return rate, rate
+
+
+def _snapshot_steps(snapshot_steps, n_snapshots, steps):
+    """The sorted steps at which to take a snapshot; None: ``n_snapshots`` of them."""
+    if snapshot_steps is None:
+        # Quadratic spacing: early steps, where the most happens, get more snapshots.
+        fractions = np.linspace(0.0, 1.0, n_snapshots) ** 2 if n_snapshots > 1 else np.ones(1)
+        return sorted({int(round(f * steps)) for f in fractions})
+    snapshot_steps = sorted({int(s) for s in snapshot_steps})
+    for step in snapshot_steps:
+        if not 0 <= step <= steps:
+            raise ValueError(f"snapshot_steps contains {step}; each must lie in [0, steps={steps}].")
+    return snapshot_steps
+
+
+def _toy_networks(settings, generator, discriminator, instance_noise):
+    """The generator and discriminator (the default MLPs unless given), what the training
+    step calls as D (D itself, or D behind ``PackSamples``), and D's ``InstanceNoise`` layers."""
+    s = settings
+    generator = generator or toy_generator(s.latent_dim, s.dim, s.hidden_units, s.hidden_layers,
+                                           s.activation, seed=s.seed)
     instance_noise = check_non_negative("instance_noise", instance_noise)
     discriminator = discriminator or toy_discriminator(
-        pack * dim, hidden_units, hidden_layers, activation, instance_noise=instance_noise, seed=seed + 1000)
-    if discriminator.input_shape[-1] != pack * dim:
+        s.pack * s.dim, s.hidden_units, s.hidden_layers, s.activation, instance_noise=instance_noise,
+        seed=s.seed + 1000)
+    if discriminator.input_shape[-1] != s.pack * s.dim:
         raise ValueError(f"discriminator takes {discriminator.input_shape[-1]} features; with "
-                         f"pack={pack} and a {dim}-D target it must take pack * dim = {pack * dim}.")
+                         f"pack={s.pack} and a {s.dim}-D target it must take pack * dim = {s.pack * s.dim}.")
     noise_layers = [layer for layer in discriminator.layers if isinstance(layer, InstanceNoise)]
-    judge = discriminator  # what the training step calls: D itself, or D behind the packing
-    if pack > 1:
-        judge = keras.Sequential([keras.Input((dim,)), PackSamples(pack, name="pack"), discriminator],
+    judge = discriminator
+    if s.pack > 1:
+        judge = keras.Sequential([keras.Input((s.dim,)), PackSamples(s.pack, name="pack"), discriminator],
                                  name=f"packed_{discriminator.name}")
-    if loss == "gan":
-        model = GAN(generator, judge, latent_dim, d_steps=d_steps,
-                    generator_loss=generator_loss, seed=seed, ema_decay=ema_decay)
-        beta_2 = 0.999
-    else:
-        model = WGANGP(generator, discriminator, latent_dim, n_critic=d_steps, gp_weight=gp_weight,
-                       seed=seed, penalty=penalty, ema_decay=ema_decay)
-        beta_2 = 0.9
+    return generator, discriminator, judge, noise_layers
+
+
+def _decay_pair(decay_to, wgan_1d):
+    """(discriminator, generator) ``decay_to`` from one number or a pair; None: the default."""
     if decay_to is None:
         decay_to = (1.0, 0.0) if wgan_1d else 0.0
     if isinstance(decay_to, (tuple, list)):
         if len(decay_to) != 2:
             raise ValueError(f"decay_to={decay_to!r} must be one number or a pair "
                              "(discriminator_decay_to, generator_decay_to).")
-        d_decay, g_decay = (check_range("decay_to", value, 0.0, 1.0) for value in decay_to)
+        return tuple(check_range("decay_to", value, 0.0, 1.0) for value in decay_to)
+    decay = check_range("decay_to", decay_to, 0.0, 1.0)
+    return decay, decay
+
+
+def _toy_model(settings, generator, discriminator, judge, ema_decay, decay_to):
+    """The ``GAN`` or ``WGANGP`` around the networks, compiled with Adam and the cosine decay,
+    its optimizers built; returns it and the generator to sample from."""
+    from .train import GAN, WGANGP
+
+    s = settings
+    if s.loss == "gan":
+        model = GAN(generator, judge, s.latent_dim, d_steps=s.d_steps,
+                    generator_loss=s.generator_loss, seed=s.seed, ema_decay=ema_decay)
+        beta_2 = 0.999
     else:
-        d_decay = g_decay = check_range("decay_to", decay_to, 0.0, 1.0)
+        model = WGANGP(generator, discriminator, s.latent_dim, n_critic=s.d_steps, gp_weight=s.gp_weight,
+                       seed=s.seed, penalty=s.penalty, ema_decay=ema_decay)
+        beta_2 = 0.9
+    d_decay, g_decay = _decay_pair(decay_to, s.wgan_1d)
 
     def schedule(rate, updates, decay_to):
         if decay_to == 1.0:
@@ -632,97 +647,127 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
         return keras.optimizers.schedules.CosineDecay(rate, decay_steps=updates, alpha=decay_to)
 
     model.compile(
-        d_optimizer=keras.optimizers.Adam(schedule(d_rate, steps * d_steps, d_decay), beta_1=0.5,
+        d_optimizer=keras.optimizers.Adam(schedule(s.d_rate, s.steps * s.d_steps, d_decay), beta_1=0.5,
                                           beta_2=beta_2),
-        g_optimizer=keras.optimizers.Adam(schedule(g_rate, steps, g_decay), beta_1=0.5, beta_2=beta_2),
+        g_optimizer=keras.optimizers.Adam(schedule(s.g_rate, s.steps, g_decay), beta_1=0.5, beta_2=beta_2),
     )
     model.d_optimizer.build(discriminator.trainable_variables)
     model.g_optimizer.build(generator.trainable_variables)
-    sampler = model.sampling_generator  # the running average with ema_decay, else the generator
+    return model, model.sampling_generator  # the running average with ema_decay, else the generator
 
+
+class _ToyProbe:
+    """What a run measures along the way: W1 of fixed noise's samples against fixed target
+    samples (1-D), and snapshots of the samples and of D on a grid."""
+
+    def __init__(self, settings, target, sampler, discriminator):
+        s = self.settings = settings
+        self.sampler, self.discriminator = sampler, discriminator
+        rng = np.random.default_rng(s.seed)
+        self.eval_target = target.sample(s.eval_samples, seed=s.seed + 1) if s.dim == 1 else None
+        self.eval_z = rng.standard_normal((s.eval_samples, s.latent_dim)).astype(np.float32)
+        self.grid = _grid_for(target, s.grid_size)
+        self.d_grid = np.tile(self.grid, (1, s.pack))  # with packing, D sees each grid point as a pack of copies
+        self.z_line = (np.linspace(-3.0, 3.0, 200, dtype=np.float32).reshape(-1, 1)
+                       if s.latent_dim == 1 else None)
+
+    def evaluate(self, z, grid):
+        """Samples of ``z`` and D on ``grid``. Eager: a few calls per run (a tf.function made
+        per run would be retraced for every run of a notebook's loop, and TensorFlow warns)."""
+        return self.sampler(z, training=False), self.discriminator(grid, training=False)
+
+    def w1(self) -> float:
+        """W1 between the samples of the fixed noise and the fixed target samples (1-D)."""
+        from .metrics import wasserstein_1d
+
+        generated = np.asarray(self.evaluate(self.eval_z, self.d_grid[:1])[0])
+        return wasserstein_1d(generated, self.eval_target)
+
+    def snapshot(self, step) -> dict:
+        """The samples, D on the grid (a probability for 'gan') and, in 1-D, W1 and the map z -> x."""
+        from .metrics import wasserstein_1d
+
+        s = self.settings
+        samples, d_values = (np.asarray(t) for t in self.evaluate(self.eval_z, self.d_grid))
+        d_values = d_values.reshape(-1)
+        if s.loss == "gan":
+            d_values = 1.0 / (1.0 + np.exp(-d_values))
+        shot = {"step": step, "samples": samples[: (None if s.dim == 1 else 2000)], "grid": self.grid,
+                "d": d_values if s.dim == 1 else d_values.reshape(s.grid_size, s.grid_size)}
+        if s.dim == 1:
+            shot["w1"] = wasserstein_1d(samples, self.eval_target)
+            if self.z_line is not None:
+                shot["z"] = self.z_line.ravel()
+                shot["x_of_z"] = np.asarray(self.sampler(self.z_line, training=False)).ravel()
+        return shot
+
+
+def _real_batches(target, settings, start, stop, calls_per_step):
+    """The real batches of generator steps ``start`` to ``stop`` - 1, each step's drawn from a
+    seed made of (seed, step): the data a run sees does not depend on when it stops to record."""
+    s = settings
+    return np.concatenate([
+        target.sample(calls_per_step * s.batch_size,
+                      seed=int(np.random.SeedSequence([s.seed, step]).generate_state(1)[0]))
+        for step in range(start, stop)
+    ])
+
+
+def _train_and_record(settings, target, model, probe, noise_layers, verbose):
+    """The training loop: compiled steps up to each record or snapshot, then the record.
+    Returns the history of records and snapshots, the seconds spent in the compiled steps
+    and the ``time.perf_counter()`` at which the loop started."""
+    import tensorflow as tf
+
+    s = settings
     # One train_step is one discriminator update on its own real batch, with a generator
     # update after every d_steps-th (Algorithm 1): d_steps calls make one generator step.
-    calls_per_step = d_steps
+    calls_per_step = s.d_steps
 
-    @tf.function(input_signature=[tf.TensorSpec([None, batch_size, dim], tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec([None, s.batch_size, s.dim], tf.float32)])
     def run_steps(real_batches):
         for index in tf.range(tf.shape(real_batches)[0]):
             model.train_step(real_batches[index])
 
-    def evaluate(z, grid):  # eager: a few calls per run (a tf.function made per run would be
-        # retraced for every run of a notebook's loop, and TensorFlow warns about that)
-        return sampler(z, training=False), discriminator(grid, training=False)
-
-    rng = np.random.default_rng(seed)
-    eval_target = target.sample(eval_samples, seed=seed + 1) if dim == 1 else None
-    eval_z = rng.standard_normal((eval_samples, latent_dim)).astype(np.float32)
-    grid = _grid_for(target, grid_size)
-    d_grid = np.tile(grid, (1, pack))  # with packing, D sees each grid point as a pack of copies
-    z_line = np.linspace(-3.0, 3.0, 200, dtype=np.float32).reshape(-1, 1) if latent_dim == 1 else None
-
     history = {name: [] for name in ("step", *model.metric_names)}
-    if dim == 1:
+    if s.dim == 1:
         history["w1"] = []
     history["snapshots"] = []
-
-    def snapshot(step):
-        samples, d_values = (np.asarray(t) for t in evaluate(eval_z, d_grid))
-        d_values = d_values.reshape(-1)
-        if loss == "gan":
-            d_values = 1.0 / (1.0 + np.exp(-d_values))
-        shot = {"step": step, "samples": samples[: (None if dim == 1 else 2000)], "grid": grid,
-                "d": d_values if dim == 1 else d_values.reshape(grid_size, grid_size)}
-        if dim == 1:
-            shot["w1"] = wasserstein_1d(samples, eval_target)
-            if z_line is not None:
-                shot["z"] = z_line.ravel()
-                shot["x_of_z"] = np.asarray(sampler(z_line, training=False)).ravel()
-        return shot
-
     # Every step at which we stop the compiled loop: records and snapshots.
-    stops = sorted({*range(record_every, steps + 1, record_every), steps, *snapshot_steps} - {0})
-    if 0 in snapshot_steps:
-        history["snapshots"].append(snapshot(0))
+    stops = sorted({*range(s.record_every, s.steps + 1, s.record_every), s.steps, *s.snapshot_steps} - {0})
+    if 0 in s.snapshot_steps:
+        history["snapshots"].append(probe.snapshot(0))
     start = time.perf_counter()
     done = 0
     seconds = 0.0
     for stop in stops:
-        count = stop - done
-        calls = count * calls_per_step
-        # Real batches drawn per generator step from a seed made of (seed, step), so the
-        # data a run sees does not depend on when it stops to record or take snapshots.
-        real = np.concatenate([
-            target.sample(calls_per_step * batch_size,
-                          seed=int(np.random.SeedSequence([seed, step]).generate_state(1)[0]))
-            for step in range(done, stop)
-        ])
-        if done % record_every == 0:  # a new recording interval: its metrics start afresh
+        real = _real_batches(target, s, done, stop, calls_per_step)
+        if done % s.record_every == 0:  # a new recording interval: its metrics start afresh
             for tracker in model.metrics:
                 tracker.reset_state()
         for layer in noise_layers:  # linear decay to 0 at the last step
-            layer.stddev.assign(layer.initial_stddev * (1.0 - done / steps))
+            layer.stddev.assign(layer.initial_stddev * (1.0 - done / s.steps))
         tick = time.perf_counter()
-        run_steps(tf.constant(real.reshape(calls, batch_size, dim)))
+        run_steps(tf.constant(real.reshape((stop - done) * calls_per_step, s.batch_size, s.dim)))
         seconds += time.perf_counter() - tick
         done = stop
-        if stop % record_every == 0 or stop == steps:
-            history["step"].append(stop)
-            for name, tracker in model.trackers.items():
-                history[name].append(float(tracker.result()))
-            if dim == 1:
-                generated = np.asarray(evaluate(eval_z, d_grid[:1])[0])
-                history["w1"].append(wasserstein_1d(generated, eval_target))
-            if verbose:
-                line = " ".join(f"{k}={history[k][-1]:.4f}" for k in history if k not in ("step", "snapshots"))
-                print(f"step {stop:6d}: {line}", flush=True)
-        if stop in snapshot_steps:
-            history["snapshots"].append(snapshot(stop))
-    history.update(
-        generator=sampler, trained_generator=generator, discriminator=discriminator, model=model,
-        target=target, loss=loss,
-        d_steps=d_steps, seconds=seconds, wall_seconds=time.perf_counter() - start,
-    )
-    return history
+        if stop % s.record_every == 0 or stop == s.steps:
+            _record(history, model, probe, stop, verbose)
+        if stop in s.snapshot_steps:
+            history["snapshots"].append(probe.snapshot(stop))
+    return history, seconds, start
+
+
+def _record(history, model, probe, step, verbose):
+    """One record: the interval's mean metrics and, in 1-D, W1; printed when ``verbose``."""
+    history["step"].append(step)
+    for name, tracker in model.trackers.items():
+        history[name].append(float(tracker.result()))
+    if probe.settings.dim == 1:
+        history["w1"].append(probe.w1())
+    if verbose:
+        line = " ".join(f"{k}={history[k][-1]:.4f}" for k in history if k not in ("step", "snapshots"))
+        print(f"step {step:6d}: {line}", flush=True)
 
 
 # --------------------------------------------------------------------------- pictures

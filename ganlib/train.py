@@ -298,6 +298,7 @@ class _AdversarialModel(keras.Model):
     * ``update_average`` keeps the running average of the generator's weights.
     """
 
+    #: The metrics every step reports; a subclass names its own.
     base_metric_names: tuple = ()
 
     def __init__(self, generator, discriminator, latent_dim, d_steps: int = 1, seed=None,
@@ -358,7 +359,7 @@ class _AdversarialModel(keras.Model):
 
     @property
     def sampling_generator(self):
-        """The generator to sample from: the running average of the generator's weights
+        """The generator to sample from, the running average of the generator's weights
         when ``ema_decay`` was given (Karras et al. 2018; Yazici et al. 2019), else the
         generator itself. Sample grids, evaluation and the saved ``generator.keras`` use it.
 
@@ -419,6 +420,7 @@ class _AdversarialModel(keras.Model):
         return self.sampling_generator(z, training=training)
 
     def sample_noise(self, batch_size):
+        """A batch of noise z ~ N(0, I), shape (batch_size, latent_dim), from this model's seed."""
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
     def update_average(self):
@@ -638,6 +640,7 @@ class GAN(_AdversarialModel):
     ``r1`` (the unweighted penalty) when ``r1_weight`` > 0.
     """
 
+    #: The metrics every step reports (``fit``'s history, the progress bar).
     base_metric_names = ("d_loss", "g_loss", "d_real", "d_fake")
 
     def __init__(
@@ -706,6 +709,7 @@ class GAN(_AdversarialModel):
         return self.discriminator(images, training=True)
 
     def discriminator_loss(self, real_logits, fake_logits):
+        """The discriminator's loss on a batch: cross-entropy (with ``label_smoothing``), or the hinge loss."""
         if self.loss_kind == "hinge":
             return hinge_discriminator_loss(real_logits, fake_logits)
         return discriminator_loss(real_logits, fake_logits, self.label_smoothing)
@@ -839,6 +843,8 @@ class _WassersteinModel(_AdversarialModel):
     constant), which falls as the samples improve.
     """
 
+    #: The metrics every step reports; ``wasserstein`` is the critic's estimate of W1,
+    #: mean f(x) - mean f(G(z)).
     base_metric_names = ("d_loss", "g_loss", "wasserstein")
 
     def __init__(self, generator, critic, latent_dim, n_critic: int = 5, seed=None, ema_decay=None,
@@ -854,6 +860,7 @@ class _WassersteinModel(_AdversarialModel):
 
     @property
     def critic(self):
+        """The critic f (the ``discriminator`` argument under its WGAN name)."""
         return self.discriminator
 
     def critic_loss(self, real, fake):
@@ -953,6 +960,7 @@ class WGANGP(_WassersteinModel):
     penalty) and ``wasserstein`` = mean f(x) - mean f(G(z)), the critic's W1 estimate.
     """
 
+    #: The metrics every step reports; ``gp`` is the unweighted gradient penalty.
     base_metric_names = ("d_loss", "g_loss", "gp", "wasserstein")
 
     def __init__(self, generator, critic, latent_dim, n_critic: int = 5, gp_weight: float = 10.0,
@@ -1153,7 +1161,7 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
     # costs producing those batches once, no training). Keras' own epochs would not do: it
     # takes new iterators of the dataset per epoch (and per fit call), and each new iterator
     # of a seeded reshuffling pipeline draws the next order, so a resumed run replayed the
-    # first epoch's order (issue 16).
+    # first epoch's order.
     feed = dataset
     if int(dataset.cardinality().numpy()) != tf.data.INFINITE_CARDINALITY:
         feed = dataset.repeat()
@@ -1257,7 +1265,7 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
                 grid.save_last(-(-state.step // steps_per_epoch))  # (maybe partial) epoch's grid
 
     gif = grid.write_gif(run.samples_gif)
-    # a finished run asked again: its networks are already saved (issue 25 item 30: rewritten)
+    # a finished run asked again: its networks are already saved (not written a second time)
     if save_models and not (nothing_to_train and os.path.exists(run.generator) and os.path.exists(run.discriminator)):
         cb.atomic_save_model(gan.sampling_generator, run.generator)  # the averaged G when there is one
         cb.atomic_save_model(gan.discriminator, run.discriminator)

@@ -276,7 +276,10 @@ class DataSource:
         mirrors: URLs tried in order.
         checksum: 'sha256:...' / 'sha1:...' / 'md5:...' of the archive (publisher's value).
         folder: folder under the data folder the archive is unpacked into.
-        description, homepage, licence, size: for people (see data/README.md).
+        description: what the set is, for people (see data/README.md).
+        homepage: where the set is published.
+        licence: its terms of use.
+        size: its download size, for people.
         crop: the usual centre crop for this set (in original pixels), or None.
     """
 
@@ -292,12 +295,15 @@ class DataSource:
     crop: object = "square"
 
     def archive_path(self, root=None) -> Path:
+        """Where the archive is (or goes): ``archive`` in ``root``, by default ``data_dir()``."""
         return Path(root or data_dir()) / self.archive
 
     def folder_path(self, root=None) -> Path:
+        """Where the archive is unpacked: ``folder`` in ``root``, by default ``data_dir()``."""
         return Path(root or data_dir()) / self.folder
 
     def manual_instructions(self, root=None) -> str:
+        """What to do by hand when no mirror works: where to put the archive and its checksum."""
         algorithm, digest = _parse_checksum(self.checksum)
         return (
             f"To use {self.name} without a working download, fetch {self.archive} yourself "

@@ -6,7 +6,7 @@ at the size asked for, anti-aliased, with a transparent background that is then 
 (as ``ganlib.data.files`` does for every image with transparency). The result is cached in the
 data folder as one uint8 ``.npz`` per size, so only the first call renders (about 6 CPU s).
 
-Licence: OpenMoji is CC BY-SA 4.0; wherever the images are shown, show :data:`ATTRIBUTION`.
+Licence: OpenMoji is CC BY-SA 4.0; wherever the images are shown, show ``ganlib.data.emoji.ATTRIBUTION``.
 """
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ def load_emoji(image_size: int = 32, channels: int = 3, skin_tones: bool = True,
         drawing, and the copies of one picture, on the same side.
 
     Credit: "All emojis designed by OpenMoji - the open-source emoji and icon project.
-    License: CC BY-SA 4.0" (:data:`ATTRIBUTION` is the short form for figures).
+    License: CC BY-SA 4.0" (``ganlib.data.emoji.ATTRIBUTION`` is the short form for figures).
     """
     size = _check_image_size(image_size)
     if size[0] != size[1]:

@@ -1,7 +1,7 @@
 """Faces for lesson 02: CelebA when present or obtainable from one of several sources, else
 the 100 LFW faces that ship with scikit-image.
 
-CelebA's sources are tried in the order of :data:`CELEBA_SOURCES`, each checked:
+CelebA's sources are tried in the order of ``CELEBA_SOURCES``, each checked:
 
 * ``publisher``: the archive on the publisher's Google Drive, checked against its published
   md5 (``REGISTRY['celeba']``; often refused: quota, virus-scan page);
@@ -177,7 +177,7 @@ def fetch_celeba(root=None, sources=None, timeout=5.0, progress=True, download_m
     """CelebA's aligned faces from the first source that works; returns ``(folder, source)``.
 
     A folder already unpacked in the data folder is used at once. Otherwise each source of
-    ``sources`` (default :data:`CELEBA_SOURCES`) is tried in turn and checked (the
+    ``sources`` (default ``CELEBA_SOURCES``) is tried in turn and checked (the
     publisher's archive by its md5, the others by their image count and size).
 
     With ``progress``, a source that fails says why in one line before the next is tried.
@@ -253,8 +253,8 @@ def load_faces(image_size=64, channels=3, source="auto", path=None, crop=None, t
     Args:
         image_size: output size (int or (height, width)); 64 as in DCGAN (Radford et al. 2015).
         channels: 1, 3 or 4 (LFW faces are grey; with 3 channels the grey is repeated).
-        source: 'auto' (CelebA if it is in the data folder or one of :data:`CELEBA_SOURCES`
-            gives it, see :func:`fetch_celeba`; else LFW, announced in a box that lists what
+        source: 'auto' (CelebA if it is in the data folder or one of ``CELEBA_SOURCES``
+            gives it, see ``fetch_celeba``; else LFW, announced in a box that lists what
             was tried), 'celeba' (CelebA or an error that lists each source tried and says
             where to put the archive) or 'lfw' (the 100 faces of
             ``skimage.data.lfw_subset()``, always available offline).

@@ -25,18 +25,24 @@ class SkippedImageWarning(UserWarning):
 
 @dataclasses.dataclass(frozen=True)
 class SkippedFile:
-    """A file left out of a data set, and why."""
+    """A file left out of a data set, and why.
+
+    Attributes:
+        path: the file's path.
+        reason: why it was left out (the decoder's error, in a line).
+    """
 
     path: str
     reason: str
 
     @property
     def name(self) -> str:
+        """The file's name, without its folder."""
         return os.path.basename(self.path)
 
     @property
     def shown_name(self) -> str:
-        """The name as it can be printed: bytes that are not UTF-8 as ``\\xNN`` escapes."""
+        """The file's name as it can be printed, with bytes that are not UTF-8 as ``\\xNN`` escapes."""
         return printable_path(self.name)
 
 

@@ -134,7 +134,7 @@ class ImageSet:
 
     @property
     def count(self) -> int:
-        """How many images (for streamed sets: files not yet found unreadable)."""
+        """How many images there are (for a streamed set, the files not yet found unreadable)."""
         return len(self)
 
     def __repr__(self):
@@ -289,7 +289,7 @@ class ImageSet:
 
     def decoded_store(self, cache="auto") -> "DecodedStore":
         """The store of decoded uint8 pixels behind ``pipeline`` for a streamed set (one per
-        place: the same object for every pipeline of this set); see :class:`DecodedStore`."""
+        place: the same object for every pipeline of this set); see :class:`~ganlib.data.store.DecodedStore`."""
         if self._files is None:
             raise ValueError("decoded_store() is for streamed sets; this ImageSet is in memory already.")
         size = len(self._files) * int(np.prod(self.shape))
@@ -489,7 +489,7 @@ def image_folder(path, image_size, channels=3, crop="square", resample="bicubic"
         Batch it for training with :func:`training_pipeline`.
 
     Raises:
-        DataFolderError (a ValueError): the folder is missing, empty, or has no readable image.
+        DataFolderError: (a ValueError) the folder is missing, empty, or has no readable image.
     """
     images = load_folder(path, image_size, channels=channels, crop=crop, resample=resample,
                          in_memory=in_memory, recursive=recursive, verbose=verbose, _stacklevel=4)
@@ -521,9 +521,8 @@ def _index_batches(count, batch_size, gather, shape, shuffle, seed, drop_remaind
     batch to [-1, 1] exactly as ``from_uint8``, then applies ``augment``.
 
     The gather: ``tf.gather`` on ``view`` (a tensor sharing the pixels' memory) when there is
-    one, else ``gather(indices)`` in NumPy through ``tf.numpy_function``. Measured (issue 15, 4,000
-    images of 64x64x3, batches of 128, one stream, same order; benchmarks/README.md run 4) the
-    ``tf.gather`` reads about twice the images per second (502,000-568,000 against 253,000-262,000):
+    one, else ``gather(indices)`` in NumPy through ``tf.numpy_function``. The ``tf.gather``
+    reads about twice the images per second (``bench --data``, benchmarks/README.md):
     ``numpy_function`` costs a Python call and a copy of each batch. With
     ``resolve`` (a store that decodes files the first time they are asked for) each batch's
     numbers first go through ``resolve`` in Python, which decodes and replaces unreadable files;

@@ -34,7 +34,12 @@ class LabelledImages:
         pixels: uint8 array (n, H, W, C); ``images`` / ``numpy()`` give float32 in [-1, 1].
         labels: int32 array (n,), each in 0 .. n_classes - 1.
         class_names: tuple of the classes' names; label i is ``class_names[i]``.
-        source, description: where the images came from ('folder', 'digits', 'mnist', ...).
+        source: where the images came from ('folder', 'digits', 'mnist', ...).
+        description: the same, in a sentence.
+        images: the pixels as float32 in [-1, 1], shape (n, H, W, C).
+        n_classes: the number of classes.
+        image_size: H (= W).
+        channels: C.
         skipped: the files left out (``ganlib.data.SkippedFile``: path and reason).
         note: why a fallback was used, if one was.
     """
@@ -65,6 +70,7 @@ class LabelledImages:
 
     @property
     def n_classes(self) -> int:
+        """The number of classes, ``len(class_names)``."""
         return len(self.class_names)
 
     @property
@@ -74,10 +80,12 @@ class LabelledImages:
 
     @property
     def image_size(self) -> int:
+        """H (= W) of the images."""
         return int(self.pixels.shape[1])
 
     @property
     def channels(self) -> int:
+        """C, the channels of the images."""
         return int(self.pixels.shape[-1])
 
     def counts(self) -> np.ndarray:
@@ -98,6 +106,7 @@ class LabelledImages:
 
     @property
     def images(self) -> np.ndarray:
+        """The images as float32 in [-1, 1], shape (n, H, W, C), as ``numpy()`` gives them."""
         return self.numpy()
 
     def subset(self, indices, description=None) -> "LabelledImages":
@@ -194,8 +203,8 @@ def load_labelled_folder(path, image_size, channels=3, crop="square", resample="
         verbose: show a progress bar for large folders.
 
     Raises:
-        DataFolderError (a ValueError): the folder is missing, has fewer than two class
-        subfolders with images, or none of its images can be read.
+        DataFolderError: (a ValueError) the folder is missing, has fewer than two class
+            subfolders with images, or none of its images can be read.
     """
     image_size = _check_image_size(image_size)
     channels = _check_channels(channels)

@@ -163,7 +163,7 @@ class DecodedStore:
     def tensor(self):
         """The pixels as a ``tf.Tensor`` that shares this store's memory (so it sees the files
         decoded later), for a ``tf.gather`` per batch: about twice the images/s of a NumPy
-        gather handed to TensorFlow through ``tf.numpy_function`` (issue 15; benchmarks/README.md,
+        gather handed to TensorFlow through ``tf.numpy_function`` (benchmarks/README.md,
         ``bench --data`` run 4).
         A 'disk' store shares its memory-mapped ``.npy`` file (the operating system reads the
         pages a batch needs). None for a 'none' store, or where TensorFlow cannot share the
