@@ -7,7 +7,9 @@ prints anyway (``fit_gan``'s "Run completed: ...") say what happened.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 
 
 def bars_wanted() -> bool:
@@ -23,3 +25,17 @@ def progress_bar(iterable=None, **kwargs):
     from tqdm import tqdm
 
     return tqdm(iterable, **kwargs) if iterable is not None else tqdm(**kwargs)
+
+
+@contextlib.contextmanager
+def quiet_tqdm_auto():
+    """Import inside this block for ``tqdm.auto``'s "IProgress not found" warning to stay silent.
+
+    ``pooch`` (ganlib's downloads, and scikit-image's data, lesson 02's faces) imports
+    ``tqdm.auto``, which in a Jupyter kernel without ipywidgets warns, with the path of its own
+    file, on stderr: a line of debris in every notebook that loads data. Its bars fall back to
+    text either way, so the warning tells a reader nothing. Python imports a module once, so the
+    first import is the one that matters."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        yield

@@ -128,3 +128,23 @@ def test_output_check_finds_each_kind_of_debris():
 def test_committed_outputs_are_clean(path):
     problems = output_problems(_cells(path))
     assert not problems, f"{path.name}: " + "; ".join(f"cell {i}: {what}" for i, what in problems[:5])
+
+
+def test_loading_data_in_a_kernel_writes_nothing_on_stderr(tmp_path):
+    """pooch (downloads, scikit-image's LFW faces) imports tqdm.auto, which in a Jupyter kernel
+    without ipywidgets warned "IProgress not found" with the path of tqdm's file: stderr debris
+    in lessons 02, 03 and 05. Executed in a real kernel, as the lessons are."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    (tmp_path / "file.bin").write_bytes(b"ganlib")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "from ganlib import data\n"
+        "from ganlib.data import downloads\n"
+        "faces = data.load_faces(image_size=16, channels=1, source='lfw')\n"
+        "print(len(faces), downloads.file_digest('file.bin')[:8])")])
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = notebook.cells[0].outputs
+    assert [o for o in outputs if o.get("name") == "stderr"] == [], outputs
+    assert any("100 " in o.get("text", "") for o in outputs), outputs

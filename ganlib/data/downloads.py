@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 from .._checks import check_choice, check_positive
+from .._progress import quiet_tqdm_auto
 from .folders import _has_images
 
 
@@ -81,7 +82,8 @@ def _parse_checksum(checksum):
 
 def file_digest(path, algorithm="sha256") -> str:
     """Hex digest of a file (``pooch.file_hash``), e.g. ``file_digest("pokemon.zip", "sha1")``."""
-    import pooch
+    with quiet_tqdm_auto():
+        import pooch
 
     return pooch.file_hash(os.fspath(path), alg=algorithm)
 
@@ -140,7 +142,8 @@ def _web_page_or_empty(path, destination: Path):
 
 def _downloader(destination: Path, timeout, progress):
     """pooch's HTTP downloader (streaming, timeout, progress bar), then a look at what arrived."""
-    import pooch
+    with quiet_tqdm_auto():
+        import pooch
 
     http = pooch.HTTPDownloader(progressbar=bool(progress), chunk_size=2**20, timeout=timeout,
                                 headers={"User-Agent": USER_AGENT})
@@ -181,7 +184,8 @@ def download(urls, destination, checksum=None, timeout=10.0, progress=True, hint
         DownloadError: every mirror failed; the message lists each failure and says where
             to put the file by hand.
     """
-    import pooch
+    with quiet_tqdm_auto():
+        import pooch
 
     if isinstance(urls, str):
         urls = [urls]

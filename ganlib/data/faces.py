@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import check_choice
+from .._progress import quiet_tqdm_auto
 from .downloads import REGISTRY, DownloadError, _offline, _short_reason, data_dir, fetch
 from .files import IMAGE_EXTENSIONS, _check_channels, _check_crop, _check_image_size, _resize_uint8
 from .folders import _has_images
@@ -222,9 +223,10 @@ def _box(lines, width=78) -> str:
 
 def _lfw_faces(image_size, channels) -> ImageSet:
     """The 100 faces of scikit-image's LFW subset (25x25 grey), resized; ships with scikit-image."""
-    from skimage import data as skimage_data
+    with quiet_tqdm_auto():  # scikit-image's data module imports pooch (lazily: at the call)
+        from skimage import data as skimage_data
 
-    subset = np.asarray(skimage_data.lfw_subset())
+        subset = np.asarray(skimage_data.lfw_subset())
     faces = subset[:100]  # the first 100 are faces, the next 100 are non-face background patches
     if faces.dtype != np.uint8:
         scale = 255.0 if float(faces.max()) <= 1.0 else 1.0
