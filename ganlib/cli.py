@@ -674,8 +674,7 @@ def _check_writable_folder(name, path):
     except OSError as error:
         raise ValueError(f"{name} {path!r} cannot be created ({error.strerror or error}); give a folder "
                          "you can write to.") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ValueError(f"{name} {path!r} is not writable; give a folder you can write to.")
+    _check_can_write(name, path)  # a probe file: permission bits say nothing of root or a read-only disk
 
 
 def _check_can_write(name, folder, what="folder", shown=None):

@@ -199,3 +199,7 @@ def test_a_place_nobody_can_write_is_one_line_before_any_work(capsys, run, image
     fails(capsys, ["inpaint", photo, "--model", run, "--out", str(tmp_path / "ok.png"), "--panel", "/sys/p.png"],
           "--panel", "cannot write")
     assert not (tmp_path / "ok.png").exists()
+    # --tensorboard checked permission bits only, which say "writable" to root in /sys: a traceback
+    # from TensorFlow's event writer followed
+    fails(capsys, ["train", "--model", "dcgan", "--data", images, *TINY, "--epochs", "1", "--out",
+                   str(tmp_path / "tb-run"), "--tensorboard", "/sys", "--quiet"], "--tensorboard", "cannot write")
