@@ -115,7 +115,8 @@ RECIPES = {
         # Candidates for real images (bench --quality --data emoji, 600 CPU s): no prior about
         # the data. Measured worse than dcgan+ema there (benchmarks/README.md): C2ST 0.994-0.999
         # against 0.922, recall 0.01-0.04 against 0.38 (run 1); kept so the tables can be reproduced.
-        # Run 3 candidates against the strong discriminator of dcgan+ema (D(x) 0.9, D(G(z)) 0.1):
+        # Run 3 candidates against the strong discriminator of dcgan+ema (D(x) 0.9, D(G(z)) 0.1);
+        # dcgan+ema+r1 became CPU_RECIPE, dcgan+ema+slow-d reached 0.744 on seed 0 (benchmarks/README.md):
         Recipe("dcgan+ema+r1", "DCGAN + averaged G + lazy R1 penalty on real images (Mescheder et al. 2018), "
                "gamma 0.1", ema_decay=0.999, r1_weight=0.1),
         Recipe("dcgan+ema+slow-d", "DCGAN + averaged G, D's Adam step size halved (1e-4; G keeps 2e-4)",
@@ -135,10 +136,11 @@ RECIPES = {
 
 #: The recipe of ``python -m ganlib train`` without a GPU, and of lesson 07: the candidate that
 #: did best on held-out OpenMoji emoji for 600 CPU s (``bench --quality --data emoji``, 32x32,
-#: width 32, batch 64, one drawing per emoji: C2ST 0.774 +- 0.036 over seeds 0-2 with standing
-#: statistics, floor 0.487; the resize, DiffAugment and SN-hinge candidates stayed at 0.99-1.00;
-#: benchmarks/README.md has the tables).
-CPU_RECIPE = "dcgan+ema"
+#: width 32, batch 64, one drawing per emoji, one thread per run): C2ST 0.665 +- 0.012 over seeds
+#: 0-2 (floor 0.487), where ``dcgan+ema`` reached 0.774 +- 0.036 (run 2) and, beside it in run 3,
+#: 0.714 and 0.737 on seeds 0 and 1 (paired gain 0.063 and 0.068); the resize, DiffAugment and SN-hinge candidates stayed at 0.99-1.00;
+#: benchmarks/README.md has the tables.
+CPU_RECIPE = "dcgan+ema+r1"
 
 
 #: The names these recipes had before each name said everything its recipe adds to
