@@ -295,6 +295,8 @@ def _sample(gan, count, seed):
 
 def _quality_data(data, image_size, count, seed):
     """(name, train, held_out) uint8->float arrays of the benchmark's data set."""
+    import numpy as np
+
     from . import data as ganlib_data
 
     if data == "emoji":
@@ -304,6 +306,14 @@ def _quality_data(data, image_size, count, seed):
         # one split for every seed and recipe: all are measured against the same held-out images
         train_set, held_out_set = images.split(held_out=0.25, seed=0)
         return "OpenMoji emoji", train_set.numpy(), held_out_set.numpy()
+    if data == "faces":
+        # the 100 grey faces of scikit-image's LFW subset (lesson 02's offline data): 20 held
+        # out per seed, so each seed measures on other faces; the training faces are doubled by
+        # their mirror images (lesson 02 flips its batches at random: the same in expectation)
+        faces = ganlib_data.load_faces(image_size=image_size, channels=1, source="lfw", verbose=False)
+        train_set, held_out_set = faces.split(held_out=0.2, seed=seed)
+        train = train_set.numpy()
+        return "LFW faces (grey)", np.concatenate([train, train[:, :, ::-1]]), held_out_set.numpy()
     sprites = ganlib_data.load_sprites(image_size=image_size, source="procedural", count=count, seed=seed,
                                        verbose=False)
     train_set, held_out_set = sprites.split(held_out=0.25, seed=seed)
@@ -319,9 +329,11 @@ def quality(recipe_names=None, cpu_seconds=600.0, milestones=(75.0, 150.0, 300.0
     generated images over the last 100 steps), and print one table, a real-against-real
     floor row first. Returns the rows.
 
-    ``data``: 'sprites' (the procedural sprites, split 75/25 with ``seed``) or 'emoji'
+    ``data``: 'sprites' (the procedural sprites, split 75/25 with ``seed``), 'emoji'
     (``data.load_emoji(skin_tones=False)``, one drawing per emoji: 1,845 training and 615
-    held-out images, one split for all runs).
+    held-out images, one split for all runs) or 'faces' (the 100 grey LFW faces of lesson 02,
+    20 held out per ``seed``, the 80 others and their mirror images for training; with 20
+    images per set a C2ST has a 95% interval of about +-0.3, so compare means over seeds).
     ``seeds``: train every recipe once per seed (default: ``(seed,)``) and end with a summary
     of mean and spread (sample standard deviation) over the seeds at each milestone.
 

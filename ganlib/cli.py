@@ -72,9 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     data = bench.add_argument_group(
         "data pipeline (--data): images/s of ImageSet.pipeline on a CelebA-like folder it writes "
         "(178x218 JPEGs, crop 108), epoch 1 and later epochs, beside a NumPy gather of uint8 batches")
-    data.add_argument("--data", nargs="?", const="pipeline", default=None, choices=("pipeline", "sprites", "emoji"),
+    data.add_argument("--data", nargs="?", const="pipeline", default=None, choices=("pipeline", "sprites", "emoji", "faces"),
                       help="alone: run the data pipeline benchmark instead of the speed one; with --quality: "
-                           "the images to train on, 'sprites' (procedural, the default) or 'emoji' (OpenMoji)")
+                           "the images to train on, 'sprites' (procedural, the default), 'emoji' (OpenMoji) or "
+                           "'faces' (lesson 02's 100 grey LFW faces, 20 held out per seed)")
     data.add_argument("--data-count", type=int, default=4000, help="JPEGs to write (default 4000)")
     data.add_argument("--data-epochs", type=int, default=3, help="epochs to read, at least 2 (default 3)")
     data.add_argument("--data-batch-size", type=int, default=128, help="images per batch (default 128)")
@@ -94,12 +95,12 @@ def cmd_bench(args) -> int:
     from ._bench import QUALITY_DEFAULTS, quality, run
     from ._checks import check_positive, check_seed
 
-    if args.data in ("sprites", "emoji") and not args.quality:
+    if args.data in ("sprites", "emoji", "faces") and not args.quality:
         raise ValueError(f"--data {args.data} chooses the images of --quality; add --quality, or give --data "
                          "alone for the data pipeline benchmark.")
     if args.data == "pipeline" and args.quality:
         raise ValueError("--data alone runs the data pipeline benchmark, which --quality is not; for --quality "
-                         "give --data sprites or --data emoji.")
+                         "give --data sprites, --data emoji or --data faces.")
     _check_report_path("--json", args.json, (".json",))
     _check_report_path("--plot", getattr(args, "plot", None), (".png", ".svg", ".pdf"))
     if args.data == "pipeline":

@@ -101,9 +101,21 @@ def test_quality_on_emoji_over_seeds_reports_mean_and_spread(tmp_path, capsys, m
     assert (tmp_path / "q.png").stat().st_size > 0
 
 
+def test_quality_on_faces_holds_out_other_faces_per_seed_and_trains_on_mirror_images_too():
+    from ganlib import _bench
+
+    _, train_0, held_0 = _bench._quality_data("faces", 16, None, seed=0)
+    _, train_1, held_1 = _bench._quality_data("faces", 16, None, seed=1)
+    assert held_0.shape == (20, 16, 16, 1) and train_0.shape == (160, 16, 16, 1)
+    np.testing.assert_array_equal(train_0[80:], train_0[:80, :, ::-1])  # each face and its mirror image
+    assert not any(np.array_equal(face, other) for face in held_0 for other in train_0)  # held out: unseen
+    assert not np.array_equal(held_0, held_1)  # another seed measures on other faces
+
+
 @pytest.mark.parametrize("argv, words", [
     (["bench", "--data", "emoji"], ["--data emoji", "--quality"]),
-    (["bench", "--quality", "--data"], ["--data alone", "--data sprites or --data emoji"]),
+    (["bench", "--quality", "--data"], ["--data alone", "--data emoji or --data faces"]),
+    (["bench", "--data", "faces"], ["--data faces", "--quality"]),
     (["bench", "--quality", "--batch-size", "0"], ["--batch-size", "positive integer"]),
     (["bench", "--quality", "--seeds", "1", "1"], ["--seeds", "repeats"]),
     (["bench", "--quality", "--seeds", "-1"], ["--seeds", "-1", ">= 0"]),
