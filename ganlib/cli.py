@@ -810,9 +810,9 @@ def _check_against_record(settings, record, config_path):
     recorded = (record or {}).get("settings")
     if not recorded:  # a run written before the record existed
         return
-    from .recipes import RENAMED
+    from .recipes import current_name
 
-    recorded = {**recorded, "recipe": RENAMED.get(recorded.get("recipe"), recorded.get("recipe"))}
+    recorded = {**recorded, "recipe": current_name(recorded.get("recipe"))}
     changed = [f"{name} {json.dumps(settings.get(name))} (trained with {json.dumps(value)})"
                for name, value in recorded.items()
                if settings.get(name) != value and name != "data"]  # a moved folder: its images are compared
@@ -874,9 +874,9 @@ def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
                          "(write . for the current folder).")
     if given["data"] is not None and given["data"] not in DATA_SOURCES:
         given["data"] = os.path.abspath(os.path.expanduser(given["data"]))
-    from .recipes import RENAMED  # no TensorFlow
+    from .recipes import current_name  # no TensorFlow
 
-    given["recipe"] = RENAMED.get(given["recipe"], given["recipe"])  # an earlier recipe name
+    given["recipe"] = current_name(given["recipe"])  # an earlier recipe name
     if args.resume:
         if args.overwrite:
             raise ValueError("--resume and --overwrite contradict each other; give one of them.")
@@ -891,7 +891,7 @@ def _run_settings(args, out_dir, has_checkpoint, has_run_files=False):
             raise ValueError(f"--resume: {out_dir!r} holds no checkpoint to resume (looked in "
                              f"{folder.checkpoints}); start a new run without --resume.")
         config = _read_config(out_dir)
-        config["recipe"] = RENAMED.get(config.get("recipe"), config.get("recipe"))  # written before the rename
+        config["recipe"] = current_name(config.get("recipe"))  # written before the rename
         for name, value in given.items():
             if value is not None and name in config and value != config[name]:
                 option = "--" + name.replace("_", "-")
@@ -1123,9 +1123,9 @@ def _recipe_settings(name):
     """The options a named recipe of ``ganlib.recipes`` sets (none for no recipe)."""
     if name is None:
         return {}
-    from .recipes import RECIPES, RENAMED
+    from .recipes import RECIPES, current_name
 
-    name = RENAMED.get(name, name)  # an earlier name (a run folder written before the rename)
+    name = current_name(name)  # an earlier name (a run folder written before the rename)
     if name not in RECIPES:
         raise ValueError(f"--recipe={name} is not known; use one of {', '.join(RECIPES)}.")
     recipe = RECIPES[name]

@@ -151,6 +151,13 @@ RENAMED = {"+diffaugment": "dcgan+diffaugment", "+ema": "dcgan+diffaugment+ema",
            "+higher-lr": "dcgan+diffaugment+ema+lr5e-4"}
 
 
+def current_name(name):
+    """The name a recipe has today: an earlier name (``RENAMED``) gives its current one; any
+    other value (a current name, an unknown one, None) comes back unchanged, for the caller
+    to check."""
+    return RENAMED.get(name, name) if isinstance(name, str) else name
+
+
 def get_recipe(recipe) -> Recipe:
     """A ``Recipe`` from itself, its name in ``RECIPES`` or an earlier name (``RENAMED``)."""
     if isinstance(recipe, Recipe):

@@ -76,5 +76,8 @@ def test_each_name_says_what_its_recipe_adds_and_the_earlier_names_still_work():
         assert ("sn-hinge" in parts) == (recipe.loss == "hinge"), name
     for old, new in recipes.RENAMED.items():
         assert old not in recipes.RECIPES and recipes.get_recipe(old) is recipes.RECIPES[new]
+        assert recipes.current_name(old) == new  # run folders written before the rename
+    for value in ("dcgan+ema", "stylegan", None):  # current, unknown, absent: unchanged, for the caller to check
+        assert recipes.current_name(value) == value
     with pytest.raises(ValueError, match="stylegan"):
         recipes.get_recipe("stylegan")
