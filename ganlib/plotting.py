@@ -349,3 +349,44 @@ def _fit_gif(originals, temporary, duration, max_side, max_bytes):
         if factor < 1:
             current = max(_gif_frames(chosen[:1], side)[0].size)
             side = max(48, int(current * min(0.9, factor ** 0.5)))
+
+
+def source_text(function, start: str | None = None, end: str | None = None) -> str:
+    """The source of ``function`` (or class) without its docstring, for a lesson to print.
+
+    With ``start`` and ``end``, only the lines from the first that starts with ``start`` to
+    the next that starts with ``end`` (both stripped of indentation), dedented and followed by
+    a note saying which lines of how many they are: the core of a long function, whose
+    remaining lines are checks and bookkeeping. The docstring is in the API reference.
+    """
+    import ast
+    import inspect
+    import textwrap
+
+    lines = textwrap.dedent(inspect.getsource(function)).splitlines()
+    if start is None and end is None:
+        node = ast.parse("\n".join(lines)).body[0]
+        body = getattr(node, "body", [])
+        if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):  # a docstring: lines first..last (1-based)
+            lines = lines[:body[0].lineno - 1] + lines[body[0].end_lineno:]
+        return "\n".join(lines)
+    if start is None or end is None:
+        raise ValueError("give both start and end (the first and last line to show), or neither.")
+    stripped = [line.strip() for line in lines]
+    name = f"{function.__module__}.{function.__qualname__}"
+    try:
+        begin = next(i for i, line in enumerate(stripped) if line.startswith(start))
+    except StopIteration:
+        raise ValueError(f"no line of {name} starts with {start!r}.") from None
+    try:
+        stop = next(i for i in range(begin, len(lines)) if stripped[i].startswith(end))
+    except StopIteration:
+        raise ValueError(f"no line of {name} after {start!r} starts with {end!r}.") from None
+    shown = textwrap.dedent("\n".join(lines[begin:stop + 1]))
+    return f"{shown}\n[lines {begin + 1}-{stop + 1} of the {len(lines)} of {name}]"
+
+
+def show_source(function, start: str | None = None, end: str | None = None) -> None:
+    """Print ``source_text(function, start, end)`` followed by an empty line."""
+    print(source_text(function, start, end) + "\n")

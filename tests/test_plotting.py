@@ -137,3 +137,30 @@ def test_save_gif_skips_an_unreadable_frame_with_a_warning(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"")
     with pytest.raises(ValueError, match="none of the 1 frames"), pytest.warns(UserWarning, match="bad.png"):
         plotting.save_gif([str(tmp_path / "bad.png")], tmp_path / "none.gif")
+
+
+def _documented(x):
+    """A docstring
+    on two lines."""
+    y = x + 1  # first line of the body
+    if y > 2:
+        return y
+    return -y
+
+
+def test_source_text_drops_the_docstring_or_shows_the_lines_asked_for():
+    from ganlib import plotting
+
+    text = plotting.source_text(_documented)
+    assert text.startswith("def _documented(x):\n    y = x + 1") and '"""' not in text
+    assert text.rstrip().endswith("return -y")
+    core = plotting.source_text(_documented, "if y", "return y")
+    assert core == f"if y > 2:\n    return y\n[lines 5-6 of the 7 of {__name__}._documented]"
+    assert plotting.source_text(plotting.show_images).startswith("def show_images(")  # a one-line docstring
+    from ganlib.train import GAN
+
+    assert '"""' not in plotting.source_text(GAN.train_step)
+    for start, end, words in (("while", "return", "no line of"), ("if y", "raise", "after 'if y'"),
+                              ("if y", None, "give both")):
+        with pytest.raises(ValueError, match=words):
+            plotting.source_text(_documented, start, end)
