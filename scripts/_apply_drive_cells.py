@@ -5,9 +5,11 @@ A one-off edit of notebook cell *sources* (outputs, metadata and every other cel
 
 * every lesson that writes ``runs/`` (01-07) gets two lines in its parameters cell, right
   after ``PRESET = ganlib.preset()``: ``USE_DRIVE = True`` and
-  ``RUNS = ganlib.colab_storage(drive=USE_DRIVE)``, and builds its run folder from ``RUNS``
-  (outside Colab ``RUNS`` is ``Path('runs')``, so paths and outputs stay what they were);
-* lesson 02 says so in its parameters text and in section 10 (no copying to Drive by hand);
+  ``RUNS = ganlib.colab_storage(drive=USE_DRIVE)``, and every run folder written literally in a
+  code cell is built from ``RUNS`` instead (``RUN_LITERALS``; outside Colab ``RUNS`` is
+  ``Path('runs')``, so paths and outputs stay what they were);
+* lesson 02 says so in its parameters text and in "Saving the networks for lesson 05" (no copying
+  to Drive by hand);
 * lesson 05 finds lesson 02's run in ``RUN_02 = f"{RUNS}/02_dcgan_faces"`` (Drive in Colab),
   unpacks CelebA only from what lesson 02 left (never downloads it), and otherwise falls back
   to its own small GAN with one line saying why.
@@ -48,9 +50,15 @@ DRIVE_LINES = (
 USE_DRIVE = Edit(PRESET_LINE, PRESET_LINE, PRESET_LINE + DRIVE_LINES)
 
 
-def run_folder(old: str, new: str) -> Edit:
-    """Replace a literal run folder in the one cell that holds it."""
-    return Edit(old, old, new)
+#: Run folders written literally in code cells, each made a folder of RUNS (every code cell of
+#: the lessons, whatever else changed there): Path("runs/x") -> Path(RUNS, "x"),
+#: os.path.join("runs", ...) -> os.path.join(RUNS, ...), "runs/x" -> f"{RUNS}/x" (a whole
+#: string literal only: f-strings and longer texts are left alone).
+RUN_LITERALS = (
+    (re.compile(r"""\bPath\((["'])(?:\./)?runs/([^"'{}\s]+)\1\)"""), r"Path(RUNS, \1\2\1)"),
+    (re.compile(r"""\bos\.path\.join\((["'])(?:\./)?runs\1,"""), "os.path.join(RUNS,"),
+    (re.compile(r"""(?<![\w{])(["'])(?:\./)?runs/([^"'{}\s]+)\1"""), r"f\1{RUNS}/\2\1"),
+)
 
 
 # --- lesson 02 -------------------------------------------------------------------------------
@@ -68,7 +76,7 @@ L02_PARAMETERS_TEXT = Edit(
     "Colab machine, which forgets it when the runtime ends.",
 )
 L02_SECTION_10 = Edit(
-    "## 10. Saving the networks for lesson 05",
+    "Saving the networks for lesson 05",
     "In Colab every notebook runs on its own machine, so lesson 05 will not find `RUN_DIR` there: to use "
     "this generator in lesson 05, mount your Google Drive and copy the run folder to "
     "`/content/drive/MyDrive/ganlib/02_dcgan_faces` (lesson 05's `DRIVE_FOLDER`) after the next cell, with "
@@ -89,7 +97,7 @@ L05_PARAMETERS = Edit(
     'RUN_02 = f"{RUNS}/02_dcgan_faces"                             # where lesson 02 saves its networks (Drive in Colab)\n',
 )
 L05_TEXT = Edit(
-    "## 1. The GAN from lesson 02, and faces it has never seen",
+    "The GAN from lesson 02, and faces it has never seen",
     "Lesson 02 saves its trained networks in `runs/02_dcgan_faces/` (`RUN_02`). We load both: the generator\n"
     "proposes faces, the discriminator supplies the perceptual loss. The notebook looks in three places, in\n"
     "order, and prints which one it used:\n"
@@ -194,40 +202,15 @@ L05_FIND_RUN = Edit(
     '    source_of_gan = f"a DCGAN trained here for {TRAIN_CPU_SECONDS} CPU s"\n',
 )
 
+#: The edits of each lesson, in order; then RUN_LITERALS in every code cell of these lessons.
 EDITS = {
-    "01_toy_gan_1d.ipynb": [
-        USE_DRIVE,
-        run_folder('RUN_DIR = "runs/01_toy_gan_1d"', 'RUN_DIR = f"{RUNS}/01_toy_gan_1d"'),
-    ],
-    "02_dcgan_faces.ipynb": [
-        USE_DRIVE,
-        run_folder('RUN_DIR = "runs/02_dcgan_faces"', 'RUN_DIR = f"{RUNS}/02_dcgan_faces"'),
-        L02_PARAMETERS_TEXT,
-        L02_SECTION_10,
-    ],
-    "03_pokemon_gan.ipynb": [
-        USE_DRIVE,
-        run_folder("RUN_DIR = 'runs/03_pokemon_gan'", "RUN_DIR = f'{RUNS}/03_pokemon_gan'"),
-    ],
-    "04_wgan_gp.ipynb": [
-        USE_DRIVE,
-        run_folder('RUN_DIR = Path("runs/04_wgan_gp")', 'RUN_DIR = Path(RUNS, "04_wgan_gp")'),
-    ],
-    "05_inpainting.ipynb": [
-        USE_DRIVE,
-        L05_PARAMETERS,
-        run_folder('OUT = Path("runs/05_inpainting")', 'OUT = Path(RUNS, "05_inpainting")'),
-        L05_TEXT,
-        L05_FIND_RUN,
-    ],
-    "06_conditional_gan.ipynb": [
-        USE_DRIVE,
-        run_folder('RUN_DIR = Path("runs/06_conditional_gan")', 'RUN_DIR = Path(RUNS, "06_conditional_gan")'),
-    ],
-    "07_your_own_images.ipynb": [
-        USE_DRIVE,
-        run_folder('RUN = os.path.join("runs", "07_your_own_images")', 'RUN = os.path.join(RUNS, "07_your_own_images")'),
-    ],
+    "01_toy_gan_1d.ipynb": [USE_DRIVE],
+    "02_dcgan_faces.ipynb": [USE_DRIVE, L02_PARAMETERS_TEXT, L02_SECTION_10],
+    "03_pokemon_gan.ipynb": [USE_DRIVE],
+    "04_wgan_gp.ipynb": [USE_DRIVE],
+    "05_inpainting.ipynb": [USE_DRIVE, L05_PARAMETERS, L05_TEXT, L05_FIND_RUN],
+    "06_conditional_gan.ipynb": [USE_DRIVE],
+    "07_your_own_images.ipynb": [USE_DRIVE],
 }
 
 #: What no code cell may still hold once the edits are in: a run folder written literally, the
@@ -264,6 +247,16 @@ def apply(notebook: dict, edits, name: str) -> list[str]:
                             f"{edit.old[:60]!r} {count} times (need exactly 1); was it edited since?")
         _set_source(cell, text.replace(edit.old, edit.new))
         done.append(f"{name}: edit {number} applied ({edit.old.splitlines()[0][:60]!r} ...)")
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        text = _source(cell)
+        for pattern, replacement in RUN_LITERALS:
+            text = pattern.sub(replacement, text)
+        if text != _source(cell):
+            changed = [line.strip() for line in text.splitlines() if "RUNS" in line and line not in _source(cell)]
+            _set_source(cell, text)
+            done.append(f"{name}: cell {index}: " + " | ".join(changed))
     for index, cell in enumerate(notebook["cells"]):
         if cell["cell_type"] == "code" and LEFTOVERS.search(_source(cell)):
             raise EditError(f"{name}, cell {index}: still holds {LEFTOVERS.search(_source(cell)).group(0)!r} "
