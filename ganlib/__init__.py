@@ -6,6 +6,7 @@ Start every notebook with::
     import ganlib
     info = ganlib.setup(seed=42)
     EPOCHS = {'quick': 1, 'cpu': 20, 'gpu': 100}[ganlib.preset()]
+    RUNS = ganlib.colab_storage()   # 'runs'; in Colab a folder on Google Drive
 """
 from __future__ import annotations
 
@@ -85,19 +86,22 @@ elif not any(isinstance(finder, _RegisterLayersAfterKeras) for finder in sys.met
 #: The presets ``preset()`` returns: CI-sized, laptop-sized, GPU-sized work.
 PRESETS = ("quick", "cpu", "gpu")
 
-SUBMODULES = ("augment", "callbacks", "classic", "conditional", "data", "inpaint", "metrics", "models",
-              "plotting", "runfolder", "toy", "train")
+SUBMODULES = ("augment", "callbacks", "classic", "colab", "conditional", "data", "inpaint", "metrics",
+              "models", "plotting", "runfolder", "toy", "train")
 
-__all__ = ["setup", "preset", "onednn_enabled", "PRESETS", "__version__", *SUBMODULES]
+__all__ = ["setup", "preset", "onednn_enabled", "colab_storage", "PRESETS", "__version__", *SUBMODULES]
 
 
 def __getattr__(name):
     """Import submodules on first use, so `import ganlib; ganlib.data.load_faces()` works
-    without importing TensorFlow until it is needed (PEP 562)."""
-    if name in SUBMODULES:
-        import importlib
+    without importing TensorFlow until it is needed (PEP 562). ``ganlib.colab_storage`` is
+    ``ganlib.colab.colab_storage`` (Google Drive in Colab; see that module)."""
+    import importlib
 
+    if name in SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "colab_storage":
+        return importlib.import_module(f"{__name__}.colab").colab_storage
     raise AttributeError(f"module 'ganlib' has no attribute {name!r}")
 
 

@@ -25,6 +25,7 @@ stopping a resume with a ``zipfile.BadZipFile`` traceback.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -234,7 +235,8 @@ class RunFolder:
         hidden file ``.ganlib.lock``, held until the returned file is closed or the process
         ends (also when killed). A second training on the same folder gets
         ``RunFolderInUseError`` (a ValueError) instead of mixing its files with the first's.
-        Where ``fcntl`` does not exist (Windows) nothing is locked."""
+        Where ``fcntl`` does not exist (Windows), or the file system cannot lock (some network
+        and FUSE mounts answer ENOLCK or EOPNOTSUPP), nothing is locked."""
         os.makedirs(self.path, exist_ok=True)
         path = self._join(LOCK)
         if os.path.islink(path) or (os.path.exists(path) and not os.path.isfile(path)):
@@ -251,7 +253,9 @@ class RunFolder:
             return handle
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                return handle  # a file system without locks: not "in use", just unlocked
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             handle.close()

@@ -635,6 +635,26 @@ def test_fetch_offline_never_touches_the_network(server, tmp_path, monkeypatch):
     assert server.hits == {}
 
 
+def test_fetch_keeps_the_archive_in_archive_dir_and_unpacks_into_each_data_folder(server, tmp_path, monkeypatch):
+    # GANLIB_ARCHIVES (Google Drive in Colab): one file kept there, images unpacked locally
+    kept = tmp_path / "drive" / "data"
+    monkeypatch.setenv("GANLIB_ARCHIVES", str(kept))
+    assert gd.archive_dir(tmp_path / "local") == kept
+    body = _zip_of_sprites(2)
+    server.routes["/toy.zip"] = ("ok", body)
+    source = _source(server, body)
+    folder = gd.fetch(source, root=tmp_path / "local", progress=False)
+    assert folder == tmp_path / "local" / "toy" and len(list(folder.glob("**/*.png"))) == 2
+    assert [p.name for p in kept.iterdir()] == ["toy.zip"] and not (tmp_path / "local" / "toy.zip").exists()
+    again = gd.fetch(source, root=tmp_path / "next_session", progress=False)  # a wiped local disk
+    assert len(list(again.glob("**/*.png"))) == 2 and server.hits == {"/toy.zip": 1}
+    monkeypatch.setenv("GANLIB_OFFLINE", "1")
+    with pytest.raises(gd.DownloadError) as error:  # nothing kept, nothing local: both named
+        gd.fetch(dataclasses.replace(source, archive="other.zip", folder="other"), root=tmp_path / "local",
+                 progress=False)
+    assert f"nor in {kept}" in str(error.value) and str(kept / "other.zip") in str(error.value)
+
+
 def test_fetch_bad_source():
     with raises_naming("source", "'mnist'", "'celeba'", "'pokemon'"):
         gd.fetch("mnist")

@@ -4,6 +4,7 @@ Everything here runs without TensorFlow: the checkpoints are fake ones written w
 the same format (a .npz holding a JSON 'meta' array); test_callbacks.py and test_cli.py damage
 real ones.
 """
+import errno
 import json
 import math
 import os
@@ -404,3 +405,22 @@ def test_a_json_file_that_is_not_an_object_is_named_in_json_words(text, kind, tm
         read_json(path)
     message = str(caught.value)
     assert f"holds a JSON {kind}, not an object" in message and "NoneType" not in message and "--overwrite" in message
+
+
+@pytest.mark.parametrize("code, locked", [(errno.ENOLCK, False), (errno.EOPNOTSUPP, False), (errno.EWOULDBLOCK, True)])
+def test_a_file_system_without_locks_is_not_a_run_in_use(code, locked, tmp_path, monkeypatch):
+    """Some FUSE and network mounts (Google Drive's in Colab among the candidates) cannot
+    flock: training there goes on unlocked; only "held by another process" is in use."""
+    import fcntl
+
+    from ganlib.runfolder import RunFolder, RunFolderInUseError
+
+    def flock(fd, operation):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    if locked:
+        with pytest.raises(RunFolderInUseError, match="in use by another training"):
+            RunFolder(str(tmp_path)).lock()
+    else:
+        RunFolder(str(tmp_path)).lock().close()

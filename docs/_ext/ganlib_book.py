@@ -34,7 +34,7 @@ LESSON = re.compile(r"^lessons/(\d\d_[A-Za-z0-9_]+)$")
 # The modules the API reference documents, in the order of its pages.
 API_MODULES = ("ganlib", "ganlib.toy", "ganlib.data", "ganlib.models", "ganlib.train",
                "ganlib.conditional", "ganlib.recipes", "ganlib.metrics", "ganlib.augment",
-               "ganlib.inpaint", "ganlib.plotting", "ganlib.runfolder", "ganlib.callbacks",
+               "ganlib.inpaint", "ganlib.plotting", "ganlib.runfolder", "ganlib.colab", "ganlib.callbacks",
                "ganlib.classic", "ganlib.defaults")
 
 

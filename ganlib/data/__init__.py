@@ -24,7 +24,7 @@ Where things live (every public name is also importable from ``ganlib.data`` its
   ``load_image``, ``to_uint8`` / ``from_uint8``;
 * ``folders``: listing folders, decoding many files, reporting the unreadable ones;
 * ``imageset``: ``ImageSet``, ``load_folder``, ``image_folder``, ``training_pipeline``;
-* ``downloads``: ``data_dir``, ``download``, ``extract``, ``DataSource``, ``REGISTRY``, ``fetch``;
+* ``downloads``: ``data_dir``, ``archive_dir``, ``download``, ``extract``, ``DataSource``, ``REGISTRY``, ``fetch``;
 * ``faces``: ``load_faces`` (CelebA, or the LFW faces of scikit-image);
 * ``emoji``: ``load_emoji`` (the 4,495 OpenMoji colour emoji, offline, CC BY-SA 4.0);
 * ``cleaning``: the sprite cleaning steps (``composite_on_white`` ... ``clean_sprites``);
@@ -34,7 +34,8 @@ Where things live (every public name is also importable from ``ganlib.data`` its
 """
 from .cleaning import (ImageList, clean_sprites, composite_on_white, drop_duplicates, read_images,
                        resize_images, trim_borders)
-from .downloads import REGISTRY, DataSource, DownloadError, data_dir, download, extract, fetch, file_digest
+from .downloads import (REGISTRY, DataSource, DownloadError, archive_dir, data_dir, download, extract, fetch,
+                        file_digest)
 from .emoji import emoji_group, load_emoji
 from .faces import load_faces
 from .files import IMAGE_EXTENSIONS, RESAMPLING, from_uint8, load_image, to_uint8  # RESAMPLING and the *_LIMIT_BYTES: as before the split
@@ -55,6 +56,7 @@ __all__ = [
     "LabelledImages",
     "SkippedFile",
     "SkippedImageWarning",
+    "archive_dir",
     "clean_sprites",
     "composite_on_white",
     "data_dir",

@@ -46,7 +46,8 @@ def data_dir() -> Path:
     """The download cache: ``$GANLIB_DATA`` if set, else the repository's ``data/`` folder.
 
     When ganlib is installed without its repository (``pip install git+...`` in Colab) the
-    cache is ``~/.cache/ganlib/data``.
+    cache is ``~/.cache/ganlib/data``. Archives are unpacked here, so it belongs on a local disk
+    (CelebA is 202,599 files); ``archive_dir`` may keep the archives elsewhere.
     """
     chosen = os.environ.get("GANLIB_DATA", "").strip()
     if chosen:
@@ -55,6 +56,20 @@ def data_dir() -> Path:
     if (repository_data / "README.md").exists():
         return repository_data
     return Path.home() / ".cache" / "ganlib" / "data"
+
+
+def archive_dir(root=None) -> Path:
+    """Where downloaded archives are kept: ``$GANLIB_ARCHIVES`` if set, else the data folder
+    ``root`` (default :func:`data_dir`), beside the images unpacked from them.
+
+    In Colab, ``ganlib.colab_storage()`` sets ``GANLIB_ARCHIVES`` to a Google Drive folder: an
+    archive (one file) is downloaded once into it and unpacked onto the local data folder in
+    every session, instead of unpacking many thousands of files onto Drive.
+    """
+    chosen = os.environ.get("GANLIB_ARCHIVES", "").strip()
+    if chosen:
+        return Path(chosen).expanduser()
+    return Path(root).expanduser() if root is not None else data_dir()
 
 
 def _offline() -> bool:
@@ -312,7 +327,7 @@ class DataSource:
         return (
             f"To use {self.name} without a working download, fetch {self.archive} yourself "
             f"(from {self.homepage or self.mirrors[0]})\nand either\n"
-            f"  * save it as {self.archive_path(root)}  ({algorithm} {digest}), or\n"
+            f"  * save it as {self.archive_path(archive_dir(root))}  ({algorithm} {digest}), or\n"
             f"  * unpack it so that the images are inside {self.folder_path(root)}/ (any subfolders).\n"
             "Set the environment variable GANLIB_DATA to use another data folder."
         )
@@ -362,12 +377,13 @@ def fetch(source, root=None, timeout=10.0, progress=True, download_missing=True)
     """Make a registry data set available locally and return the folder holding its images.
 
     In order: an unpacked folder already in the data folder is used as is; else an archive
-    already there (downloaded earlier, or put there by hand) is verified and unpacked; else
-    the archive is downloaded from each mirror in turn, verified and unpacked.
+    already in :func:`archive_dir` (downloaded earlier, or put there by hand; also one put
+    in the data folder by hand) is verified and unpacked; else the archive is downloaded from
+    each mirror in turn into :func:`archive_dir`, verified and unpacked into the data folder.
 
     Args:
         source: a name in :data:`REGISTRY` ('celeba', 'pokemon') or a :class:`DataSource`.
-        root: the data folder (default :func:`data_dir`).
+        root: the data folder (default :func:`data_dir`), where the images are unpacked.
         timeout: per-mirror network timeout in seconds.
         progress: progress bars for downloading and unpacking.
         download_missing: False never touches the network (also when ``GANLIB_OFFLINE=1``).
@@ -382,9 +398,11 @@ def fetch(source, root=None, timeout=10.0, progress=True, download_missing=True)
     if not isinstance(source, DataSource):
         raise ValueError(f"source={source!r} is not allowed; use a name in {tuple(REGISTRY)} or a DataSource.")
     root = Path(root).expanduser() if root is not None else data_dir()
-    folder, archive = source.folder_path(root), source.archive_path(root)
+    folder, archive = source.folder_path(root), source.archive_path(archive_dir(root))
     if _has_images(folder):
         return folder
+    if not archive.exists() and source.archive_path(root).exists():
+        archive = source.archive_path(root)  # put in the data folder by hand
     algorithm, expected = _parse_checksum(source.checksum)
     if archive.exists():
         found = file_digest(archive, algorithm)
@@ -397,7 +415,8 @@ def fetch(source, root=None, timeout=10.0, progress=True, download_missing=True)
     else:
         if not download_missing or _offline():
             why = "GANLIB_OFFLINE is set" if _offline() else "downloads are turned off"
-            raise DownloadError(f"{source.name} is not in {root} and {why}.\n{source.manual_instructions(root)}",
+            where = root if archive.parent == root else f"{root} nor in {archive.parent}"
+            raise DownloadError(f"{source.name} is not in {where} and {why}.\n{source.manual_instructions(root)}",
                                 [], archive)
         download(source.mirrors, archive, checksum=source.checksum, timeout=timeout, progress=progress,
                  hint=source.manual_instructions(root))

