@@ -46,6 +46,8 @@ __all__ = [
     "SampleGrid",
     "ProgressBar",
     "TensorBoardLogger",
+    "TrainingBudget",
+    "CPUTimeBudget",
     "save_checkpoint",
     "load_checkpoint",
     "restore_newest_checkpoint",
@@ -743,27 +745,47 @@ class RunBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class CPUTimeBudget(keras.callbacks.Callback):
-    """Stop training once the process has spent ``cpu_seconds`` of CPU time since training
-    began (``time.process_time``: every thread of the process, so on 2 cores about twice
-    the wall time). The budget is checked after every step; a run stops at most one step
-    past it. Comparing recipes at equal CPU time, not equal steps, charges each for what
-    its steps cost (lesson 03; ``ganlib.recipes``).
+class TrainingBudget(keras.callbacks.Callback):
+    """Stop training after ``max_steps`` training steps or once the process has spent
+    ``cpu_seconds`` of CPU time since training began, whichever comes first (give one or
+    both). A step is one ``train_step``: one discriminator update (and the generator's,
+    when it is due).
 
-    Only time inside ``fit`` counts: with the same callback in several ``fit`` calls the
-    budget continues, and what runs between them (an evaluation) is not charged. Raise
-    ``cpu_seconds`` between calls to train on to a later milestone.
+    CPU time (``time.process_time``: every thread of the process, so on 2 cores about twice
+    the wall time) compares recipes at equal cost on a CPU, where it is the work done: a
+    recipe whose steps cost more gets fewer of them (lesson 03; ``ganlib.recipes``). On a GPU
+    the host mostly waits for the device, so CPU seconds say neither how much training a
+    budget buys nor how long it takes; count steps there (the lessons' ``gpu`` preset), whose
+    time follows from the arithmetic of one step (``docs/gpu_estimates.md``).
+
+    The budget is checked after every step; a CPU budget stops at most one step past it, a
+    step budget exactly at it. Only time inside ``fit`` counts: with the same callback in
+    several ``fit`` calls the budget continues, and what runs between them (an evaluation)
+    is not charged. Raise ``cpu_seconds`` or ``max_steps`` between calls to train on to a
+    later milestone.
+
+    Args:
+        cpu_seconds: CPU seconds of training, or None.
+        max_steps: training steps, or None.
 
     Attributes after training: ``steps`` (steps taken) and ``spent`` (CPU seconds).
     """
 
-    def __init__(self, cpu_seconds: float):
+    def __init__(self, cpu_seconds: float | None = None, max_steps: int | None = None):
         super().__init__()
-        self.cpu_seconds = check_positive("cpu_seconds", cpu_seconds)
+        if cpu_seconds is None and max_steps is None:
+            raise ValueError("a training budget needs cpu_seconds or max_steps (or both); both are None.")
+        self.cpu_seconds = None if cpu_seconds is None else check_positive("cpu_seconds", cpu_seconds)
+        self.max_steps = None if max_steps is None else check_positive("max_steps", max_steps, integer=True)
         self.steps = 0
         self.spent = 0.0
         self._spent_before = 0.0
         self._start = None
+
+    def exhausted(self) -> bool:
+        """Whether the budget is used up (training would stop after this step)."""
+        return ((self.cpu_seconds is not None and self.spent >= self.cpu_seconds)
+                or (self.max_steps is not None and self.steps >= self.max_steps))
 
     def on_train_begin(self, logs=None):
         self._start = time.process_time()
@@ -772,5 +794,16 @@ class CPUTimeBudget(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.steps += 1
         self.spent = self._spent_before + time.process_time() - self._start
-        if self.spent >= self.cpu_seconds:
+        if self.exhausted():
             self.model.stop_training = True
+
+
+class CPUTimeBudget(TrainingBudget):
+    """``TrainingBudget`` of ``cpu_seconds`` of CPU time alone (the budget of the ``quick`` and
+    ``cpu`` presets); ``max_steps`` may be added."""
+
+    def __init__(self, cpu_seconds: float, max_steps: int | None = None):
+        if cpu_seconds is None:
+            raise ValueError("CPUTimeBudget needs cpu_seconds; for a budget of steps alone use "
+                             "TrainingBudget(max_steps=...).")
+        super().__init__(cpu_seconds, max_steps)

@@ -1,8 +1,11 @@
-"""Named recipes for image GANs, and training one for a fixed budget of CPU time.
+"""Named recipes for image GANs, and training one for a fixed budget of CPU time or steps.
 
 Lesson 03 compares recipes on equal terms: each is trained for the same number of CPU
 seconds (``time.process_time`` of the process, all threads counted), so a recipe whose
-steps cost more gets fewer of them. ``python -m ganlib bench --quality`` runs the same
+steps cost more gets fewer of them. On a GPU the same comparison counts training steps
+(``train_for_cpu_seconds(..., steps=...)``): the host mostly waits for the device there, and
+these recipes' steps cost the same arithmetic to within 0.2% (``docs/gpu_estimates.md``).
+``python -m ganlib bench --quality`` runs the same
 comparison from the command line. A recipe only says *how* to train; the networks' size
 (``width``), the image size and the batch are the caller's, the same for every recipe.
 
@@ -195,37 +198,48 @@ def build_gan(recipe, image_size: int, channels: int, width: int, latent_dim: in
     return gan
 
 
-def train_for_cpu_seconds(recipe, images, cpu_seconds: float, *, batch_size: int = 32, width: int = 32,
+def train_for_cpu_seconds(recipe, images, cpu_seconds: float | None = None, *, steps: int | None = None,
+                          batch_size: int = 32, width: int = 32,
                           latent_dim: int = 100, seed: int = 0, out_dir=None, steps_per_epoch: int = 200,
                           jit_compile="auto", milestones=(), evaluate=None, verbose: int = 0):
     """Train ``recipe`` on ``images`` (N, H, W, C) in [-1, 1] until the process has spent
-    ``cpu_seconds`` of CPU time on it; return a dict with the trained ``gan``, ``steps``,
-    ``cpu_seconds``, ``wall_seconds`` and the per-step ``history``.
+    ``cpu_seconds`` of CPU time on it, or for exactly ``steps`` training steps (give one of
+    the two: CPU seconds compare recipes at equal cost on a CPU; on a GPU, where the host
+    mostly waits, count steps); return a dict with the trained ``gan``, ``steps``,
+    ``cpu_seconds`` (spent), ``wall_seconds`` and the per-step ``history``.
 
     With ``out_dir`` the run goes through ``ganlib.train.fit_gan`` (sample grids every epoch
     of ``steps_per_epoch`` steps, checkpoints, the GIF, the saved networks); without it,
     through ``gan.fit`` alone. Either way the budget is checked after every step, so a run
-    stops at most one step past it; tracing and compiling the step count towards it.
+    stops at most one step past a CPU budget (tracing and compiling count towards it) and
+    exactly at a budget of steps.
 
-    ``milestones`` (CPU seconds below ``cpu_seconds``) with ``evaluate(gan)`` -> dict: the
-    run pauses at each milestone and at the end to call ``evaluate`` (its time is not
-    charged to the budget); the results, with ``steps`` and ``cpu_seconds``, are returned
-    as ``evaluations``. Not with ``out_dir``.
+    ``milestones`` (in the budget's unit: CPU seconds below ``cpu_seconds``, or steps below
+    ``steps``) with ``evaluate(gan)`` -> dict: the run pauses at each milestone and at the
+    end to call ``evaluate`` (its time is not charged to the budget); the results, with
+    ``steps`` and ``cpu_seconds``, are returned as ``evaluations``. Not with ``out_dir``.
     """
     import numpy as np
     import tensorflow as tf
 
-    from .callbacks import CPUTimeBudget, HistoryRecorder, TrainingState
+    from .callbacks import HistoryRecorder, TrainingBudget, TrainingState
     from .train import fit_gan
 
-    cpu_seconds = check_positive("cpu_seconds", cpu_seconds)
+    if (cpu_seconds is None) == (steps is None):
+        raise ValueError(f"give one budget, cpu_seconds or steps (got cpu_seconds={cpu_seconds!r}, "
+                         f"steps={steps!r}).")
+    if steps is None:
+        budget = TrainingBudget(cpu_seconds=check_positive("cpu_seconds", cpu_seconds))
+        limit, unit = budget.cpu_seconds, "cpu_seconds"
+    else:
+        budget = TrainingBudget(max_steps=check_positive("steps", steps, integer=True))
+        limit, unit = budget.max_steps, "max_steps"
     batch_size = check_positive("batch_size", batch_size, integer=True)
     images = np.asarray(images, dtype=np.float32)
     gan = build_gan(recipe, images.shape[1], images.shape[-1], width, latent_dim, seed, jit_compile)
     dataset = (tf.data.Dataset.from_tensor_slices(images)
                .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
                .batch(batch_size, drop_remainder=True).repeat().prefetch(2))
-    budget = CPUTimeBudget(cpu_seconds)
     evaluations = []
     # An upper bound on the steps: the budget stops training long before it.
     epochs = 10_000
@@ -237,8 +251,9 @@ def train_for_cpu_seconds(recipe, images, cpu_seconds: float, *, batch_size: int
     else:
         state = TrainingState()
         recorder = HistoryRecorder(state)
-        for stop in sorted({*(float(m) for m in milestones if 0 < m < cpu_seconds), cpu_seconds}):
-            budget.cpu_seconds = stop
+        convert = int if unit == "max_steps" else float
+        for stop in sorted({*(convert(m) for m in milestones if 0 < m < limit), limit}):
+            setattr(budget, unit, stop)
             gan.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=0,
                     callbacks=[budget, recorder])
             if evaluate is not None:

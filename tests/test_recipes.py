@@ -1,9 +1,9 @@
-"""ganlib.recipes: named recipes and training for a budget of CPU seconds."""
+"""ganlib.recipes: named recipes and training for a budget of CPU seconds or steps."""
 import numpy as np
 import pytest
 
 from ganlib import augment, models, recipes
-from ganlib.callbacks import CPUTimeBudget
+from ganlib.callbacks import CPUTimeBudget, TrainingBudget
 
 
 def sprites(count=64, size=16, seed=0):
@@ -56,6 +56,66 @@ def test_budget_counts_only_time_inside_fit():
     budget.on_train_begin()
     budget.on_train_batch_end(0)
     assert budget.steps == 2 and budget.spent - first < 0.05
+
+
+def test_a_budget_of_steps_trains_exactly_that_many_and_pauses_at_milestones():
+    calls = []
+    result = recipes.train_for_cpu_seconds("dcgan+ema", sprites(), steps=5, width=4, latent_dim=8, batch_size=16,
+                                           steps_per_epoch=3, milestones=[2],
+                                           evaluate=lambda gan: calls.append(int(gan.d_optimizer.iterations)) or {})
+    assert result["steps"] == 5 == len(result["history"]["step"])
+    assert [row["steps"] for row in result["evaluations"]] == calls == [2, 5]
+    assert result["cpu_seconds"] > 0  # spent, reported beside the steps
+
+
+def test_a_budget_of_steps_through_fit_gan_stops_exactly(tmp_path):
+    result = recipes.train_for_cpu_seconds("dcgan-2015", sprites(), steps=4, width=4, latent_dim=8, batch_size=16,
+                                           steps_per_epoch=3, out_dir=tmp_path / "run")
+    assert result["steps"] == 4 == len(result["history"]["step"])
+    assert int(result["gan"].d_optimizer.iterations) == 4
+
+
+class _Model:
+    stop_training = False
+
+
+def test_a_training_budget_stops_at_whichever_limit_comes_first_and_continues_over_fit_calls():
+    steps_first = TrainingBudget(cpu_seconds=1000.0, max_steps=3)
+    steps_first.set_model(_Model())
+    steps_first.on_train_begin()
+    for batch in range(3):
+        assert not steps_first.model.stop_training
+        steps_first.on_train_batch_end(batch)
+    assert steps_first.model.stop_training and steps_first.steps == 3 and steps_first.exhausted()
+    steps_first.max_steps = 5  # train on to a later milestone: the count continues
+    steps_first.set_model(_Model())
+    steps_first.on_train_begin()
+    steps_first.on_train_batch_end(0)
+    assert steps_first.steps == 4 and not steps_first.model.stop_training
+    seconds_first = TrainingBudget(cpu_seconds=1e-9, max_steps=1000)
+    seconds_first.set_model(_Model())
+    seconds_first.on_train_begin()
+    sum(i * i for i in range(100_000))
+    seconds_first.on_train_batch_end(0)
+    assert seconds_first.model.stop_training and seconds_first.steps == 1
+    assert isinstance(CPUTimeBudget(5.0), TrainingBudget) and CPUTimeBudget(5.0).max_steps is None
+
+
+def test_bad_budgets_name_the_arguments():
+    with pytest.raises(ValueError) as error:
+        TrainingBudget()
+    assert "cpu_seconds" in str(error.value) and "max_steps" in str(error.value)
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="max_steps"):
+            TrainingBudget(max_steps=bad)
+    with pytest.raises(ValueError, match="max_steps"):
+        CPUTimeBudget(None)
+    for budget in ({}, {"cpu_seconds": 5.0, "steps": 10}):
+        with pytest.raises(ValueError) as error:
+            recipes.train_for_cpu_seconds("dcgan+ema", sprites(), **budget)
+        assert "cpu_seconds" in str(error.value) and "steps" in str(error.value)
+    with pytest.raises(ValueError, match="steps"):
+        recipes.train_for_cpu_seconds("dcgan+ema", sprites(), steps=0)
 
 
 def test_bad_recipe_and_budget_are_named():
