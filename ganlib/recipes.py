@@ -198,6 +198,43 @@ def build_gan(recipe, image_size: int, channels: int, width: int, latent_dim: in
     return gan
 
 
+def _shuffled_batches(images, batch_size: int, seed: int):
+    """Endless training batches of ``images`` (N, H, W, C): a new seeded order of the images
+    every pass, ``batch_size`` images a batch, a pass's last incomplete batch dropped.
+
+    The same batches in the same order as ``tf.data.Dataset.from_tensor_slices(images)
+    .shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size,
+    drop_remainder=True).repeat()`` (a shuffle's draws do not depend on what it shuffles), but
+    without TensorFlow copies of the images: that pipeline holds one as its tensor and tf.data's
+    graph rewrites make another when an iterator is made, and under oneDNN (which ganlib turns
+    on for CPUs) TensorFlow's CPU allocator keeps the memory of both for the rest of the
+    process. Here the image numbers are shuffled and each batch is gathered from a tensor that
+    uses the array's memory (NumPy copies the array first, for as long as the data set lives,
+    unless it is float32, C-contiguous, writable and 64-byte aligned), and the rewrites are off.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from .data.store import _aligned, _shared_tensor
+
+    pixels = _aligned(images, np.float32)
+    view = _shared_tensor(pixels)
+    if view is None:  # this NumPy cannot hand its memory to TensorFlow: a TensorFlow copy
+        view = tf.constant(pixels)
+
+    def gather(numbers):
+        return tf.gather(view, numbers)
+
+    count = len(pixels)
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False  # no rewrite, no copy
+    return (tf.data.Dataset.range(count)
+            .shuffle(count, seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size, drop_remainder=True).repeat()
+            .map(gather)
+            .with_options(options))
+
+
 def train_for_cpu_seconds(recipe, images, cpu_seconds: float | None = None, *, steps: int | None = None,
                           batch_size: int = 32, width: int = 32,
                           latent_dim: int = 100, seed: int = 0, out_dir=None, steps_per_epoch: int = 200,
@@ -218,9 +255,13 @@ def train_for_cpu_seconds(recipe, images, cpu_seconds: float | None = None, *, s
     ``steps``) with ``evaluate(gan)`` -> dict: the run pauses at each milestone and at the
     end to call ``evaluate`` (its time is not charged to the budget); the results, with
     ``steps`` and ``cpu_seconds``, are returned as ``evaluations``. Not with ``out_dir``.
+
+    The batches are gathered from ``images`` in place while the run lasts (a float32,
+    C-contiguous, writable, 64-byte aligned array is not copied; any other is copied once, for
+    the run), and no copy of them is left in memory when it returns, so runs one after
+    another in the same process do not add up.
     """
     import numpy as np
-    import tensorflow as tf
 
     from .callbacks import HistoryRecorder, TrainingBudget, TrainingState
     from .train import fit_gan
@@ -236,10 +277,13 @@ def train_for_cpu_seconds(recipe, images, cpu_seconds: float | None = None, *, s
         limit, unit = budget.max_steps, "max_steps"
     batch_size = check_positive("batch_size", batch_size, integer=True)
     images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"images has shape {images.shape}; expected (N, H, W, C) images in [-1, 1].")
+    if batch_size > len(images):
+        raise ValueError(f"batch_size={batch_size} is larger than the {len(images)} images; every batch "
+                         f"is full, so batch_size must be at most {len(images)}.")
     gan = build_gan(recipe, images.shape[1], images.shape[-1], width, latent_dim, seed, jit_compile)
-    dataset = (tf.data.Dataset.from_tensor_slices(images)
-               .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-               .batch(batch_size, drop_remainder=True).repeat().prefetch(2))
+    dataset = _shuffled_batches(images, batch_size, seed).prefetch(2)
     evaluations = []
     # An upper bound on the steps: the budget stops training long before it.
     epochs = 10_000

@@ -1022,6 +1022,13 @@ class _StepFeed:
     the model (``_maybe_symbolic_build`` in keras/src/backend/tensorflow/trainer.py, Keras 3),
     and a mid-epoch resume makes two ``fit`` calls. Batches read but not yet trained on are
     kept for the next iterator; those of steps already trained are dropped.
+
+    Call ``close()`` when training ends. TensorFlow keeps the generator function of every
+    ``from_generator`` data set for the rest of the process (``tf.numpy_function`` ties it to
+    the global default graph: ``_internal_py_func`` in tensorflow/python/ops/script_ops.py), so
+    this object outlives training, and with it, until ``close``, the iterator it reads and that
+    iterator's buffers (a shuffle buffer can hold a copy of every image; prefetched batches).
+    After ``close`` every iterator of ``batches`` ends.
     """
 
     def __init__(self, dataset, first, step):
@@ -1035,6 +1042,8 @@ class _StepFeed:
         number = self._step()
         while True:
             with self._lock:
+                if self._iterator is None:  # closed: training is over
+                    return
                 step = self._step()
                 for old in [kept for kept in self._kept if kept < step]:
                     del self._kept[old]
@@ -1046,6 +1055,12 @@ class _StepFeed:
                 batch = self._kept[number]
             yield batch
             number += 1
+
+    def close(self):
+        """Drop the source iterator and the batches kept (see the class docstring)."""
+        with self._lock:
+            self._iterator = None
+            self._kept.clear()
 
 
 def _steps_per_epoch(dataset, steps_per_epoch=None):
@@ -1257,6 +1272,7 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
                         initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch,
                         callbacks=run_callbacks, verbose=0, shuffle=False, check_data=False)
         finally:
+            stream.close()  # TensorFlow keeps stream.batches for good: it must not keep the data
             if progress is not None:
                 progress.close()
         if state.status == "running":

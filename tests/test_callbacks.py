@@ -433,6 +433,25 @@ def test_fit_gan_with_steps_per_epoch_runs_exactly_that_many_steps(tmp_path, rep
     assert more.resumed_from_step == 10 and more["step"][-1] == 15
 
 
+def test_fit_gan_lets_go_of_the_data_when_it_returns(tmp_path):
+    """Issue 26: TensorFlow keeps the generator of every from_generator data set for the rest of
+    the process, and fit_gan's (train._StepFeed) held an iterator of the caller's pipeline, so its
+    shuffle buffer and prefetched batches stayed in memory after every run. The feed drops them
+    when training ends, also when it ends with an exception."""
+    import gc
+
+    from ganlib import train
+
+    fit_gan(tiny_gan(), dataset().shuffle(3, seed=0), 1, tmp_path / "run", checkpoint_every=None, verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        fit_gan(tiny_gan(), dataset(), 2, tmp_path / "killed", checkpoint_every=None, callbacks=[KillAt(2)],
+                verbose=0)
+    gc.collect()
+    feeds = [feed for feed in gc.get_objects() if isinstance(feed, train._StepFeed)]
+    assert feeds, "TensorFlow no longer keeps from_generator's generator: this test checks nothing"
+    assert all(feed._iterator is None and not feed._kept for feed in feeds)
+
+
 def averaged_gan(seed=0):
     keras.utils.set_random_seed(seed)
     gan = GAN(models.dcgan_generator(LATENT_DIM, 16, 1, width=4), models.dcgan_discriminator(16, 1, width=4),
