@@ -79,7 +79,16 @@ class Recipe:
             et al. 2016).
         beta_1: Adam's beta_1 (Radford et al. 2015: 0.5).
         beta_2: Adam's beta_2 (0.999, Adam's own).
+        adaptive_augment: ``ganlib.augment.AdaptiveAugment`` with ``diffaugment_policy``: each
+            transformation applied with a probability that rises while D is too sure of the
+            real images (Karras et al. 2020); ``diffaugment`` must then be False.
     """
+
+    def __post_init__(self):
+        if self.adaptive_augment and self.diffaugment:
+            raise ValueError(f"recipe {self.name!r}: diffaugment=True augments every image and "
+                             "adaptive_augment=True a share p of them; give one of the two.")
+
 
     name: str
     summary: str
@@ -96,6 +105,7 @@ class Recipe:
     upsample: str = "transposed"        # G: 'transposed' (Radford et al.) or 'resize' (Odena et al. 2016)
     beta_1: float = DCGAN_BETAS[0]                  # Radford et al. 2015
     beta_2: float = DCGAN_BETAS[1]
+    adaptive_augment: bool = False      # ADA (Karras et al. 2020) with DiffAugment's transformations
 
 
 RECIPES = {
@@ -122,6 +132,11 @@ RECIPES = {
         # dcgan+ema+r1 became CPU_RECIPE, dcgan+ema+slow-d reached 0.744 on seed 0 (benchmarks/README.md):
         Recipe("dcgan+ema+r1", "DCGAN + averaged G + lazy R1 penalty on real images (Mescheder et al. 2018), "
                "gamma 0.1", ema_decay=0.999, r1_weight=0.1),
+        # Run 4 (issue 23): on 80 LFW faces R1 left D saturated (0.92 / 0.08) where DiffAugment did
+        # not; adaptive augmentation turns augmentation on only as far as D needs it:
+        Recipe("dcgan+ema+r1+ada", "DCGAN + averaged G + lazy R1 (gamma 0.1) + adaptive augmentation "
+               "(Karras et al. 2020) with DiffAugment's transformations", ema_decay=0.999, r1_weight=0.1,
+               adaptive_augment=True),
         Recipe("dcgan+ema+slow-d", "DCGAN + averaged G, D's Adam step size halved (1e-4; G keeps 2e-4)",
                ema_decay=0.999, d_learning_rate=1e-4, g_learning_rate=DCGAN_LEARNING_RATE),
         Recipe("dcgan+shift+ema", "DCGAN + DiffAugment (translation, cutout; Zhao et al. 2020) + averaged G",
@@ -186,8 +201,9 @@ def build_gan(recipe, image_size: int, channels: int, width: int, latent_dim: in
     discriminator = models.dcgan_discriminator(image_size, channels, width=width,
                                                normalization=recipe.normalization)
     gan = GAN(generator, discriminator, latent_dim, seed=seed, loss=recipe.loss,
-              augment=(augment.DiffAugment(recipe.diffaugment_policy, seed=seed)
-                       if recipe.diffaugment else None),
+              augment=(augment.DiffAugment(recipe.diffaugment_policy, seed=seed) if recipe.diffaugment
+                       else augment.AdaptiveAugment(recipe.diffaugment_policy, seed=seed)
+                       if recipe.adaptive_augment else None),
               ema_decay=recipe.ema_decay, r1_weight=recipe.r1_weight, r1_every=recipe.r1_every)
 
     def adam(rate):
@@ -303,7 +319,7 @@ def train_for_cpu_seconds(recipe, images, cpu_seconds: float | None = None, *, s
             if evaluate is not None:
                 # D's view of the last 100 steps: d_fake near 0 with d_real near 1 = D has won
                 recent = {name: float(np.mean(state.history[name][-100:]))
-                          for name in ("d_real", "d_fake") if state.history.get(name)}
+                          for name in ("d_real", "d_fake", "augment_p") if state.history.get(name)}
                 evaluations.append({"steps": budget.steps, "cpu_seconds": budget.spent, **recent,
                                     **evaluate(gan)})
         history = state.history

@@ -633,11 +633,14 @@ class GAN(_AdversarialModel):
         augment: None, or a callable images -> images (e.g. ``ganlib.augment.DiffAugment``)
             applied to real *and* generated images every time D sees them, in the
             discriminator and the generator steps (Zhao et al. 2020), so gradients reach G
-            through it. It must work on symbolic tensors inside ``tf.function``.
+            through it. It must work on symbolic tensors inside ``tf.function``. One with an
+            ``observe`` method (``ganlib.augment.AdaptiveAugment``) is shown D's logits on
+            every real batch, and its probability is reported as ``augment_p``.
 
     Metrics: ``d_loss``, ``g_loss``, ``d_real`` = mean sigmoid(D(x)) and ``d_fake`` = mean
     sigmoid(D(G(z))) (for 'bce' the probabilities D gives; for 'hinge' a squashed score), and
-    ``r1`` (the unweighted penalty) when ``r1_weight`` > 0.
+    ``r1`` (the unweighted penalty) when ``r1_weight`` > 0, ``augment_p`` (adaptive augmentation's
+    probability) with an ``AdaptiveAugment``.
     """
 
     #: The metrics every step reports (``fit``'s history, the progress bar).
@@ -666,9 +669,12 @@ class GAN(_AdversarialModel):
             )
         loss = check_choice("loss", loss, DISCRIMINATOR_LOSSES)
         r1_weight = check_non_negative("r1_weight", r1_weight)
-        super().__init__(generator, discriminator, latent_dim, d_steps=d_steps, seed=seed,
-                         ema_decay=ema_decay, extra_metrics=("r1",) if r1_weight else (), **kwargs)
+        adaptive = callable(getattr(augment, "observe", None))
+        super().__init__(generator, discriminator, latent_dim, d_steps=d_steps, seed=seed, ema_decay=ema_decay,
+                         extra_metrics=(("r1",) if r1_weight else ()) + (("augment_p",) if adaptive else ()),
+                         **kwargs)
         self.augment = augment
+        self.adaptive_augment = adaptive
         self.loss_kind = loss
         self.label_smoothing = check_range("label_smoothing", label_smoothing, 0.0, 0.5, high_open=True)
         self.generator_loss_kind = check_choice("generator_loss", generator_loss, GENERATOR_LOSSES)
@@ -729,6 +735,8 @@ class GAN(_AdversarialModel):
                    "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits))}
         if self.r1_weight:
             metrics["r1"] = r1
+        if self.adaptive_augment:  # ADA: D's sureness on these real images moves p
+            metrics["augment_p"] = self.augment.observe(real_logits)
         return metrics
 
     def generator_step(self, batch_size):

@@ -687,3 +687,29 @@ def test_no_progress_bar_fragments_where_outputs_are_kept(tmp_path, monkeypatch,
     monkeypatch.setenv("GANLIB_PROGRESS", "1")
     fit_gan(tiny_gan(), dataset(), 1, tmp_path / "shown", verbose=1)
     assert "%|" in capfd.readouterr().err  # where a person watches, the bar is there
+
+
+def adaptive_gan(seed=0):
+    from ganlib.augment import AdaptiveAugment
+
+    keras.utils.set_random_seed(seed)
+    gan = GAN(models.dcgan_generator(LATENT_DIM, 16, 1, width=4), models.dcgan_discriminator(16, 1, width=4),
+              LATENT_DIM, seed=seed, augment=AdaptiveAugment(speed=200, interval=2, initial_p=0.5, seed=seed))
+    gan.compile()
+    return gan
+
+
+def test_adaptive_augmentation_reports_p_and_resumes_exactly(tmp_path):
+    # p, the counts since its last move and the layer's random state are in the checkpoint:
+    # three epochs straight and one + two resumed end with the same p and the same weights
+    straight = adaptive_gan()
+    history = fit_gan(straight, dataset(), 3, tmp_path / "straight", checkpoint_every=None, verbose=0)
+    assert "augment_p" in history and len(set(history["augment_p"])) > 1  # p moved (from 0.5, either way)
+    fit_gan(adaptive_gan(), dataset(), 1, tmp_path / "resumed", checkpoint_every=None, verbose=0)
+    resumed = adaptive_gan(seed=5)
+    fit_gan(resumed, dataset(), 3, tmp_path / "resumed", checkpoint_every=None, verbose=0)
+    for mine, theirs in zip(resumed.augment.state_variables(), straight.augment.state_variables()):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs), rtol=1e-6)
+    for mine, theirs in zip(resumed.discriminator.weights, straight.discriminator.weights):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs),
+                                   rtol=1e-4, atol=1e-6)

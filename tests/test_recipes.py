@@ -19,7 +19,8 @@ def test_each_recipe_builds_the_gan_it_describes(name):
     gan = recipes.build_gan(name, 16, 3, width=4, latent_dim=8)
     assert gan.loss_kind == recipe.loss
     assert (gan.ema_generator is not None) == (recipe.ema_decay is not None)
-    assert isinstance(gan.augment, augment.DiffAugment) == recipe.diffaugment
+    assert (type(gan.augment) is augment.DiffAugment) == recipe.diffaugment
+    assert isinstance(gan.augment, augment.AdaptiveAugment) == recipe.adaptive_augment
     assert gan.r1_weight == recipe.r1_weight
     spectral = any(isinstance(layer, models.layers.SpectralNormalization) for layer in gan.discriminator.layers)
     assert spectral == (recipe.normalization == "spectral")
@@ -30,6 +31,11 @@ def test_each_recipe_builds_the_gan_it_describes(name):
     assert mirrored == recipe.mirror
     if recipe.mirror:  # the averaged copy is mirrored too: it is what samples come from
         assert any(isinstance(layer, models.MirrorSymmetric) for layer in gan.ema_generator.layers)
+
+
+def test_a_recipe_cannot_ask_for_both_kinds_of_augmentation():
+    with pytest.raises(ValueError, match="give one of the two"):
+        recipes.Recipe("both", "DiffAugment and ADA", diffaugment=True, adaptive_augment=True)
 
 
 def test_training_stops_at_the_cpu_budget_and_pauses_at_milestones():
