@@ -308,8 +308,9 @@ def _quality_data(data, image_size, count, seed):
         return "OpenMoji emoji", train_set.numpy(), held_out_set.numpy()
     if data == "faces":
         # the 100 grey faces of scikit-image's LFW subset (lesson 02's offline data): 20 held
-        # out per seed, so each seed measures on other faces; the training faces are doubled by
-        # their mirror images (lesson 02 flips its batches at random: the same in expectation)
+        # out, chosen by ``seed`` (--seed), the same faces for every run of --seeds; the training
+        # faces are doubled by their mirror images (lesson 02 flips its batches at random: the same
+        # in expectation)
         faces = ganlib_data.load_faces(image_size=image_size, channels=1, source="lfw", verbose=False)
         train_set, held_out_set = faces.split(held_out=0.2, seed=seed)
         train = train_set.numpy()
@@ -332,7 +333,8 @@ def quality(recipe_names=None, cpu_seconds=600.0, milestones=(75.0, 150.0, 300.0
     ``data``: 'sprites' (the procedural sprites, split 75/25 with ``seed``), 'emoji'
     (``data.load_emoji(skin_tones=False)``, one drawing per emoji: 1,845 training and 615
     held-out images, one split for all runs) or 'faces' (the 100 grey LFW faces of lesson 02,
-    20 held out per ``seed``, the 80 others and their mirror images for training; with 20
+    20 held out, chosen by ``seed`` and the same for every run of ``seeds``, the 80 others and
+    their mirror images for training; with 20
     images per set a C2ST has a 95% interval of about +-0.3, so compare means over seeds).
     ``seeds``: train every recipe once per seed (default: ``(seed,)``) and end with a summary
     of mean and spread (sample standard deviation) over the seeds at each milestone.

@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--data", nargs="?", const="pipeline", default=None, choices=("pipeline", "sprites", "emoji", "faces"),
                       help="alone: run the data pipeline benchmark instead of the speed one; with --quality: "
                            "the images to train on, 'sprites' (procedural, the default), 'emoji' (OpenMoji) or "
-                           "'faces' (lesson 02's 100 grey LFW faces, 20 held out per seed)")
+                           "'faces' (lesson 02's 100 grey LFW faces, 20 held out, chosen by --seed)")
     data.add_argument("--data-count", type=int, default=4000, help="JPEGs to write (default 4000)")
     data.add_argument("--data-epochs", type=int, default=3, help="epochs to read, at least 2 (default 3)")
     data.add_argument("--data-batch-size", type=int, default=128, help="images per batch (default 128)")

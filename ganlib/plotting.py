@@ -146,7 +146,8 @@ def plot_history(history, smooth: int = 1, figsize=(11, 3.5)):
     """Training curves from a history dict: losses left, D(x) and D(G(z)) right.
 
     ``history`` maps names to lists: ``d_loss`` and ``g_loss`` (and for a GAN ``d_real`` =
-    mean D(x), ``d_fake`` = mean D(G(z))); an optional ``step`` list gives the x axis
+    mean D(x), ``d_fake`` = mean D(G(z)), and with adaptive augmentation ``augment_p``, drawn
+    beside them); an optional ``step`` list gives the x axis
     (``fit_gan``'s history), else the index is used (Keras' per-epoch ``History.history``).
     A WGAN-GP history (``wasserstein``, ``gp``) is drawn in the right panel instead.
     ``smooth`` is a moving-average window in points. Returns the figure.
@@ -171,6 +172,8 @@ def plot_history(history, smooth: int = 1, figsize=(11, 3.5)):
     if "d_real" in history:
         right.plot(steps, _smooth(history["d_real"], smooth), label="D(x), real")
         right.plot(steps, _smooth(history["d_fake"], smooth), label="D(G(z)), generated")
+        if "augment_p" in history:  # adaptive augmentation's probability, on the same 0-1 scale
+            right.plot(steps, history["augment_p"], color="black", lw=1.2, ls=":", label="augmentation p")
         right.axhline(0.5, color="grey", lw=0.8, ls="--")
         right.set_ylim(-0.02, 1.02)
         right.set_title("discriminator outputs")

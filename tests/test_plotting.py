@@ -68,6 +68,11 @@ def test_plot_history_gan_and_wgan():
     figure = plotting.plot_history(wgan)
     assert [line.get_label() for line in figure.axes[1].lines] == ["wasserstein", "gp"]
     plt.close(figure)
+    adaptive = {**history, "augment_p": [0.0, 0.1, 0.2]}  # adaptive augmentation's p, unsmoothed
+    figure = plotting.plot_history(adaptive, smooth=2)
+    p_line = next(line for line in figure.axes[1].lines if line.get_label() == "augmentation p")
+    assert p_line.get_ydata().tolist() == pytest.approx([0.0, 0.1, 0.2])
+    plt.close(figure)
 
 
 def test_nearest_neighbours_finds_copies():
