@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: run test unit notebooks-quick lab bench clean env sync-colab docs docs-test browser
+.PHONY: run test test-gpu-smoke unit notebooks-quick lab bench clean env sync-colab docs docs-test browser
 
 env: $(STAMP)
 
@@ -24,11 +24,20 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/python scripts/run_notebooks.py $(NOTEBOOKS)
 
-# Unit tests, then every notebook top to bottom at the 'quick' preset under nbval.
+# Unit tests, then every notebook top to bottom at the 'quick' preset under nbval, then the
+# 'gpu' preset's smoke run.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 	GANLIB_PRESET=quick $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
 		--nbval-current-env --nbval-cell-timeout=900 $(NOTEBOOKS)
+	$(MAKE) --no-print-directory test-gpu-smoke
+
+# Every notebook at the 'gpu' preset on this CPU, with GANLIB_SMOKE=1 (each training and search
+# stops after a few steps; nothing else changes: ganlib/smoke.py) and stand-in CelebA, Pokemon and
+# MNIST in their real layouts, served from 127.0.0.1 with their own checksums
+# (scripts/gpu_smoke.py). Copies are executed in a temporary folder: notebooks/ is not written.
+test-gpu-smoke: $(STAMP)
+	$(BIN)/python scripts/gpu_smoke.py $(NOTEBOOKS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests

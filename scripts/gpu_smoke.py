@@ -1,0 +1,255 @@
+"""The `gpu` preset's smoke run: every lesson at GANLIB_PRESET=gpu on this machine's CPU, with
+GANLIB_SMOKE=1 (ganlib.smoke: a few steps of each training and search, nothing else changed) and
+stand-in data in the real data sets' layouts, so that a change that breaks the Colab path fails CI.
+
+The stand-ins are made in a temporary folder and served from 127.0.0.1, and GANLIB_SOURCES names
+their addresses and checksums (ganlib.data.downloads.read_sources_file), so the loaders go the
+Colab way: download, verify the checksum, unpack, read.
+
+* CelebA: img_align_celeba.zip, img_align_celeba/000001.jpg ... (178x218 JPEGs), checked by md5;
+* Pokemon: pokemon.zip, pokemon/<number>/<number>-<k>.png (RGBA sprites of different sizes on
+  transparent or white canvases, one subfolder per Pokemon, as d2l packs them), checked by sha1;
+* MNIST: mnist.npz as keras.datasets.mnist has it (x_train, y_train, x_test, y_test; 28x28 uint8
+  digits), checked by sha256, downloaded into KERAS_HOME/datasets.
+
+The notebooks are executed as copies in the temporary folder (notebooks/ is never written), in
+order, so lesson 05 finds lesson 02's run as it does in Colab. A notebook fails on any error, or
+when a loader used its offline fallback instead of the stand-in (EXPECTED below).
+Usage: python scripts/gpu_smoke.py [--keep DIR] [notebooks/03_*.ipynb ...]
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import http.server
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's ganlib, here and (PYTHONPATH below) in the kernels
+
+#: How many stand-in images: CelebA enough for lesson 02's CelebA path (at least 1,000 faces
+#: to train on after its 20% held out), a few hundred sprites, MNIST 100 per class.
+CELEBA_COUNT = 1250
+POKEMON_COUNT = 60      # Pokemon (subfolders) ...
+SPRITES_PER_POKEMON = 5  # ... of this many sprites each
+MNIST_TRAIN, MNIST_TEST = 800, 200
+
+#: A line each lesson prints when it used the stand-in (not its offline fallback).
+EXPECTED = {
+    "02": "load_faces: using CelebA",
+    "03": "load_sprites: reading sprites from",
+    "05": "Using the GAN trained in lesson 02",
+    "06": "load_mnist: using MNIST",
+}
+
+
+def _digest(path, algorithm):
+    hashed = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(2**20), b""):
+            hashed.update(block)
+    return f"{algorithm}:{hashed.hexdigest()}"
+
+
+def make_celeba(folder, count=CELEBA_COUNT, seed=0) -> Path:
+    """img_align_celeba.zip: ``count`` 178x218 JPEGs named as CelebA's (000001.jpg ...) in
+    img_align_celeba/, each a face-like ellipse on a gradient (stored: JPEGs do not compress)."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    archive = Path(folder) / "img_align_celeba.zip"
+    rows = np.linspace(0.0, 1.0, 218)[:, None, None]
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as bundle:
+        for index in range(1, count + 1):
+            top, bottom = rng.uniform(40, 220, 3), rng.uniform(40, 220, 3)
+            pixels = np.broadcast_to(top + (bottom - top) * rows, (218, 178, 3)).astype(np.uint8)
+            image = Image.fromarray(np.ascontiguousarray(pixels))
+            draw = ImageDraw.Draw(image)
+            width, height = rng.uniform(70, 110), rng.uniform(100, 140)
+            centre = (89 + rng.uniform(-8, 8), 118 + rng.uniform(-8, 8))
+            draw.ellipse([centre[0] - width / 2, centre[1] - height / 2, centre[0] + width / 2,
+                          centre[1] + height / 2], fill=tuple(int(v) for v in rng.uniform(120, 240, 3)))
+            for side in (-1, 1):  # eyes
+                eye = (centre[0] + side * width / 5, centre[1] - height / 8)
+                draw.ellipse([eye[0] - 6, eye[1] - 4, eye[0] + 6, eye[1] + 4], fill=(40, 30, 30))
+            buffer = io.BytesIO()
+            image.save(buffer, "JPEG", quality=90)
+            bundle.writestr(f"img_align_celeba/{index:06d}.jpg", buffer.getvalue())
+    return archive
+
+
+def make_pokemon(folder, pokemon=POKEMON_COUNT, per_pokemon=SPRITES_PER_POKEMON, seed=0) -> Path:
+    """pokemon.zip: pokemon/<number>/<number>-<k>.png, RGBA sprites (ganlib's procedural
+    creatures: different canvas sizes, transparent or white backgrounds, a few duplicates)."""
+    from PIL import Image
+
+    from ganlib.data import procedural_sprites, to_uint8
+
+    sprites = procedural_sprites(pokemon * per_pokemon, seed=seed)
+    archive = Path(folder) / "pokemon.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for index, sprite in enumerate(sprites):
+            number, k = divmod(index, per_pokemon)
+            buffer = io.BytesIO()
+            Image.fromarray(to_uint8(np.asarray(sprite)), "RGBA").save(buffer, "PNG")
+            bundle.writestr(f"pokemon/{number + 1}/{number + 1}-{k}.png", buffer.getvalue())
+    return archive
+
+
+def make_mnist(folder, train=MNIST_TRAIN, test=MNIST_TEST, seed=0) -> Path:
+    """mnist.npz in keras.datasets.mnist's layout: x_train (n, 28, 28) uint8, y_train (n,)
+    uint8, x_test, y_test; the digits are scikit-learn's 8x8 ones, enlarged to 20x20 and
+    centred in 28x28 as MNIST's are."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(digits.images), train + test, replace=False)
+    images = np.zeros((train + test, 28, 28), np.uint8)
+    for row, index in enumerate(chosen):
+        small = Image.fromarray(np.uint8(digits.images[index] * 255 / 16))
+        images[row, 4:24, 4:24] = np.asarray(small.resize((20, 20), Image.BILINEAR))
+    labels = digits.target[chosen].astype(np.uint8)
+    path = Path(folder) / "mnist.npz"
+    np.savez_compressed(path, x_train=images[:train], y_train=labels[:train], x_test=images[train:],
+                        y_test=labels[train:])
+    return path
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(folder):
+    """An HTTP server for ``folder`` on a free port of 127.0.0.1, in a daemon thread; returns
+    (server, base URL). ``server.shutdown()`` stops it."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _refusing_address() -> str:
+    """http://127.0.0.1:<a port nobody listens on>: a connection there is refused at once."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def stand_ins(folder, base_url) -> Path:
+    """Make the three stand-ins in ``folder`` and write ``sources.json`` beside them: their
+    addresses under ``base_url`` and their checksums, each in the algorithm of the real data
+    set's published checksum. Returns the JSON file's path (for GANLIB_SOURCES)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"celeba": (make_celeba(folder), "md5"), "pokemon": (make_pokemon(folder), "sha1"),
+             "mnist": (make_mnist(folder), "sha256")}
+    table = {name: {"mirrors": [f"{base_url}/{path.name}"], "checksum": _digest(path, algorithm)}
+             for name, (path, algorithm) in files.items()}
+    sources = folder / "sources.json"
+    sources.write_text(json.dumps(table, indent=1))
+    return sources
+
+
+def _outputs_text(notebook) -> str:
+    texts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                texts.append(output.get("text", ""))
+            elif "data" in output:
+                texts.append(output["data"].get("text/plain", ""))
+    return "\n".join(texts)
+
+
+def run(paths, workdir: Path) -> int:
+    """Execute copies of ``paths`` in ``workdir`` at the gpu preset with the smoke switch;
+    print each one's time; return the number of notebooks that failed."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    served, data, keras_home, lessons = (workdir / name for name in ("served", "data", "keras", "notebooks"))
+    for folder in (served, data, keras_home, lessons):
+        folder.mkdir(parents=True, exist_ok=True)
+    server, base_url = serve(served)
+    started = time.perf_counter()
+    sources = stand_ins(served, base_url)
+    print(f"stand-ins (CelebA {CELEBA_COUNT} faces, Pokemon {POKEMON_COUNT * SPRITES_PER_POKEMON} sprites, "
+          f"MNIST {MNIST_TRAIN + MNIST_TEST} digits) made in {time.perf_counter() - started:.1f} s, "
+          f"served at {base_url}", flush=True)
+    os.environ.update({
+        "GANLIB_PRESET": "gpu", "GANLIB_SMOKE": "1", "GANLIB_SOURCES": str(sources),
+        "GANLIB_DATA": str(data), "KERAS_HOME": str(keras_home), "GANLIB_PROGRESS": "0",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "NO_PROXY": ",".join(filter(None, ["127.0.0.1", "localhost", os.environ.get("NO_PROXY")])),
+    })
+    os.environ["no_proxy"] = os.environ["NO_PROXY"]
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):  # the internet: refused
+        os.environ[name] = _refusing_address()  # at once, in CI as offline (e.g. lesson 02's KID weights)
+    for name in ("GANLIB_ARCHIVES", "GANLIB_OFFLINE", "GANLIB_QUICK"):
+        os.environ.pop(name, None)
+    failures, total = [], time.perf_counter()
+    try:
+        for path in map(Path, paths):
+            copy = lessons / path.name
+            shutil.copyfile(path, copy)
+            notebook = nbformat.read(copy, as_version=4)
+            client = NotebookClient(notebook, timeout=900, kernel_name="python3",
+                                    resources={"metadata": {"path": str(lessons)}})
+            start = time.perf_counter()
+            problem = None
+            try:
+                client.execute()
+            except CellExecutionError as error:
+                problem = str(error).strip().splitlines()[-1][:300]
+                print(str(error)[-3000:], flush=True)
+            finally:
+                nbformat.write(notebook, copy)
+            expected = EXPECTED.get(path.name[:2])
+            if problem is None and expected and expected not in _outputs_text(notebook):
+                problem = f"no line {expected!r}: the stand-in data was not used"
+            seconds = time.perf_counter() - start
+            print(f"{path.name}: {seconds:6.1f} s  {'ok' if problem is None else 'FAILED: ' + problem}", flush=True)
+            if problem is not None:
+                failures.append(path.name)
+    finally:
+        server.shutdown()
+    print(f"gpu smoke run: {len(paths) - len(failures)} of {len(paths)} notebooks ran in "
+          f"{time.perf_counter() - total:.0f} s" + (f"; failed: {', '.join(failures)}" if failures else ""))
+    return len(failures)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", help="default: every notebooks/[0-9]*.ipynb, in order")
+    parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (executed copies, data)")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted(str(p) for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    if args.keep:
+        workdir = Path(args.keep).resolve()
+        if workdir.exists():
+            parser.error(f"--keep {args.keep}: it exists already; give a new folder")
+        return 1 if run(paths, workdir) else 0
+    with tempfile.TemporaryDirectory(prefix="ganlib-gpu-smoke-") as folder:
+        return 1 if run(paths, Path(folder)) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
