@@ -359,6 +359,8 @@ def sliced_wasserstein(images_a, images_b, patches_per_image: int = 128, patch_s
         raise ValueError(
             f"min_resolution={min_resolution} is larger than the images ({a.shape[1]}x{a.shape[2]})."
         )
+    if smoke.active():  # GANLIB_SMOKE: a few images of each set
+        a, b = a[:smoke.METRIC_IMAGES], b[:smoke.METRIC_IMAGES]
     count = min(max_patches, patches_per_image * min(len(a), len(b)))
     per_level = {}
     pyramid_a = _laplacian_pyramid(a, min_resolution)

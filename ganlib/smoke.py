@@ -14,9 +14,13 @@ shrinks, and where (the places all of ganlib's training goes through):
   pre-training;
 * ``SEARCH_STEPS`` Adam steps and at most ``SEARCH_CANDIDATES`` latent vectors per image of
   the inpainting search (``inpaint.search_latents``);
-* ``METRIC_IMAGES`` images per set in ``metrics.image_metrics``,
+* ``METRIC_IMAGES`` images per set in ``metrics.sliced_wasserstein``, ``image_metrics``,
   ``classifier_two_sample_test`` and ``precision_recall``, and ``METRIC_EPOCHS`` epochs of the
   two-sample classifier.
+
+A lesson's own loops and counts (a hand-written training loop, how many images it generates
+for its metrics) are its parameters; the smoke run (``scripts/gpu_smoke.py``) cuts the few that
+cost minutes with ``cap`` in a cell it puts after the parameters cell of its copy of the lesson.
 
 Nothing else changes: models, image sizes, batch sizes, data, where files go. Results are
 meaningless (a GAN after 2 steps); only that every cell runs is checked.
@@ -28,9 +32,9 @@ import os
 #: The environment variable that turns the switch on (1, true, yes or on).
 ENV = "GANLIB_SMOKE"
 
-STEPS = 2               # training steps per fit: at 64x64, width 64, one costs ~2 s on 2 CPU cores
-TOY_STEPS = 50          # toy runs are cheap; 50 steps leave room for lesson 01's 40 snapshots
-CLASSIC_ITERATIONS = 2  # the classic model: iterations (10 D steps + 1 G step each) and pre-training
+STEPS = 1               # training steps per fit: at 64x64, width 64, one costs 2-4 s on 2 CPU cores
+TOY_STEPS = 40          # toy runs are cheap; 40 steps leave room for lesson 01's 40 snapshots
+CLASSIC_ITERATIONS = 1  # the classic model: iterations (10 D steps + 1 G step each) and pre-training
 SEARCH_STEPS = 2        # inpainting: Adam steps of the latent search
 SEARCH_CANDIDATES = 2   # inpainting: latent vectors per image (2: choosing the best still runs)
 METRIC_IMAGES = 64      # image_metrics: images per set (its minimum is 20)

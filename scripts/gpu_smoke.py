@@ -13,7 +13,8 @@ Colab way: download, verify the checksum, unpack, read.
   digits), checked by sha256, downloaded into KERAS_HOME/datasets.
 
 The notebooks are executed as copies in the temporary folder (notebooks/ is never written), in
-order, so lesson 05 finds lesson 02's run as it does in Colab. A notebook fails on any error, or
+order, so lesson 05 finds lesson 02's run as it does in Colab; a few of a lesson's own counts are
+cut in its copy (LESSON_COUNTS). A notebook fails on any error, or
 when a loader used its offline fallback instead of the stand-in (EXPECTED below).
 Usage: python scripts/gpu_smoke.py [--keep DIR] [notebooks/03_*.ipynb ...]
 """
@@ -45,6 +46,16 @@ CELEBA_COUNT = 1250
 POKEMON_COUNT = 60      # Pokemon (subfolders) ...
 SPRITES_PER_POKEMON = 5  # ... of this many sprites each
 MNIST_TRAIN, MNIST_TEST = 800, 200
+
+#: The lessons' own counts of repeated work that cost minutes at `gpu` on a CPU, cut to at most
+#: these by ``ganlib.smoke.cap`` in a cell put after the copy's parameters cell (where papermill
+#: puts its injected parameters); a name missing from the parameters cell fails the run.
+LESSON_COUNTS = {
+    "01": {"HAND_STEPS": 10, "PRETRAIN_STEPS": 200},  # hand-written (eager) iterations; D-only steps
+    "02": {"N_EVAL": 200},                            # generated faces for the metrics
+    "03": {"N_EVAL": 128},                            # generated sprites per model for the metrics
+    "06": {"PER_CLASS": 20},                          # generated digits per class for the judge
+}
 
 #: A line each lesson prints when it used the stand-in (not its offline fallback).
 EXPECTED = {
@@ -167,6 +178,29 @@ def stand_ins(folder, base_url) -> Path:
     return sources
 
 
+def cut_counts(notebook, counts):
+    """Put a cell after the notebook's ``parameters`` cell that caps each of ``counts``
+    (name -> at most) with ``ganlib.smoke.cap``; ValueError when a name is not set there."""
+    import nbformat
+
+    tagged = [index for index, cell in enumerate(notebook.cells)
+              if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise ValueError(f"{len(tagged)} cells tagged 'parameters'; the smoke run needs one")
+    if not counts:
+        return notebook
+    source = notebook.cells[tagged[0]].source
+    missing = [name for name in counts if f"{name} = " not in source]
+    if missing:
+        raise ValueError(f"the parameters cell sets no {', '.join(missing)}: update LESSON_COUNTS")
+    lines = ["# gpu smoke run (scripts/gpu_smoke.py): the lesson's own counts, cut"]
+    lines += [f"{name} = ganlib.smoke.cap({name}, {most})" for name, most in counts.items()]
+    cell = nbformat.v4.new_code_cell("\n".join(lines))
+    cell.metadata["tags"] = ["injected-parameters"]
+    notebook.cells.insert(tagged[0] + 1, cell)
+    return notebook
+
+
 def _outputs_text(notebook) -> str:
     texts = []
     for cell in notebook.cells:
@@ -216,7 +250,10 @@ def run(paths, workdir: Path) -> int:
             start = time.perf_counter()
             problem = None
             try:
+                cut_counts(notebook, LESSON_COUNTS.get(path.name[:2], {}))
                 client.execute()
+            except ValueError as error:  # cut_counts: the lesson's parameters changed
+                problem = str(error)
             except CellExecutionError as error:
                 problem = str(error).strip().splitlines()[-1][:300]
                 print(str(error)[-3000:], flush=True)

@@ -40,6 +40,7 @@ def served(tmp_path_factory):
 def use(monkeypatch, tmp_path):
     """Put entries into the registry (and MNIST) for one test, with empty data and Keras folders."""
     monkeypatch.setenv("GANLIB_DATA", str(tmp_path / "data"))
+    (tmp_path / "keras").mkdir()  # Keras uses /tmp/.keras when KERAS_HOME is not a writable folder
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     for name in ("GANLIB_ARCHIVES", "GANLIB_OFFLINE"):
         monkeypatch.delenv(name, raising=False)
@@ -131,6 +132,20 @@ def test_a_wrong_checksum_is_refused_by_every_loader(served, use):
         gd.load_sprites(image_size=16, source="pokemon", verbose=False)
     with pytest.raises(ValueError, match="Incomplete or corrupted"):
         gd.load_mnist(fallback=False, verbose=False)
+
+
+def test_the_counts_cut_are_the_lessons_parameters():
+    import nbformat
+
+    for lesson, counts in gpu_smoke.LESSON_COUNTS.items():
+        path, = (ROOT / "notebooks").glob(f"{lesson}_*.ipynb")
+        notebook = gpu_smoke.cut_counts(nbformat.read(path, as_version=4), counts)
+        index = next(i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", []))
+        injected = notebook.cells[index + 1]
+        assert injected.metadata["tags"] == ["injected-parameters"]
+        assert all(f"{name} = ganlib.smoke.cap({name}, " in injected.source for name in counts)
+    with pytest.raises(ValueError, match="sets no NOT_A_PARAMETER"):
+        gpu_smoke.cut_counts(nbformat.read(path, as_version=4), {"NOT_A_PARAMETER": 1})
 
 
 def test_make_test_runs_the_gpu_smoke_run():

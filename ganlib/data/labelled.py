@@ -300,7 +300,8 @@ def _mnist_arrays():
     algorithm, digest = downloads._parse_checksum(source.checksum)
     for index, url in enumerate(source.mirrors):
         try:
-            path = keras.utils.get_file(source.archive, url, file_hash=digest, hash_algorithm=algorithm)
+            path = keras.utils.get_file(source.archive, url, file_hash=digest, hash_algorithm=algorithm,
+                                        cache_dir=os.environ.get("KERAS_HOME") or None)  # read now, not at import
             break
         except Exception:  # Keras' "URL fetch failure", a checksum mismatch: the next mirror
             if index == len(source.mirrors) - 1:
