@@ -35,7 +35,8 @@ test: $(STAMP)
 # Every notebook at the 'gpu' preset on this CPU, with GANLIB_SMOKE=1 (each training and search
 # stops after a few steps; nothing else changes: ganlib/smoke.py) and stand-in CelebA, Pokemon and
 # MNIST in their real layouts, served from 127.0.0.1 with their own checksums
-# (scripts/gpu_smoke.py). Copies are executed in a temporary folder: notebooks/ is not written.
+# (scripts/gpu_smoke.py). Copies are executed in a temporary folder, two at a time (much of the run
+# is TensorFlow tracing, one thread): notebooks/ is not written.
 test-gpu-smoke: $(STAMP)
 	$(BIN)/python scripts/gpu_smoke.py $(NOTEBOOKS)
 

@@ -16,7 +16,7 @@ The notebooks are executed as copies in the temporary folder (notebooks/ is neve
 order, so lesson 05 finds lesson 02's run as it does in Colab; a few of a lesson's own counts are
 cut in its copy (LESSON_COUNTS). A notebook fails on any error, or
 when a loader used its offline fallback instead of the stand-in (EXPECTED below).
-Usage: python scripts/gpu_smoke.py [--keep DIR] [notebooks/03_*.ipynb ...]
+Usage: python scripts/gpu_smoke.py [--jobs 2] [--keep DIR] [notebooks/03_*.ipynb ...]
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import http.server
 import io
 import json
 import os
-import shutil
+import re
 import sys
 import tempfile
 import threading
@@ -183,12 +183,12 @@ def cut_counts(notebook, counts):
     (name -> at most) with ``ganlib.smoke.cap``; ValueError when a name is not set there."""
     import nbformat
 
+    if not counts:
+        return notebook
     tagged = [index for index, cell in enumerate(notebook.cells)
               if "parameters" in cell.get("metadata", {}).get("tags", [])]
     if len(tagged) != 1:
         raise ValueError(f"{len(tagged)} cells tagged 'parameters'; the smoke run needs one")
-    if not counts:
-        return notebook
     source = notebook.cells[tagged[0]].source
     missing = [name for name in counts if f"{name} = " not in source]
     if missing:
@@ -212,12 +212,56 @@ def _outputs_text(notebook) -> str:
     return "\n".join(texts)
 
 
-def run(paths, workdir: Path) -> int:
-    """Execute copies of ``paths`` in ``workdir`` at the gpu preset with the smoke switch;
-    print each one's time; return the number of notebooks that failed."""
+def execute(copy) -> int:
+    """Execute the notebook ``copy`` in place, in its folder (a child process of ``run``);
+    print the failing cell's error and return 1 when a cell fails."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+
+    copy = Path(copy)
+    notebook = nbformat.read(copy, as_version=4)
+    client = NotebookClient(notebook, timeout=900, kernel_name="python3",
+                            resources={"metadata": {"path": str(copy.parent)}})
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        print(str(error)[-3000:], flush=True)
+        return 1
+    finally:
+        nbformat.write(notebook, copy)
+    return 0
+
+
+def _environment(sources, data, keras_home) -> dict:
+    """The kernels' environment: the gpu preset, the switch, the stand-ins, this checkout's
+    ganlib, and every other address refused at once (as offline: lesson 02's KID weights)."""
+    environment = dict(os.environ)
+    for name in ("GANLIB_ARCHIVES", "GANLIB_OFFLINE", "GANLIB_QUICK"):
+        environment.pop(name, None)
+    environment.update({
+        "GANLIB_PRESET": "gpu", "GANLIB_SMOKE": "1", "GANLIB_SOURCES": str(sources),
+        "GANLIB_DATA": str(data), "KERAS_HOME": str(keras_home), "GANLIB_PROGRESS": "0",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    })
+    local = ",".join(filter(None, ["127.0.0.1", "localhost", os.environ.get("NO_PROXY")]))
+    refused = _refusing_address()
+    environment.update({"NO_PROXY": local, "no_proxy": local, "HTTP_PROXY": refused, "HTTPS_PROXY": refused,
+                        "http_proxy": refused, "https_proxy": refused})
+    return environment
+
+
+#: A lesson that reads another's run folder starts when that one has finished.
+AFTER = {"05": "02"}
+
+
+def run(paths, workdir: Path, jobs: int = 2) -> int:
+    """Execute copies of ``paths`` in ``workdir`` at the gpu preset with the smoke switch,
+    ``jobs`` at a time (each in its own process and kernel, taken in order; a lesson of
+    ``AFTER`` waits for the one it reads); print each one's time; return how many failed."""
+    import subprocess
+    import nbformat
+    from concurrent.futures import ThreadPoolExecutor
 
     served, data, keras_home, lessons = (workdir / name for name in ("served", "data", "keras", "notebooks"))
     for folder in (served, data, keras_home, lessons):
@@ -227,45 +271,44 @@ def run(paths, workdir: Path) -> int:
     sources = stand_ins(served, base_url)
     print(f"stand-ins (CelebA {CELEBA_COUNT} faces, Pokemon {POKEMON_COUNT * SPRITES_PER_POKEMON} sprites, "
           f"MNIST {MNIST_TRAIN + MNIST_TEST} digits) made in {time.perf_counter() - started:.1f} s, "
-          f"served at {base_url}", flush=True)
-    os.environ.update({
-        "GANLIB_PRESET": "gpu", "GANLIB_SMOKE": "1", "GANLIB_SOURCES": str(sources),
-        "GANLIB_DATA": str(data), "KERAS_HOME": str(keras_home), "GANLIB_PROGRESS": "0",
-        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
-        "NO_PROXY": ",".join(filter(None, ["127.0.0.1", "localhost", os.environ.get("NO_PROXY")])),
-    })
-    os.environ["no_proxy"] = os.environ["NO_PROXY"]
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):  # the internet: refused
-        os.environ[name] = _refusing_address()  # at once, in CI as offline (e.g. lesson 02's KID weights)
-    for name in ("GANLIB_ARCHIVES", "GANLIB_OFFLINE", "GANLIB_QUICK"):
-        os.environ.pop(name, None)
+          f"served at {base_url}; {jobs} notebook(s) at a time", flush=True)
+    environment = _environment(sources, data, keras_home)
+    finished = {Path(path).name[:2]: threading.Event() for path in paths}
+
+    def one(path):
+        lesson, copy = path.name[:2], lessons / path.name
+        try:
+            if AFTER.get(lesson) in finished:
+                finished[AFTER[lesson]].wait()
+            notebook = nbformat.read(path, as_version=4)
+            try:
+                cut_counts(notebook, LESSON_COUNTS.get(lesson, {}))
+            except ValueError as error:  # the lesson's parameters changed
+                return path.name, 0.0, str(error), ""
+            nbformat.write(notebook, copy)
+            start = time.perf_counter()
+            child = subprocess.run([sys.executable, __file__, "--execute", str(copy)], env=environment,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            seconds = time.perf_counter() - start
+            problem = None
+            if child.returncode:
+                lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in child.stdout.splitlines() if line.strip()]
+                problem = (lines or ["no output"])[-1][:300]
+            elif EXPECTED.get(lesson) and EXPECTED[lesson] not in _outputs_text(nbformat.read(copy, as_version=4)):
+                problem = f"no line {EXPECTED[lesson]!r}: the stand-in data was not used"
+            return path.name, seconds, problem, child.stdout if child.returncode else ""
+        finally:
+            finished[lesson].set()
+
     failures, total = [], time.perf_counter()
     try:
-        for path in map(Path, paths):
-            copy = lessons / path.name
-            shutil.copyfile(path, copy)
-            notebook = nbformat.read(copy, as_version=4)
-            client = NotebookClient(notebook, timeout=900, kernel_name="python3",
-                                    resources={"metadata": {"path": str(lessons)}})
-            start = time.perf_counter()
-            problem = None
-            try:
-                cut_counts(notebook, LESSON_COUNTS.get(path.name[:2], {}))
-                client.execute()
-            except ValueError as error:  # cut_counts: the lesson's parameters changed
-                problem = str(error)
-            except CellExecutionError as error:
-                problem = str(error).strip().splitlines()[-1][:300]
-                print(str(error)[-3000:], flush=True)
-            finally:
-                nbformat.write(notebook, copy)
-            expected = EXPECTED.get(path.name[:2])
-            if problem is None and expected and expected not in _outputs_text(notebook):
-                problem = f"no line {expected!r}: the stand-in data was not used"
-            seconds = time.perf_counter() - start
-            print(f"{path.name}: {seconds:6.1f} s  {'ok' if problem is None else 'FAILED: ' + problem}", flush=True)
-            if problem is not None:
-                failures.append(path.name)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            for name, seconds, problem, log in pool.map(one, map(Path, paths)):  # reported in order
+                if log:
+                    print(log[-3000:], flush=True)
+                print(f"{name}: {seconds:6.1f} s  {'ok' if problem is None else 'FAILED: ' + problem}", flush=True)
+                if problem is not None:
+                    failures.append(name)
     finally:
         server.shutdown()
     print(f"gpu smoke run: {len(paths) - len(failures)} of {len(paths)} notebooks ran in "
@@ -277,15 +320,22 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", help="default: every notebooks/[0-9]*.ipynb, in order")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (executed copies, data)")
+    parser.add_argument("--jobs", type=int, default=2, help="notebooks at a time (default 2: much of "
+                        "the run is TensorFlow tracing, one thread)")
+    parser.add_argument("--execute", metavar="COPY", help=argparse.SUPPRESS)  # run()'s child process
     args = parser.parse_args(argv)
+    if args.execute:
+        return execute(args.execute)
+    if args.jobs < 1:
+        parser.error(f"--jobs {args.jobs}: give 1 or more")
     paths = args.notebooks or sorted(str(p) for p in (ROOT / "notebooks").glob("[0-9]*.ipynb"))
     if args.keep:
         workdir = Path(args.keep).resolve()
         if workdir.exists():
             parser.error(f"--keep {args.keep}: it exists already; give a new folder")
-        return 1 if run(paths, workdir) else 0
+        return 1 if run(paths, workdir, args.jobs) else 0
     with tempfile.TemporaryDirectory(prefix="ganlib-gpu-smoke-") as folder:
-        return 1 if run(paths, Path(folder)) else 0
+        return 1 if run(paths, Path(folder), args.jobs) else 0
 
 
 if __name__ == "__main__":

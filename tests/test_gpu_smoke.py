@@ -148,6 +148,21 @@ def test_the_counts_cut_are_the_lessons_parameters():
         gpu_smoke.cut_counts(nbformat.read(path, as_version=4), {"NOT_A_PARAMETER": 1})
 
 
+def test_the_kernels_get_the_gpu_preset_the_switch_and_no_internet(monkeypatch, tmp_path):
+    import urllib.request
+
+    monkeypatch.setenv("GANLIB_ARCHIVES", "/drive/archives")
+    monkeypatch.setenv("GANLIB_QUICK", "1")
+    environment = gpu_smoke._environment(tmp_path / "sources.json", tmp_path / "data", tmp_path / "keras")
+    assert environment["GANLIB_PRESET"] == "gpu" and environment["GANLIB_SMOKE"] == "1"
+    assert "GANLIB_ARCHIVES" not in environment and "GANLIB_QUICK" not in environment
+    assert environment["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT)
+    assert "127.0.0.1" in environment["NO_PROXY"].split(",")
+    monkeypatch.setenv("HTTPS_PROXY", environment["HTTPS_PROXY"])
+    with pytest.raises(OSError, match="refused"):  # the proxy of every other address refuses at once
+        urllib.request.urlopen("https://example.org/", timeout=5)
+
+
 def test_make_test_runs_the_gpu_smoke_run():
     makefile = (ROOT / "Makefile").read_text()
     recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
