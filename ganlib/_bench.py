@@ -372,7 +372,8 @@ def quality(recipe_names=None, cpu_seconds=600.0, milestones=(75.0, 150.0, 300.0
         d_real, d_fake = (f"{row[k]:5.2f}" if k in row else "    -" for k in ("d_real", "d_fake"))
         print(f"{row['recipe']:<28} {'-' if row['seed'] is None else row['seed']:>4} {row['cpu_seconds']:6.0f} "
               f"{row['steps']:6d} {row['swd']:7.4f} {row['c2st_accuracy']:6.3f} {row['precision']:5.2f} "
-              f"{row['recall']:6.2f} {row['symmetry']:5.2f} {row['checkerboard']:5.2f} {d_real} {d_fake}", flush=True)
+              f"{row['recall']:6.2f} {row['symmetry']:5.2f} {row['checkerboard']:5.2f} {d_real} {d_fake}"
+              + (f" p {row['augment_p']:.2f}" if "augment_p" in row else ""), flush=True)
 
     def evaluate(gan, run_seed):
         """The averaged generator's samples; with batch norm also with the live generator's
@@ -453,7 +454,8 @@ def _quality_summary(rows, names):
             at = [row for row in mine if row.get("milestone", 0) == number]
             item = {"recipe": name, "milestone": number, "runs": len(at),
                     "cpu_seconds": float(np.mean([row["cpu_seconds"] for row in at]))}
-            for key in ("c2st_accuracy", "precision", "recall", "swd", "checkerboard", "d_real", "d_fake"):
+            for key in ("c2st_accuracy", "precision", "recall", "swd", "checkerboard", "d_real", "d_fake",
+                        "augment_p"):
                 values = [row[key] for row in at if key in row]
                 if values:
                     item[key] = (float(np.mean(values)),

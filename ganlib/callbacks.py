@@ -109,6 +109,8 @@ def _variable_groups(gan):
     }
     if getattr(gan, "ema_generator", None) is not None:  # the running average of G (ema_decay)
         groups["ema_generator"] = list(gan.ema_generator.weights)
+    if callable(getattr(getattr(gan, "augment", None), "state_variables", None)):  # adaptive augmentation
+        groups["augment"] = list(gan.augment.state_variables())
     return groups
 
 

@@ -25,7 +25,7 @@ MOUNT_POINT = "/content/drive"
 #: The folder on Drive (under the mount point) that holds ``runs/`` and ``data/``.
 DRIVE_FOLDER = "MyDrive/ganlib"
 
-#: Runs outside Colab, or in Colab without Drive: relative to the notebook, as always.
+#: Where runs go outside Colab, and in Colab without Drive (relative to the notebook, as always).
 LOCAL_RUNS = Path("runs")
 
 _ARCHIVES = "GANLIB_ARCHIVES"

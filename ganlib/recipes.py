@@ -79,7 +79,16 @@ class Recipe:
             et al. 2016).
         beta_1: Adam's beta_1 (Radford et al. 2015: 0.5).
         beta_2: Adam's beta_2 (0.999, Adam's own).
+        adaptive_augment: ``ganlib.augment.AdaptiveAugment`` with ``diffaugment_policy``: each
+            transformation applied with a probability that rises while D is too sure of the
+            real images (Karras et al. 2020); ``diffaugment`` must then be False.
     """
+
+    def __post_init__(self):
+        if self.adaptive_augment and self.diffaugment:
+            raise ValueError(f"recipe {self.name!r}: diffaugment=True augments every image and "
+                             "adaptive_augment=True a share p of them; give one of the two.")
+
 
     name: str
     summary: str
@@ -96,6 +105,7 @@ class Recipe:
     upsample: str = "transposed"        # G: 'transposed' (Radford et al.) or 'resize' (Odena et al. 2016)
     beta_1: float = DCGAN_BETAS[0]                  # Radford et al. 2015
     beta_2: float = DCGAN_BETAS[1]
+    adaptive_augment: bool = False      # ADA (Karras et al. 2020) with DiffAugment's transformations
 
 
 RECIPES = {
@@ -122,6 +132,11 @@ RECIPES = {
         # dcgan+ema+r1 became CPU_RECIPE, dcgan+ema+slow-d reached 0.744 on seed 0 (benchmarks/README.md):
         Recipe("dcgan+ema+r1", "DCGAN + averaged G + lazy R1 penalty on real images (Mescheder et al. 2018), "
                "gamma 0.1", ema_decay=0.999, r1_weight=0.1),
+        # Run 4 (issue 23): on 80 LFW faces R1 left D saturated (0.92 / 0.08) where DiffAugment did
+        # not; adaptive augmentation turns augmentation on only as far as D needs it:
+        Recipe("dcgan+ema+r1+ada", "DCGAN + averaged G + lazy R1 (gamma 0.1) + adaptive augmentation "
+               "(Karras et al. 2020) with DiffAugment's transformations", ema_decay=0.999, r1_weight=0.1,
+               adaptive_augment=True),
         Recipe("dcgan+ema+slow-d", "DCGAN + averaged G, D's Adam step size halved (1e-4; G keeps 2e-4)",
                ema_decay=0.999, d_learning_rate=1e-4, g_learning_rate=DCGAN_LEARNING_RATE),
         Recipe("dcgan+shift+ema", "DCGAN + DiffAugment (translation, cutout; Zhao et al. 2020) + averaged G",
@@ -186,8 +201,9 @@ def build_gan(recipe, image_size: int, channels: int, width: int, latent_dim: in
     discriminator = models.dcgan_discriminator(image_size, channels, width=width,
                                                normalization=recipe.normalization)
     gan = GAN(generator, discriminator, latent_dim, seed=seed, loss=recipe.loss,
-              augment=(augment.DiffAugment(recipe.diffaugment_policy, seed=seed)
-                       if recipe.diffaugment else None),
+              augment=(augment.DiffAugment(recipe.diffaugment_policy, seed=seed) if recipe.diffaugment
+                       else augment.AdaptiveAugment(recipe.diffaugment_policy, seed=seed)
+                       if recipe.adaptive_augment else None),
               ema_decay=recipe.ema_decay, r1_weight=recipe.r1_weight, r1_every=recipe.r1_every)
 
     def adam(rate):
@@ -196,6 +212,43 @@ def build_gan(recipe, image_size: int, channels: int, width: int, latent_dim: in
     gan.compile(d_optimizer=adam(recipe.d_learning_rate), g_optimizer=adam(recipe.g_learning_rate),
                 jit_compile=jit_compile)
     return gan
+
+
+def _shuffled_batches(images, batch_size: int, seed: int):
+    """Endless training batches of ``images`` (N, H, W, C): a new seeded order of the images
+    every pass, ``batch_size`` images a batch, a pass's last incomplete batch dropped.
+
+    The same batches in the same order as ``tf.data.Dataset.from_tensor_slices(images)
+    .shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size,
+    drop_remainder=True).repeat()`` (a shuffle's draws do not depend on what it shuffles), but
+    without TensorFlow copies of the images: that pipeline holds one as its tensor and tf.data's
+    graph rewrites make another when an iterator is made, and under oneDNN (which ganlib turns
+    on for CPUs) TensorFlow's CPU allocator keeps the memory of both for the rest of the
+    process. Here the image numbers are shuffled and each batch is gathered from a tensor that
+    uses the array's memory (NumPy copies the array first, for as long as the data set lives,
+    unless it is float32, C-contiguous, writable and 64-byte aligned), and the rewrites are off.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    from .data.store import _aligned, _shared_tensor
+
+    pixels = _aligned(images, np.float32)
+    view = _shared_tensor(pixels)
+    if view is None:  # this NumPy cannot hand its memory to TensorFlow: a TensorFlow copy
+        view = tf.constant(pixels)
+
+    def gather(numbers):
+        return tf.gather(view, numbers)
+
+    count = len(pixels)
+    options = tf.data.Options()
+    options.experimental_optimization.apply_default_optimizations = False  # no rewrite, no copy
+    return (tf.data.Dataset.range(count)
+            .shuffle(count, seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size, drop_remainder=True).repeat()
+            .map(gather)
+            .with_options(options))
 
 
 def train_for_cpu_seconds(recipe, images, cpu_seconds: float | None = None, *, steps: int | None = None,
@@ -218,9 +271,13 @@ def train_for_cpu_seconds(recipe, images, cpu_seconds: float | None = None, *, s
     ``steps``) with ``evaluate(gan)`` -> dict: the run pauses at each milestone and at the
     end to call ``evaluate`` (its time is not charged to the budget); the results, with
     ``steps`` and ``cpu_seconds``, are returned as ``evaluations``. Not with ``out_dir``.
+
+    The batches are gathered from ``images`` in place while the run lasts (a float32,
+    C-contiguous, writable, 64-byte aligned array is not copied; any other is copied once, for
+    the run), and no copy of them is left in memory when it returns, so runs one after
+    another in the same process do not add up.
     """
     import numpy as np
-    import tensorflow as tf
 
     from .callbacks import HistoryRecorder, TrainingBudget, TrainingState
     from .train import fit_gan
@@ -236,10 +293,13 @@ def train_for_cpu_seconds(recipe, images, cpu_seconds: float | None = None, *, s
         limit, unit = budget.max_steps, "max_steps"
     batch_size = check_positive("batch_size", batch_size, integer=True)
     images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"images has shape {images.shape}; expected (N, H, W, C) images in [-1, 1].")
+    if batch_size > len(images):
+        raise ValueError(f"batch_size={batch_size} is larger than the {len(images)} images; every batch "
+                         f"is full, so batch_size must be at most {len(images)}.")
     gan = build_gan(recipe, images.shape[1], images.shape[-1], width, latent_dim, seed, jit_compile)
-    dataset = (tf.data.Dataset.from_tensor_slices(images)
-               .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-               .batch(batch_size, drop_remainder=True).repeat().prefetch(2))
+    dataset = _shuffled_batches(images, batch_size, seed).prefetch(2)
     evaluations = []
     # An upper bound on the steps: the budget stops training long before it.
     epochs = 10_000
@@ -259,7 +319,7 @@ def train_for_cpu_seconds(recipe, images, cpu_seconds: float | None = None, *, s
             if evaluate is not None:
                 # D's view of the last 100 steps: d_fake near 0 with d_real near 1 = D has won
                 recent = {name: float(np.mean(state.history[name][-100:]))
-                          for name in ("d_real", "d_fake") if state.history.get(name)}
+                          for name in ("d_real", "d_fake", "augment_p") if state.history.get(name)}
                 evaluations.append({"steps": budget.steps, "cpu_seconds": budget.spent, **recent,
                                     **evaluate(gan)})
         history = state.history

@@ -639,11 +639,14 @@ class GAN(_AdversarialModel):
         augment: None, or a callable images -> images (e.g. ``ganlib.augment.DiffAugment``)
             applied to real *and* generated images every time D sees them, in the
             discriminator and the generator steps (Zhao et al. 2020), so gradients reach G
-            through it. It must work on symbolic tensors inside ``tf.function``.
+            through it. It must work on symbolic tensors inside ``tf.function``. One with an
+            ``observe`` method (``ganlib.augment.AdaptiveAugment``) is shown D's logits on
+            every real batch, and its probability is reported as ``augment_p``.
 
     Metrics: ``d_loss``, ``g_loss``, ``d_real`` = mean sigmoid(D(x)) and ``d_fake`` = mean
     sigmoid(D(G(z))) (for 'bce' the probabilities D gives; for 'hinge' a squashed score), and
-    ``r1`` (the unweighted penalty) when ``r1_weight`` > 0.
+    ``r1`` (the unweighted penalty) when ``r1_weight`` > 0, ``augment_p`` (adaptive augmentation's
+    probability) with an ``AdaptiveAugment``.
     """
 
     #: The metrics every step reports (``fit``'s history, the progress bar).
@@ -672,9 +675,12 @@ class GAN(_AdversarialModel):
             )
         loss = check_choice("loss", loss, DISCRIMINATOR_LOSSES)
         r1_weight = check_non_negative("r1_weight", r1_weight)
-        super().__init__(generator, discriminator, latent_dim, d_steps=d_steps, seed=seed,
-                         ema_decay=ema_decay, extra_metrics=("r1",) if r1_weight else (), **kwargs)
+        adaptive = callable(getattr(augment, "observe", None))
+        super().__init__(generator, discriminator, latent_dim, d_steps=d_steps, seed=seed, ema_decay=ema_decay,
+                         extra_metrics=(("r1",) if r1_weight else ()) + (("augment_p",) if adaptive else ()),
+                         **kwargs)
         self.augment = augment
+        self.adaptive_augment = adaptive
         self.loss_kind = loss
         self.label_smoothing = check_range("label_smoothing", label_smoothing, 0.0, 0.5, high_open=True)
         self.generator_loss_kind = check_choice("generator_loss", generator_loss, GENERATOR_LOSSES)
@@ -735,6 +741,8 @@ class GAN(_AdversarialModel):
                    "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits))}
         if self.r1_weight:
             metrics["r1"] = r1
+        if self.adaptive_augment:  # ADA: D's sureness on these real images moves p
+            metrics["augment_p"] = self.augment.observe(real_logits)
         return metrics
 
     def generator_step(self, batch_size):
@@ -1028,6 +1036,13 @@ class _StepFeed:
     the model (``_maybe_symbolic_build`` in keras/src/backend/tensorflow/trainer.py, Keras 3),
     and a mid-epoch resume makes two ``fit`` calls. Batches read but not yet trained on are
     kept for the next iterator; those of steps already trained are dropped.
+
+    Call ``close()`` when training ends. TensorFlow keeps the generator function of every
+    ``from_generator`` data set for the rest of the process (``tf.numpy_function`` ties it to
+    the global default graph: ``_internal_py_func`` in tensorflow/python/ops/script_ops.py), so
+    this object outlives training, and with it, until ``close``, the iterator it reads and that
+    iterator's buffers (a shuffle buffer can hold a copy of every image; prefetched batches).
+    After ``close`` every iterator of ``batches`` ends.
     """
 
     def __init__(self, dataset, first, step):
@@ -1041,6 +1056,8 @@ class _StepFeed:
         number = self._step()
         while True:
             with self._lock:
+                if self._iterator is None:  # closed: training is over
+                    return
                 step = self._step()
                 for old in [kept for kept in self._kept if kept < step]:
                     del self._kept[old]
@@ -1052,6 +1069,12 @@ class _StepFeed:
                 batch = self._kept[number]
             yield batch
             number += 1
+
+    def close(self):
+        """Drop the source iterator and the batches kept (see the class docstring)."""
+        with self._lock:
+            self._iterator = None
+            self._kept.clear()
 
 
 def _steps_per_epoch(dataset, steps_per_epoch=None):
@@ -1263,6 +1286,7 @@ def fit_gan(gan, dataset, epochs: int, out_dir, *, checkpoint_every: int | None 
                         initial_epoch=first_epoch, steps_per_epoch=steps_per_epoch,
                         callbacks=run_callbacks, verbose=0, shuffle=False, check_data=False)
         finally:
+            stream.close()  # TensorFlow keeps stream.batches for good: it must not keep the data
             if progress is not None:
                 progress.close()
         if state.status == "running":

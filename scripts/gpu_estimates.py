@@ -53,7 +53,7 @@ SPRITES_TRAIN = 20_000 - 1_000   # lesson 04: N_SPRITES minus N_HELD_OUT
 #: The `gpu` values of each lesson's sizes and budgets: the notebooks' parameters cells
 #: (``scripts/_apply_budget_cells.py`` writes 03-07's there; 02's parameters cell is its own).
 GPU = {
-    "02": dict(EPOCHS=4, RECIPES=("dcgan-2015", "dcgan+ema+r1"), IMAGE_SIZE=64, CHANNELS=3, WIDTH=64,
+    "02": dict(EPOCHS=4, RECIPES=("dcgan-2015", "dcgan+diffaugment"), IMAGE_SIZE=64, CHANNELS=3, WIDTH=64,
                BATCH_SIZE=128),
     # every model the same number of steps (recipes: one D and one G update each; their arithmetic
     # per step is the same to within 0.2%); the classic model: iterations of its own schedule

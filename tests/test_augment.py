@@ -171,3 +171,72 @@ def test_flip_and_shift_in_the_input_pipeline():
 def test_bad_arguments(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+# ---- adaptive augmentation (Karras et al. 2020) -------------------------------------------
+def test_adaptive_augment_at_p_zero_returns_its_input_and_at_p_one_changes_every_image():
+    images = _images()
+    layer = ga.AdaptiveAugment(seed=0)
+    np.testing.assert_array_equal(layer(images).numpy(), images.numpy())
+    layer.p.assign(1.0)
+    changed = np.abs(layer(images).numpy() - images.numpy()).reshape(len(images), -1).max(axis=1)
+    assert (changed > 0).all()
+
+
+def test_adaptive_augment_applies_each_transformation_to_a_share_p_of_images():
+    # only cutout: an image is changed exactly when its cutout was drawn (p of them)
+    images = _images(batch=4000, size=8, channels=1) * 0.5 + 0.75  # no pixel is 0, cutout's fill
+    layer = ga.AdaptiveAugment("cutout", seed=1)
+    layer.p.assign(0.3)
+    changed = (np.abs(layer(images).numpy() - images.numpy()).reshape(4000, -1).max(axis=1) > 0).mean()
+    assert abs(changed - 0.3) < 0.03  # 4000 draws: standard error 0.007
+
+
+def test_adaptive_augment_moves_p_by_the_sign_of_r_t_every_interval_updates():
+    layer = ga.AdaptiveAugment(target=0.6, speed=1000, interval=4, seed=0)
+    sure = np.full(50, 3.0, np.float32)          # D says "real" to every real image: r_t = 1
+    for _ in range(3):
+        layer.observe(sure)
+    assert float(layer.p) == 0.0                  # not yet: every 4th update only
+    layer.observe(sure)
+    np.testing.assert_allclose(float(layer.p), 4 * 50 / 1000)       # up by n / speed
+    np.testing.assert_allclose(float(layer.overfitting), 1.0)
+    half = np.array([3.0] * 30 + [-3.0] * 20, np.float32)  # r_t = 0.2 < 0.6: down
+    for _ in range(4):
+        layer.observe(half)
+    np.testing.assert_allclose(float(layer.p), 0.0, atol=1e-7)
+    np.testing.assert_allclose(float(layer.overfitting), 0.2, rtol=1e-6)
+    for _ in range(4):
+        layer.observe(half)
+    assert float(layer.p) == 0.0                  # clipped at 0
+    layer.p.assign(0.95)
+    for _ in range(4):
+        layer.observe(sure)
+    assert float(layer.p) == 1.0                  # clipped at 1
+
+
+def test_adaptive_augment_observes_inside_tf_function_and_xla():
+    layer = ga.AdaptiveAugment(speed=100, interval=2, seed=0)
+
+    @tf.function(jit_compile=True)
+    def step(images, logits):
+        return layer(images), layer.observe(logits)
+
+    for _ in range(2):
+        _, p = step(_images(), tf.ones(8))
+    np.testing.assert_allclose(float(p), 16 / 100)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: ga.AdaptiveAugment(target=1.0), "target=1.0"),
+        (lambda: ga.AdaptiveAugment(speed=0), "speed=0"),
+        (lambda: ga.AdaptiveAugment(interval=0), "interval=0"),
+        (lambda: ga.AdaptiveAugment(initial_p=1.5), "initial_p=1.5"),
+        (lambda: ga.AdaptiveAugment(policy="zoom"), "policy='zoom'"),
+    ],
+)
+def test_adaptive_augment_bad_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -433,6 +433,25 @@ def test_fit_gan_with_steps_per_epoch_runs_exactly_that_many_steps(tmp_path, rep
     assert more.resumed_from_step == 10 and more["step"][-1] == 15
 
 
+def test_fit_gan_lets_go_of_the_data_when_it_returns(tmp_path):
+    """Issue 26: TensorFlow keeps the generator of every from_generator data set for the rest of
+    the process, and fit_gan's (train._StepFeed) held an iterator of the caller's pipeline, so its
+    shuffle buffer and prefetched batches stayed in memory after every run. The feed drops them
+    when training ends, also when it ends with an exception."""
+    import gc
+
+    from ganlib import train
+
+    fit_gan(tiny_gan(), dataset().shuffle(3, seed=0), 1, tmp_path / "run", checkpoint_every=None, verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        fit_gan(tiny_gan(), dataset(), 2, tmp_path / "killed", checkpoint_every=None, callbacks=[KillAt(2)],
+                verbose=0)
+    gc.collect()
+    feeds = [feed for feed in gc.get_objects() if isinstance(feed, train._StepFeed)]
+    assert feeds, "TensorFlow no longer keeps from_generator's generator: this test checks nothing"
+    assert all(feed._iterator is None and not feed._kept for feed in feeds)
+
+
 def averaged_gan(seed=0):
     keras.utils.set_random_seed(seed)
     gan = GAN(models.dcgan_generator(LATENT_DIM, 16, 1, width=4), models.dcgan_discriminator(16, 1, width=4),
@@ -668,3 +687,29 @@ def test_no_progress_bar_fragments_where_outputs_are_kept(tmp_path, monkeypatch,
     monkeypatch.setenv("GANLIB_PROGRESS", "1")
     fit_gan(tiny_gan(), dataset(), 1, tmp_path / "shown", verbose=1)
     assert "%|" in capfd.readouterr().err  # where a person watches, the bar is there
+
+
+def adaptive_gan(seed=0):
+    from ganlib.augment import AdaptiveAugment
+
+    keras.utils.set_random_seed(seed)
+    gan = GAN(models.dcgan_generator(LATENT_DIM, 16, 1, width=4), models.dcgan_discriminator(16, 1, width=4),
+              LATENT_DIM, seed=seed, augment=AdaptiveAugment(speed=200, interval=2, initial_p=0.5, seed=seed))
+    gan.compile()
+    return gan
+
+
+def test_adaptive_augmentation_reports_p_and_resumes_exactly(tmp_path):
+    # p, the counts since its last move and the layer's random state are in the checkpoint:
+    # three epochs straight and one + two resumed end with the same p and the same weights
+    straight = adaptive_gan()
+    history = fit_gan(straight, dataset(), 3, tmp_path / "straight", checkpoint_every=None, verbose=0)
+    assert "augment_p" in history and len(set(history["augment_p"])) > 1  # p moved (from 0.5, either way)
+    fit_gan(adaptive_gan(), dataset(), 1, tmp_path / "resumed", checkpoint_every=None, verbose=0)
+    resumed = adaptive_gan(seed=5)
+    fit_gan(resumed, dataset(), 3, tmp_path / "resumed", checkpoint_every=None, verbose=0)
+    for mine, theirs in zip(resumed.augment.state_variables(), straight.augment.state_variables()):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs), rtol=1e-6)
+    for mine, theirs in zip(resumed.discriminator.weights, straight.discriminator.weights):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(mine), keras.ops.convert_to_numpy(theirs),
+                                   rtol=1e-4, atol=1e-6)

@@ -1,6 +1,9 @@
 """ganlib.recipes: named recipes and training for a budget of CPU seconds or steps."""
+import gc
+
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from ganlib import augment, models, recipes
 from ganlib.callbacks import CPUTimeBudget, TrainingBudget
@@ -16,7 +19,8 @@ def test_each_recipe_builds_the_gan_it_describes(name):
     gan = recipes.build_gan(name, 16, 3, width=4, latent_dim=8)
     assert gan.loss_kind == recipe.loss
     assert (gan.ema_generator is not None) == (recipe.ema_decay is not None)
-    assert isinstance(gan.augment, augment.DiffAugment) == recipe.diffaugment
+    assert (type(gan.augment) is augment.DiffAugment) == recipe.diffaugment
+    assert isinstance(gan.augment, augment.AdaptiveAugment) == recipe.adaptive_augment
     assert gan.r1_weight == recipe.r1_weight
     spectral = any(isinstance(layer, models.layers.SpectralNormalization) for layer in gan.discriminator.layers)
     assert spectral == (recipe.normalization == "spectral")
@@ -27,6 +31,11 @@ def test_each_recipe_builds_the_gan_it_describes(name):
     assert mirrored == recipe.mirror
     if recipe.mirror:  # the averaged copy is mirrored too: it is what samples come from
         assert any(isinstance(layer, models.MirrorSymmetric) for layer in gan.ema_generator.layers)
+
+
+def test_a_recipe_cannot_ask_for_both_kinds_of_augmentation():
+    with pytest.raises(ValueError, match="give one of the two"):
+        recipes.Recipe("both", "DiffAugment and ADA", diffaugment=True, adaptive_augment=True)
 
 
 def test_training_stops_at_the_cpu_budget_and_pauses_at_milestones():
@@ -124,6 +133,10 @@ def test_bad_recipe_and_budget_are_named():
     assert "recipe" in str(error.value) and "'dcgan-2015'" in str(error.value)
     with pytest.raises(ValueError, match="cpu_seconds"):
         CPUTimeBudget(0)
+    with pytest.raises(ValueError, match="batch_size=128 is larger than the 64 images.*at most 64"):
+        recipes.train_for_cpu_seconds("dcgan-2015", sprites(), 1.0, batch_size=128)
+    with pytest.raises(ValueError, match=r"shape \(16, 16, 3\); expected \(N, H, W, C\)"):
+        recipes.train_for_cpu_seconds("dcgan-2015", sprites()[0], 1.0)
 
 
 def test_each_name_says_what_its_recipe_adds_and_the_earlier_names_still_work():
@@ -141,3 +154,53 @@ def test_each_name_says_what_its_recipe_adds_and_the_earlier_names_still_work():
         assert recipes.current_name(value) == value
     with pytest.raises(ValueError, match="stylegan"):
         recipes.get_recipe("stylegan")
+
+
+def test_the_batches_are_those_of_the_shuffled_images_pipeline():
+    """train_for_cpu_seconds gathers batches by shuffled image number (issue 26): the same batches
+    in the same order as shuffling the images themselves, for a strided view (an RGB view of RGBA
+    images, as lesson 03 trains on), float64 images and an array used in place."""
+    from ganlib.data.store import _aligned
+
+    rgba = np.random.default_rng(1).uniform(-1, 1, (50, 4, 4, 4)).astype(np.float32)
+    aligned = _aligned(rgba, np.float32)  # used in place, not copied
+    for images in (rgba[..., :3], rgba[..., :3].astype(np.float64), aligned):
+        expected = (tf.data.Dataset.from_tensor_slices(np.asarray(images, np.float32))
+                    .shuffle(50, seed=3, reshuffle_each_iteration=True).batch(16, drop_remainder=True).repeat())
+        batches = recipes._shuffled_batches(images, 16, seed=3)
+        assert batches.element_spec == expected.element_spec
+        for got, want in zip(batches.take(10), expected.take(10)):  # 3 passes and a batch: reshuffled
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def resident_mib():
+    """This process's resident memory (VmRSS) in MiB; skips the test where /proc has none."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    pytest.skip("reading resident memory needs /proc/self/status (Linux)")
+
+
+def test_runs_one_after_another_keep_no_copy_of_the_images(tmp_path):
+    """Issue 26: each run of lesson 03 kept about the image set's size of memory (fit_gan's feed
+    of batches outlived the run, and with it the pipeline's shuffle buffer), and the first run
+    left two more copies in TensorFlow's CPU allocator. A run now keeps a few MiB (its traced
+    functions); half the image set is the limit, for the first run and for the next."""
+    images = sprites(count=32768, size=16)  # 96 MiB
+    half = images.nbytes / 2**20 / 2
+
+    def run(data, name):
+        recipes.train_for_cpu_seconds("dcgan-2015", data, 0.2, width=4, latent_dim=8, batch_size=16,
+                                      out_dir=tmp_path / name)
+        gc.collect()
+        return resident_mib()
+
+    start = run(images[:64], "warm-up")  # TensorFlow's, Keras' and the run folder's first-use memory
+    first = run(images, "first")
+    second = run(images, "second")
+    assert first - start < half, f"the first run kept {first - start:.0f} MiB"
+    assert second - first < half, f"the second run kept {second - first:.0f} MiB"

@@ -272,13 +272,27 @@ class DecodedStore:
 _ALIGNMENT = 64
 
 
-def _aligned_empty(shape) -> np.ndarray:
-    """An uninitialised uint8 array of ``shape`` whose data start on a 64-byte boundary, so that
-    TensorFlow can use its memory without a copy (see :func:`_shared_tensor`)."""
-    size = int(np.prod(shape))
+def _aligned_empty(shape, dtype=np.uint8) -> np.ndarray:
+    """An uninitialised array of ``shape`` and ``dtype`` whose data start on a 64-byte boundary,
+    so that TensorFlow can use its memory without a copy (see :func:`_shared_tensor`)."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
     raw = np.empty(size + _ALIGNMENT, np.uint8)
     offset = -raw.ctypes.data % _ALIGNMENT
-    return raw[offset:offset + size].reshape(shape)
+    return raw[offset:offset + size].view(dtype).reshape(shape)
+
+
+def _aligned(array, dtype) -> np.ndarray:
+    """``array`` as a C-contiguous, 64-byte aligned, writable array of ``dtype`` (converted as
+    ``np.ascontiguousarray(array, dtype=dtype)`` would); no copy when it already is one."""
+    array = np.asarray(array)
+    dtype = np.dtype(dtype)
+    if (array.dtype == dtype and array.flags.c_contiguous and array.flags.writeable
+            and array.ctypes.data % _ALIGNMENT == 0):
+        return array
+    out = _aligned_empty(array.shape, dtype)
+    np.copyto(out, array, casting="unsafe")
+    return out
 
 
 def _aligned_uint8(pixels) -> np.ndarray:
@@ -287,9 +301,7 @@ def _aligned_uint8(pixels) -> np.ndarray:
     pixels = np.asarray(pixels)
     if pixels.dtype == np.uint8 and pixels.flags.c_contiguous and pixels.ctypes.data % _ALIGNMENT == 0:
         return pixels
-    out = _aligned_empty(pixels.shape)
-    np.copyto(out, pixels, casting="unsafe")
-    return out
+    return _aligned(pixels, np.uint8)
 
 
 def _shared_tensor(array, writable=False):
