@@ -53,7 +53,11 @@ MNIST_TRAIN, MNIST_TEST = 800, 200
 LESSON_COUNTS = {
     "01": {"HAND_STEPS": 10, "PRETRAIN_STEPS": 200},  # hand-written (eager) iterations; D-only steps
     "02": {"N_EVAL": 200},                            # generated faces for the metrics
-    "03": {"N_EVAL": 128},                            # generated sprites per model for the metrics
+    # generated sprites per model for the metrics; two of the five trainings (three rows: the plain
+    # DCGAN and DiffAugment's pair, which share one run): each costs ~20 s of tracing at 64x64
+    "03": {"N_EVAL": 128, "RECIPE_ROWS": ("dcgan-2015", "dcgan+diffaugment", "dcgan+diffaugment+ema")},
+    # toy seeds per (target, loss) and image seeds (20 and 6 runs at gpu); 20,000 sprites take 40 s to draw
+    "04": {"TOY_SEEDS": 1, "IMAGE_SEEDS": 1, "N_SPRITES": 2000, "N_HELD_OUT": 200},
     "06": {"PER_CLASS": 20},                          # generated digits per class for the judge
 }
 
@@ -180,7 +184,8 @@ def stand_ins(folder, base_url) -> Path:
 
 def cut_counts(notebook, counts):
     """Put a cell after the notebook's ``parameters`` cell that caps each of ``counts``
-    (name -> at most) with ``ganlib.smoke.cap``; ValueError when a name is not set there."""
+    (name -> at most) with ``ganlib.smoke.cap``, or, for a list or tuple, keeps only the items it
+    names; ValueError when a name is not set there."""
     import nbformat
 
     if not counts:
@@ -194,7 +199,8 @@ def cut_counts(notebook, counts):
     if missing:
         raise ValueError(f"the parameters cell sets no {', '.join(missing)}: update LESSON_COUNTS")
     lines = ["# gpu smoke run (scripts/gpu_smoke.py): the lesson's own counts, cut"]
-    lines += [f"{name} = ganlib.smoke.cap({name}, {most})" for name, most in counts.items()]
+    lines += [f"{name} = [item for item in {name} if item in {list(most)!r}]" if isinstance(most, (list, tuple))
+              else f"{name} = ganlib.smoke.cap({name}, {most})" for name, most in counts.items()]
     cell = nbformat.v4.new_code_cell("\n".join(lines))
     cell.metadata["tags"] = ["injected-parameters"]
     notebook.cells.insert(tagged[0] + 1, cell)
@@ -230,6 +236,9 @@ def execute(copy) -> int:
         return 1
     finally:
         nbformat.write(notebook, copy)
+    import resource  # the kernel has been shut down and waited for: its peak is the children's
+
+    print(f"kernel peak memory: {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MiB", flush=True)
     return 0
 
 
@@ -290,6 +299,8 @@ def run(paths, workdir: Path, jobs: int = 2) -> int:
             child = subprocess.run([sys.executable, __file__, "--execute", str(copy)], env=environment,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             seconds = time.perf_counter() - start
+            peak = re.search(r"kernel peak memory: (\d+) MiB", child.stdout)
+            peaks[path.name] = int(peak.group(1)) if peak else None
             problem = None
             if child.returncode:
                 lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in child.stdout.splitlines() if line.strip()]
@@ -300,13 +311,15 @@ def run(paths, workdir: Path, jobs: int = 2) -> int:
         finally:
             finished[lesson].set()
 
-    failures, total = [], time.perf_counter()
+    failures, total, peaks = [], time.perf_counter(), {}
     try:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             for name, seconds, problem, log in pool.map(one, map(Path, paths)):  # reported in order
                 if log:
                     print(log[-3000:], flush=True)
-                print(f"{name}: {seconds:6.1f} s  {'ok' if problem is None else 'FAILED: ' + problem}", flush=True)
+                memory = f", kernel peak {peaks[name]:,} MiB" if peaks.get(name) else ""
+                print(f"{name}: {seconds:6.1f} s{memory}  {'ok' if problem is None else 'FAILED: ' + problem}",
+                      flush=True)
                 if problem is not None:
                     failures.append(name)
     finally:
