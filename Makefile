@@ -8,7 +8,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: run test unit notebooks-quick lab bench clean env sync-colab docs docs-test browser
+.PHONY: run test test-gpu-smoke unit notebooks-quick lab bench clean env sync-colab docs docs-test browser
 
 env: $(STAMP)
 
@@ -24,10 +24,11 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/python scripts/run_notebooks.py $(NOTEBOOKS)
 
-# Unit tests, then every notebook top to bottom at the 'quick' preset under nbval, in
-# TEST_WORKERS processes (pytest-xdist) of one TensorFlow thread each: on 2 cores the unit tests
-# took 620 s where one process of two threads took 964 s. Each notebook runs whole on one worker
-# (--dist loadfile); lesson 05 reads lesson 02's run folder, so it runs after the others.
+# Unit tests, then every notebook top to bottom at the 'quick' preset under nbval, then the
+# 'gpu' preset's smoke run. Tests and notebooks run in TEST_WORKERS processes (pytest-xdist) of one
+# TensorFlow thread each: on 2 cores the unit tests took 620 s where one process of two threads
+# took 964 s. Each notebook runs whole on one worker (--dist loadfile); lesson 05 reads lesson
+# 02's run folder, so it runs after the others.
 TEST_WORKERS ?= 2
 ONE_THREAD := TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 NBVAL := GANLIB_PRESET=quick $(ONE_THREAD) $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
@@ -37,6 +38,15 @@ test: $(STAMP)
 	$(ONE_THREAD) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) tests
 	$(NBVAL) -n $(TEST_WORKERS) --dist loadfile $(filter-out $(LATER_NOTEBOOKS),$(NOTEBOOKS))
 	$(NBVAL) $(LATER_NOTEBOOKS)
+	$(MAKE) --no-print-directory test-gpu-smoke
+
+# Every notebook at the 'gpu' preset on this CPU, with GANLIB_SMOKE=1 (each training and search
+# stops after a few steps; nothing else changes: ganlib/smoke.py) and stand-in CelebA, Pokemon and
+# MNIST in their real layouts, served from 127.0.0.1 with their own checksums
+# (scripts/gpu_smoke.py). Copies are executed in a temporary folder, TEST_WORKERS at a time (much
+# of the run is TensorFlow tracing, one thread): notebooks/ is not written.
+test-gpu-smoke: $(STAMP)
+	$(ONE_THREAD) $(BIN)/python scripts/gpu_smoke.py --jobs $(TEST_WORKERS) $(NOTEBOOKS)
 
 unit: $(STAMP)
 	$(ONE_THREAD) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) tests

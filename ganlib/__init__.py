@@ -87,7 +87,7 @@ elif not any(isinstance(finder, _RegisterLayersAfterKeras) for finder in sys.met
 PRESETS = ("quick", "cpu", "gpu")
 
 SUBMODULES = ("augment", "callbacks", "classic", "colab", "conditional", "data", "inpaint", "metrics",
-              "models", "plotting", "runfolder", "toy", "train")
+              "models", "plotting", "runfolder", "smoke", "toy", "train")
 
 __all__ = ["setup", "preset", "onednn_enabled", "colab_storage", "PRESETS", "__version__", *SUBMODULES]
 

@@ -37,6 +37,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import smoke
 from ._checks import check_image_range, check_image_size, check_non_negative, check_positive, check_range
 
 #: The discriminator's one-hot answers, in the original's order ``[real, generated]``.
@@ -290,6 +291,7 @@ class ClassicGAN:
     def pretrain_discriminator(self, iterations: int | None = None) -> float:
         """``iterations`` D steps on fresh batches (original: 100); returns the last loss."""
         iterations = self.pretrain_iterations if iterations is None else iterations
+        iterations = smoke.cap(iterations, smoke.CLASSIC_ITERATIONS)  # GANLIB_SMOKE: a few
         start = time.perf_counter()
         loss = float("nan")
         for _ in range(iterations):
@@ -326,9 +328,10 @@ class ClassicGAN:
         ``mean_labels`` is recorded (and printed with ``verbose``), and ``callback(self)`` is
         called if given. Calling ``train`` again continues where it stopped.
 
-        Defaults from Monceaux 2017: 2000 iterations, a report every 25.
+        Defaults from Monceaux 2017: 2000 iterations, a report every 25. Under
+        ``GANLIB_SMOKE=1`` at most ``smoke.CLASSIC_ITERATIONS``, pre-training included.
         """
-        iterations = check_positive("iterations", iterations, integer=True)
+        iterations = smoke.cap(check_positive("iterations", iterations, integer=True), smoke.CLASSIC_ITERATIONS)
         report_every = check_positive("report_every", report_every, integer=True)
         start = time.perf_counter()
         if pretrain and self.iteration == 0 and not self.history["pretrain_loss"]:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import smoke
 from ._checks import check_choice, check_image_range, check_non_negative, check_positive, check_range
 
 #: The kinds of mask ``make_mask`` makes: a centre square, random pixels, the left half, a grid.
@@ -613,11 +614,15 @@ def search_latents(generator, discriminator, images, weights, steps=1000, n_cand
     ``inpaint`` (already checked there); ``weights`` from ``contextual_weights``.
 
     Returns dict(z=(N, K, latent_dim) the best z seen per candidate, loss=(N, K) its loss,
-    history=dict(step, loss=(records, N) the best loss so far per image)).
+    history=dict(step, loss=(records, N) the best loss so far per image)). Under
+    ``GANLIB_SMOKE=1``: at most ``smoke.SEARCH_STEPS`` steps and ``smoke.SEARCH_CANDIDATES``
+    candidates.
     """
     import keras
     import tensorflow as tf
 
+    steps = smoke.cap(steps, smoke.SEARCH_STEPS)
+    n_candidates = smoke.cap(n_candidates, smoke.SEARCH_CANDIDATES)
     n_images, latent_dim = len(images), int(generator.input_shape[-1])
     total = n_images * n_candidates
     repeated_images = tf.constant(np.repeat(images, n_candidates, axis=0), tf.float32)

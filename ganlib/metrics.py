@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import smoke
 from ._checks import check_image_range, check_positive, check_range, check_seed
 
 
@@ -358,6 +359,8 @@ def sliced_wasserstein(images_a, images_b, patches_per_image: int = 128, patch_s
         raise ValueError(
             f"min_resolution={min_resolution} is larger than the images ({a.shape[1]}x{a.shape[2]})."
         )
+    if smoke.active():  # GANLIB_SMOKE: a few images of each set
+        a, b = a[:smoke.METRIC_IMAGES], b[:smoke.METRIC_IMAGES]
     count = min(max_patches, patches_per_image * min(len(a), len(b)))
     per_level = {}
     pyramid_a = _laplacian_pyramid(a, min_resolution)
@@ -403,9 +406,12 @@ def _same_shape_sets(real, generated):
 
 
 def _max_images(max_images):
-    if max_images is None:
-        return None
-    return check_positive("max_images", max_images, integer=True)
+    """``max_images`` checked; under ``GANLIB_SMOKE=1`` at most ``smoke.METRIC_IMAGES`` (None too)."""
+    if max_images is not None:
+        max_images = check_positive("max_images", max_images, integer=True)
+    if smoke.active():
+        return min(max_images or smoke.METRIC_IMAGES, smoke.METRIC_IMAGES)
+    return max_images
 
 
 def _equal_subsets(real, generated, max_images, rng):
@@ -532,7 +538,7 @@ def classifier_two_sample_test(real, generated, test_fraction: float = 0.5, epoc
     """
     real, generated = _same_shape_sets(real, generated)
     test_fraction = check_range("test_fraction", test_fraction, 0.0, 1.0, low_open=True, high_open=True)
-    epochs = check_positive("epochs", epochs, integer=True)
+    epochs = smoke.cap(check_positive("epochs", epochs, integer=True), smoke.METRIC_EPOCHS)  # GANLIB_SMOKE
     batch_size = check_positive("batch_size", batch_size, integer=True)
     learning_rate = check_positive("learning_rate", learning_rate)
     max_images = _max_images(max_images)

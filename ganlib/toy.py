@@ -21,6 +21,7 @@ import types
 import keras
 import numpy as np
 
+from . import smoke
 from ._checks import check_choice, check_non_negative, check_positive, check_range, check_same_length, check_seed
 
 LOSSES = ("gan", "wgan-gp")
@@ -407,7 +408,7 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
     Args:
         target: ``gaussian_1d``, ``mixture_1d``, ``ring_of_gaussians`` or ``grid_of_gaussians``
             (anything with ``dim``, ``sample(n, seed)`` and ``plot_range``).
-        steps: generator steps (> 0).
+        steps: generator steps (> 0); at most ``smoke.TOY_STEPS`` under ``GANLIB_SMOKE=1``.
         loss: 'gan' (Goodfellow et al. 2014) or 'wgan-gp' (Gulrajani et al. 2017).
         d_steps: k, discriminator (critic) updates per generator step. None: 5 (n_critic of
             Gulrajani et al.; for 'gan' in 1-D, k = 5 ends 5-10x closer to the target than the
@@ -461,7 +462,8 @@ def train_toy_gan(target, steps: int, loss: str = "gan", d_steps=None, seed: int
         record_every: steps between records of the losses and W1. None: about 60 records.
         snapshot_steps: steps at which to store a snapshot. None: ``n_snapshots`` steps
             spread from 0 to ``steps`` (more of them early, where most happens).
-        n_snapshots: how many snapshots when ``snapshot_steps`` is None (default 6).
+        n_snapshots: how many snapshots when ``snapshot_steps`` is None (default 6; fewer only
+            when the run has fewer than ``n_snapshots - 1`` steps).
         eval_samples: generated and target samples for W1 (10k each, as API.md says).
         grid_size: points per axis of the grid D is evaluated on. None: 400 (1-D), 60 (2-D).
         generator: a keras.Model of your own to train instead of the default MLP.
@@ -514,6 +516,10 @@ def _toy_settings(target, steps, loss, d_steps, seed, *, batch_size, latent_dim,
     from .train import PENALTIES
 
     steps = check_positive("steps", steps, integer=True)
+    if smoke.active() and steps > smoke.TOY_STEPS:  # GANLIB_SMOKE: a short run, its snapshots spread over it
+        if snapshot_steps is not None:
+            snapshot_steps = [int(round(int(step) * smoke.TOY_STEPS / steps)) for step in snapshot_steps]
+        steps = smoke.TOY_STEPS
     loss = check_choice("loss", loss, LOSSES)
     dim = getattr(target, "dim", None)
     wgan_1d = loss == "wgan-gp" and dim == 1  # 1-D WGAN-GP defaults: see gp_weight, penalty, decay_to
@@ -583,7 +589,13 @@ def _snapshot_steps(snapshot_steps, n_snapshots, steps):
     if snapshot_steps is None:
         # Quadratic spacing: early steps, where the most happens, get more snapshots.
         fractions = np.linspace(0.0, 1.0, n_snapshots) ** 2 if n_snapshots > 1 else np.ones(1)
-        return sorted({int(round(f * steps)) for f in fractions})
+        chosen = [int(round(f * steps)) for f in fractions]
+        if steps + 1 >= n_snapshots:  # a short run: rounding must not merge early snapshots
+            for index in range(1, len(chosen) - 1):
+                chosen[index] = max(chosen[index], chosen[index - 1] + 1)
+            for index in range(len(chosen) - 2, 0, -1):
+                chosen[index] = min(chosen[index], chosen[index + 1] - 1)
+        return sorted(set(chosen))
     snapshot_steps = sorted({int(s) for s in snapshot_steps})
     for step in snapshot_steps:
         if not 0 <= step <= steps:

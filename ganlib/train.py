@@ -19,6 +19,7 @@ import threading
 import keras
 import tensorflow as tf
 
+from . import smoke
 from ._checks import check_choice, check_image_range, check_non_negative, check_positive, check_range
 from .defaults import (DCGAN_BETAS, DCGAN_LEARNING_RATE, WGAN_GP_BETAS, WGAN_GP_LEARNING_RATE,
                        WGAN_LEARNING_RATE)
@@ -555,8 +556,13 @@ class _AdversarialModel(keras.Model):
         the generator's tanh); the generator must take ``latent_dim`` numbers and make
         examples of that shape. Otherwise a ValueError says what was found and how to fix
         it, before any training. Everything else is passed on to ``keras.Model.fit``.
+        With ``GANLIB_SMOKE=1`` (``ganlib.smoke``) every call stops after ``smoke.STEPS`` steps.
         """
         _check_networks_fit(self.generator, self.discriminator, self.latent_dim)
+        if smoke.active():
+            from .callbacks import TrainingBudget
+
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), TrainingBudget(max_steps=smoke.STEPS)]
         if check_data:
             check_training_data(x, self.data_shape)
         if isinstance(x, tf.data.Dataset) and not args:

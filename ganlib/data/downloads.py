@@ -373,6 +373,80 @@ REGISTRY = {
 }
 
 
+#: MNIST as ``keras.datasets.mnist`` gets it: one NumPy file (``x_train``, ``y_train``,
+#: ``x_test``, ``y_test``), Keras' own address and sha256, kept in Keras' cache
+#: (``~/.keras/datasets/mnist.npz``, or ``$KERAS_HOME/datasets``); read by ``load_mnist``
+#: through ``keras.utils.get_file``, not unpacked (so not in ``REGISTRY``, not for ``fetch``).
+MNIST = DataSource(
+    name="mnist",
+    archive="mnist.npz",
+    mirrors=("https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",),
+    checksum="sha256:731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",  # keras.datasets.mnist
+    folder="",
+    description="MNIST handwritten digits (LeCun et al. 1998): 70,000 28x28 grey images in 10 classes.",
+    homepage="https://yann.lecun.com/exdb/mnist/",
+    licence="CC BY-SA 3.0 (as keras.datasets.mnist states)",
+    size="about 11 MB",
+    crop=None,
+)
+
+#: The environment variable naming a JSON file of other mirrors and checksums.
+SOURCES_ENV = "GANLIB_SOURCES"
+
+
+def read_sources_file(path) -> dict:
+    """Other mirrors and checksums for ganlib's downloads, from a JSON file such as::
+
+        {"celeba": {"mirrors": ["http://127.0.0.1:8000/img_align_celeba.zip"],
+                    "checksum": "md5:<hex digest of that file>"},
+         "mnist": {"mirrors": ["https://mirror.example.org/mnist.npz"], "checksum": "sha256:<hex>"}}
+
+    Names are those of ``REGISTRY`` and ``'mnist'``; each gives ``mirrors`` (tried in order)
+    and the ``checksum`` every download and every kept archive is then checked against. Set
+    ``GANLIB_SOURCES`` to the file's path before ganlib is imported, and ``REGISTRY`` and
+    ``MNIST`` use them: a mirror of your own (an institute's cache), or, in CI, stand-ins
+    served from 127.0.0.1 (``scripts/gpu_smoke.py``). Returns ``{name: DataSource}``.
+
+    Raises:
+        ValueError: the file is not such JSON (an unknown name or key, no mirror, a checksum
+            not written as 'sha256:<hex>'); OSError: it cannot be read.
+    """
+    import json
+
+    known = {**REGISTRY, MNIST.name: MNIST}
+    text = Path(path).expanduser().read_text()
+    try:
+        table = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{SOURCES_ENV} file {path}: not JSON ({error}).") from None
+    if not isinstance(table, dict):
+        raise ValueError(f"{SOURCES_ENV} file {path}: a JSON object of data set names is needed.")
+    entries = {}
+    for name, fields in table.items():
+        check_choice(f"data set name in {path}", name, tuple(known))
+        if not isinstance(fields, dict) or set(fields) != {"mirrors", "checksum"}:
+            raise ValueError(f"{SOURCES_ENV} file {path}: {name!r} needs exactly 'mirrors' and 'checksum'.")
+        mirrors = fields["mirrors"]
+        if not isinstance(mirrors, list) or not mirrors or not all(isinstance(url, str) for url in mirrors):
+            raise ValueError(f"{SOURCES_ENV} file {path}: {name!r} mirrors={mirrors!r} must be a list of URLs.")
+        _parse_checksum(fields["checksum"])
+        entries[name] = dataclasses.replace(known[name], mirrors=tuple(mirrors), checksum=fields["checksum"])
+    return entries
+
+
+def _use_sources_file():
+    """Put the entries of ``$GANLIB_SOURCES`` (when set) into ``REGISTRY`` and ``MNIST``."""
+    global MNIST
+    path = os.environ.get(SOURCES_ENV, "").strip()
+    if path:
+        entries = read_sources_file(path)
+        MNIST = entries.pop(MNIST.name, MNIST)
+        REGISTRY.update(entries)
+
+
+_use_sources_file()
+
+
 def fetch(source, root=None, timeout=10.0, progress=True, download_missing=True) -> Path:
     """Make a registry data set available locally and return the folder holding its images.
 

@@ -6,8 +6,8 @@
   positions the label ids.
 * ``load_digits(image_size=16)``: the 1,797 handwritten digits (8x8, 10 classes) that ship
   with scikit-learn, offline.
-* ``load_mnist(image_size=32)``: MNIST (or Fashion-MNIST) from ``keras.datasets``, which
-  downloads it; when the download fails, the scikit-learn digits instead (and it says so).
+* ``load_mnist(image_size=32)``: MNIST (or Fashion-MNIST) as ``keras.datasets`` downloads
+  it; when the download fails, the scikit-learn digits instead (and it says so).
 
 Each returns a ``LabelledImages``: images float32 in [-1, 1] (kept as uint8 inside) with an
 integer label each, the class names, a stratified ``split`` and a ``pipeline`` of
@@ -21,6 +21,7 @@ import os
 import numpy as np
 
 from .._checks import check_positive, check_range
+from . import downloads
 from .files import _check_channels, _check_crop, _check_image_size, _check_resample, _Decoder, _resize_uint8, from_uint8
 from .folders import DataFolderError, SkippedFile, _check_folder, _decode_all, _list_files, _warn_skipped
 
@@ -288,10 +289,32 @@ def load_digits(image_size=16) -> LabelledImages:
                           f"scikit-learn's {len(pixels)} handwritten digits (8x8, resized to {height}x{width})")
 
 
+def _mnist_arrays():
+    """``((x_train, y_train), (x_test, y_test))`` of ``downloads.MNIST``: what
+    ``keras.datasets.mnist.load_data()`` does (``keras.utils.get_file`` into Keras' cache, the
+    sha256 checked, the file read), with the mirrors and checksum ganlib keeps (which
+    ``GANLIB_SOURCES`` may replace). Raises the last mirror's error when none works."""
+    import keras
+
+    source = downloads.MNIST
+    algorithm, digest = downloads._parse_checksum(source.checksum)
+    for index, url in enumerate(source.mirrors):
+        try:
+            path = keras.utils.get_file(source.archive, url, file_hash=digest, hash_algorithm=algorithm,
+                                        cache_dir=os.environ.get("KERAS_HOME") or None)  # read now, not at import
+            break
+        except Exception:  # Keras' "URL fetch failure", a checksum mismatch: the next mirror
+            if index == len(source.mirrors) - 1:
+                raise
+    with np.load(path, allow_pickle=False) as arrays:
+        return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+
 def load_mnist(image_size=32, fashion=False, fallback=True, verbose=True) -> LabelledImages:
     """MNIST (LeCun et al. 1998) or Fashion-MNIST (Xiao et al. 2017): 70,000 28x28 grey images
-    in 10 classes, the training and test sets together, from ``keras.datasets`` (downloaded
-    once into ``~/.keras/datasets``, about 11 MB or 30 MB).
+    in 10 classes, the training and test sets together, as ``keras.datasets`` gets them
+    (downloaded once into ``~/.keras/datasets``, about 11 MB or 30 MB; MNIST's address and
+    sha256 are ``ganlib.data.downloads.MNIST``, which ``GANLIB_SOURCES`` may replace).
 
     The 28x28 images are padded with 2 black pixels on each side to 32x32 (as LeNet-5's
     input, LeCun et al. 1998), then resized to ``image_size`` if it differs.
@@ -307,9 +330,9 @@ def load_mnist(image_size=32, fashion=False, fallback=True, verbose=True) -> Lab
 
     image_size = _check_image_size(image_size)
     name = "Fashion-MNIST" if fashion else "MNIST"
-    module = keras.datasets.fashion_mnist if fashion else keras.datasets.mnist
     try:
-        (x_train, y_train), (x_test, y_test) = module.load_data()
+        (x_train, y_train), (x_test, y_test) = (keras.datasets.fashion_mnist.load_data() if fashion
+                                                else _mnist_arrays())
     except Exception as error:  # no network, a proxy, a truncated file: the offline digits instead
         if not fallback:
             raise
