@@ -24,8 +24,8 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/python scripts/run_notebooks.py $(NOTEBOOKS)
 
-# Unit tests, then every notebook top to bottom at the 'quick' preset under nbval, then the
-# 'gpu' preset's smoke run. Tests and notebooks run in TEST_WORKERS processes (pytest-xdist) of one
+# Unit tests, then every notebook top to bottom at the 'quick' preset under nbval and, beside
+# them, the 'gpu' preset's smoke run. Tests and notebooks run in TEST_WORKERS processes (pytest-xdist) of one
 # TensorFlow thread each: on 2 cores the unit tests took 620 s where one process of two threads
 # took 964 s. Each notebook runs whole on one worker (--dist loadfile); lesson 05 reads lesson
 # 02's run folder, so it runs after the others.
@@ -34,11 +34,17 @@ ONE_THREAD := TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 NBVAL := GANLIB_PRESET=quick $(ONE_THREAD) $(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax \
 	--nbval-current-env --nbval-cell-timeout=900
 LATER_NOTEBOOKS := $(filter notebooks/05_%,$(NOTEBOOKS))
+# The smoke run goes side by side with the notebooks at 'quick' (its output after theirs): each
+# alone leaves part of the 2 cores idle while TensorFlow traces, one thread at a time.
 test: $(STAMP)
 	$(ONE_THREAD) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) tests
-	$(NBVAL) -n $(TEST_WORKERS) --dist loadfile $(filter-out $(LATER_NOTEBOOKS),$(NOTEBOOKS))
-	$(NBVAL) $(LATER_NOTEBOOKS)
-	$(MAKE) --no-print-directory test-gpu-smoke
+	@log=$$(mktemp); ( $(MAKE) --no-print-directory test-gpu-smoke > $$log 2>&1 ) & smoke=$$!; \
+	status=0; $(NBVAL) -n $(TEST_WORKERS) --dist loadfile $(filter-out $(LATER_NOTEBOOKS),$(NOTEBOOKS)) \
+		|| status=$$?; \
+	if [ $$status -eq 0 ]; then $(NBVAL) $(LATER_NOTEBOOKS) || status=$$?; fi; \
+	smoke_status=0; wait $$smoke || smoke_status=$$?; \
+	echo "---- make test-gpu-smoke (ran beside the notebooks) ----"; cat $$log; rm -f $$log; \
+	[ $$status -eq 0 ] && [ $$smoke_status -eq 0 ]
 
 # Every notebook at the 'gpu' preset on this CPU, with GANLIB_SMOKE=1 (each training and search
 # stops after a few steps; nothing else changes: ganlib/smoke.py) and stand-in CelebA, Pokemon and

@@ -80,15 +80,17 @@ def test_quality_on_emoji_over_seeds_reports_mean_and_spread(tmp_path, capsys, m
     from ganlib import _bench
 
     monkeypatch.setenv("GANLIB_DATA", str(tmp_path / "data"))
-    rows = _bench.quality(["dcgan+ema", "resize+shift+ema"], cpu_seconds=3.0, milestones=(1.5,), image_size=16,
+    # one measurement per run (no milestone): the summary over seeds is what is tested here; the
+    # milestones are test_quality_benchmark_trains_each_recipe_for_the_budget_and_states_the_ratio's
+    rows = _bench.quality(["dcgan+ema", "resize+shift+ema"], cpu_seconds=3.0, milestones=(), image_size=16,
                           width=4, batch_size=16, n_eval=40, data="emoji", seeds=[0, 1],
                           json_path=tmp_path / "q.json", plot_path=tmp_path / "q.png")
     out = capsys.readouterr().out
     assert out.startswith("OpenMoji emoji 16x16: 1845 training, 615 held out")  # one drawing per emoji
     runs = rows[1:]
     assert [(row["recipe"], row["seed"], row["milestone"]) for row in runs] == [
-        (variant, seed, milestone) for seed in (0, 1) for name in ("dcgan+ema", "resize+shift+ema")
-        for milestone in (0, 1) for variant in (name, f"{name} (copied BN)")]
+        (variant, seed, 0) for seed in (0, 1) for name in ("dcgan+ema", "resize+shift+ema")
+        for variant in (name, f"{name} (copied BN)")]
     assert all(0 <= row["d_fake"] <= 1 and 0 <= row["d_real"] <= 1 and row["checkerboard"] >= 0 for row in runs)
     saved = json.loads((tmp_path / "q.json").read_text())
     for item in saved["summary"]:

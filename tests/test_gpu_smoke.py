@@ -168,7 +168,8 @@ def test_the_kernels_get_the_gpu_preset_the_switch_and_no_internet(monkeypatch, 
     assert "127.0.0.1" in environment["NO_PROXY"].split(",")
     monkeypatch.setenv("HTTPS_PROXY", environment["HTTPS_PROXY"])
     with pytest.raises(OSError, match="refused"):  # the proxy of every other address refuses at once
-        urllib.request.urlopen("https://example.org/", timeout=5)
+        # a fresh opener reads the proxy now (urlopen's shared one keeps what it read at first use)
+        urllib.request.build_opener().open("https://example.org/", timeout=5)
 
 
 def test_make_test_runs_the_gpu_smoke_run():
