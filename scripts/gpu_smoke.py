@@ -51,13 +51,15 @@ MNIST_TRAIN, MNIST_TEST = 800, 200
 #: these by ``ganlib.smoke.cap`` in a cell put after the copy's parameters cell (where papermill
 #: puts its injected parameters); a name missing from the parameters cell fails the run.
 LESSON_COUNTS = {
-    "01": {"HAND_STEPS": 10, "PRETRAIN_STEPS": 200},  # hand-written (eager) iterations; D-only steps
+    # hand-written (eager) iterations; D-only steps; seeds of the repeated comparisons (quick's 2)
+    "01": {"HAND_STEPS": 10, "PRETRAIN_STEPS": 200, "SEEDS": 2},
     "02": {"N_EVAL": 200},                            # generated faces for the metrics
     # generated sprites per model for the metrics; two of the five trainings (three rows: the plain
     # DCGAN and DiffAugment's pair, which share one run): each costs ~20 s of tracing at 64x64
     "03": {"N_EVAL": 128, "RECIPE_ROWS": ("dcgan-2015", "dcgan+diffaugment", "dcgan+diffaugment+ema")},
     # toy seeds per (target, loss) and image seeds (20 and 6 runs at gpu); 20,000 sprites take 40 s to draw
     "04": {"TOY_SEEDS": 1, "IMAGE_SEEDS": 1, "N_SPRITES": 2000, "N_HELD_OUT": 200},
+    "05": {"LAMBDAS": (0, 0.1, 10)},                  # perceptual weights compared (quick's three)
     "06": {"PER_CLASS": 20},                          # generated digits per class for the judge
 }
 
