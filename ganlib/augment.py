@@ -27,7 +27,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ._checks import check_choice, check_range
+from ._checks import check_choice, check_positive, check_range
 
 __all__ = [
     "AdaptiveAugment",
@@ -286,11 +286,8 @@ class AdaptiveAugment(DiffAugment):
         super().__init__(policy, translation_ratio=translation_ratio, cutout_ratio=cutout_ratio, seed=seed,
                          **kwargs)
         self.target = check_range("target", target, 0.0, 1.0, low_open=True, high_open=True)
-        self.speed = float(check_range("speed", speed, 0.0, float("inf"), low_open=True, high_open=True))
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-            raise ValueError(f"interval={interval!r} is not allowed; use a whole number >= 1 "
-                             "(discriminator updates between adjustments of p).")
-        self.interval = interval
+        self.speed = check_positive("speed", speed)
+        self.interval = check_positive("interval", interval, integer=True)
         self.initial_p = check_range("initial_p", initial_p, 0.0, 1.0)
 
         def state(name, value=0.0):
