@@ -13,10 +13,12 @@ export PYTHONHASHSEED := 0
 env: $(STAMP)
 
 # Create .venv when missing and install the pinned requirements plus ganlib (editable).
+# --no-compile: pip would byte-compile every module of every package (TensorFlow's thousands,
+# ~45 of the install's ~75 CPU seconds); Python compiles the ones imported when first imported.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-compile -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
