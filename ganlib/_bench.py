@@ -472,7 +472,7 @@ def _plot_quality(rows, names, path):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.5), dpi=90, layout="constrained")
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4.2), dpi=90, layout="constrained")
     floor = rows[0]
     summary = _quality_summary(rows[1:], names)
     for name in names:
@@ -482,13 +482,15 @@ def _plot_quality(rows, names, path):
             axis.errorbar(seconds, [item[key][0] for item in mine], yerr=[item[key][1] for item in mine],
                           fmt="o-", capsize=3, label=name)
     runs = max((item["runs"] for item in summary), default=1)
-    spread = f" (mean +- sd of {runs} seeds)" if runs > 1 else ""
-    for axis, key, label in ((axes[0], "c2st_accuracy", "C2ST accuracy (0.5 = indistinguishable)" + spread),
-                             (axes[1], "swd", "SWD to held-out images" + spread)):
+    spread = f"mean +- sd of {runs} seeds" if runs > 1 else ""
+    for axis, key, label in ((axes[0], "c2st_accuracy", "C2ST accuracy (0.5 = indistinguishable)"),
+                             (axes[1], "swd", "SWD to held-out images")):
         axis.axhline(floor[key], color="black", linestyle=":", label="real vs real")
         axis.set_xlabel("CPU seconds of training")
         axis.set_ylabel(label, fontsize=8)
-    axes[0].legend(fontsize=8)
+        axis.set_title(spread, fontsize=8)
+    # below the plots: inside, the legend hid the curves it names
+    figure.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=8)
     figure.savefig(path)
     plt.close(figure)
 

@@ -105,9 +105,12 @@ def _rows():
                      part=f"the classic model, {p3['CLASSIC_ITERATIONS']:,} iterations of 10 D + 1 G steps"))
     image03 = dict(image_size=p3["IMAGE_SIZE"], channels=3, width=p3["WIDTH"], batch_size=p3["BATCH_SIZE"],
                    latent_dim=100)
-    for name in ("dcgan-2015", "dcgan+ema", "dcgan+ema+mirror", "dcgan+diffaugment+ema", "sn-hinge+diffaugment+ema"):
+    trained03 = ("dcgan-2015", "dcgan+ema", "dcgan+ema+r1", "dcgan+ema+mirror", "dcgan+diffaugment+ema",
+                 "sn-hinge+diffaugment+ema")  # the runs of lesson 03's RECIPE_ROWS (two rows share one run)
+    for name in trained03:
         rows.append(dict(lesson="03", kind="recipe", recipe=name, model=name, **image03, steps=p3["STEPS"], runs=1,
-                         part=f"5 recipes x {p3['STEPS']:,} steps (4 when the sprites are not symmetric)"))
+                         part=f"{len(trained03)} recipes x {p3['STEPS']:,} steps ({len(trained03) - 1} when the "
+                              "sprites are not symmetric)"))
     rows.append(dict(lesson="03", kind="recipe", recipe="dcgan+ema", model="the best recipe, trained on",
                      **image03, steps=p3["MORE_STEPS"], runs=1, part=f"the best recipe, {p3['MORE_STEPS']:,} steps more"))
     toy = dict(image_size=None, channels=2, width=128, latent_dim=2)
