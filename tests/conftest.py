@@ -8,10 +8,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import ganlib  # noqa: E402,F401
 
 # Freeze what the imports made (TensorFlow, Keras and friends: about half a million objects that
-# live as long as the process) out of Python's full garbage collections. Each xdist worker grows
-# to over a million objects over the run, and a full collection walks all of them: measured on
-# tests/test_cli.py + test_callbacks.py in one process, 19 full collections took 108 s of its
-# 449 s; with the imports frozen, 54 s of 375 s.
+# live as long as the process) out of Python's full garbage collections, which walk every object
+# a worker holds (over a million by the end). Measured on tests/test_cli.py + test_callbacks.py in
+# one process beside a 2-process benchmark: full collections 108 s of 449 s, with the imports
+# frozen 54 s of 375 s; on the idle machine, frozen: 7 s of 246 s. Freezing again at each new test
+# module (after a collection) cost more than it saved there: 20 s of gc, 254 s.
 import gc  # noqa: E402
 import importlib  # noqa: E402
 
