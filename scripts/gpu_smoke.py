@@ -54,7 +54,7 @@ LESSON_COUNTS = {
     # hand-written (eager) iterations; D-only steps; seeds of the repeated comparisons (quick's 2)
     "01": {"HAND_STEPS": 10, "PRETRAIN_STEPS": 200, "SEEDS": 2},
     "02": {"N_EVAL": 200},                            # generated faces for the metrics
-    # generated sprites per model for the metrics; two of the five trainings (three rows: the plain
+    # generated sprites per model for the metrics; two of the six trainings (three rows: the plain
     # DCGAN and DiffAugment's pair, which share one run): each costs ~20 s of tracing at 64x64
     "03": {"N_EVAL": 128, "RECIPE_ROWS": ("dcgan-2015", "dcgan+diffaugment", "dcgan+diffaugment+ema")},
     # toy seeds per (target, loss) and image seeds (20 and 6 runs at gpu); 20,000 sprites take 40 s to draw
