@@ -44,7 +44,7 @@ LATER_NOTEBOOKS := $(filter notebooks/05_%,$(NOTEBOOKS))
 # The smoke run goes side by side with the notebooks at 'quick' (its output after theirs): each
 # alone leaves part of the 2 cores idle while TensorFlow traces, one thread at a time.
 test: $(STAMP)
-	$(ONE_THREAD) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) tests
+	$(ONE_THREAD) $(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=20 tests
 	@log=$$(mktemp); ( $(MAKE) --no-print-directory test-gpu-smoke > $$log 2>&1 ) & smoke=$$!; \
 	status=0; $(NBVAL) -n $(TEST_WORKERS) --dist loadfile $(filter-out $(LATER_NOTEBOOKS),$(NOTEBOOKS)) \
 		|| status=$$?; \

@@ -18,6 +18,7 @@
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -489,6 +490,51 @@ def _two_sample_classifier(image_size, channels, seed):
     return keras.Model(inputs, logit, name="c2st_classifier")
 
 
+#: One compiled C2ST classifier per (side, channels, dtype policy) and process, reset for each
+#: test by ``_fresh_classifier``; the lock keeps two threads from training the same one.
+_CLASSIFIERS: dict = {}
+_CLASSIFIER_LOCK = threading.RLock()
+
+
+def _fresh_classifier(image_size, channels, seed, learning_rate):
+    """The C2ST classifier, compiled with Adam(``learning_rate``), in the state a new
+    ``_two_sample_classifier(image_size, channels, seed)`` has: the same initial weights, dropout
+    seed and optimizer state, so it trains to the same numbers.
+
+    Tracing Keras' training step for a new network costs more than the training itself at the
+    sizes the lessons use in CI (measured at 64x64, 32 + 32 training images, 2 epochs: ~1.7 CPU s
+    of tracing per test), so one compiled network per image shape is kept for the process and
+    reset to the new network's state for each test. Inside a ``tf.distribute`` strategy's scope
+    a new network is compiled every time (its variables belong to that strategy).
+    """
+    import keras
+    import tensorflow as tf
+
+    fresh = _two_sample_classifier(image_size, channels, seed)
+    key = (image_size, channels, keras.config.dtype_policy().name)
+    cached = None if tf.distribute.has_strategy() else _CLASSIFIERS.get(key)
+    if cached is None:
+        fresh.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss=keras.losses.BinaryCrossentropy(from_logits=True))
+        fresh.optimizer.build(fresh.trainable_variables)  # its variables exist before training
+        if not tf.distribute.has_strategy():
+            _CLASSIFIERS[key] = fresh
+            fresh._ganlib_optimizer_start = [np.array(v.numpy()) for v in fresh.optimizer.variables]
+        return fresh
+    model, optimizer = cached, cached.optimizer
+    model.set_weights(fresh.get_weights())
+    for mine, new in zip(_seed_generators(model), _seed_generators(fresh)):
+        mine.state.assign(new.state.numpy())
+    for variable, start in zip(optimizer.variables, model._ganlib_optimizer_start):
+        variable.assign(start)  # step count and moments zero
+    optimizer.learning_rate = learning_rate
+    return model
+
+
+def _seed_generators(model):
+    return [layer.seed_generator for layer in model.layers if getattr(layer, "seed_generator", None) is not None]
+
+
 def classifier_two_sample_test(real, generated, test_fraction: float = 0.5, epochs: int = 20,
                                batch_size: int = 64, learning_rate: float = 1e-3,
                                max_images: int | None = 2048, seed: int = 0) -> TwoSampleTest:
@@ -562,18 +608,17 @@ def classifier_two_sample_test(real, generated, test_fraction: float = 0.5, epoc
     x_test = np.concatenate([real[n_train:], generated[n_train:]])
     y_test = np.concatenate([np.ones(n_test), np.zeros(n_test)])
 
-    model = _two_sample_classifier(real.shape[1], real.shape[-1], seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
-    for _ in range(epochs):
-        order = rng.permutation(len(x_train))
-        for start in range(0, len(order), batch_size):
-            batch = order[start:start + batch_size]
-            model.train_on_batch(x_train[batch], y_train[batch])
-    # called, not model.predict: predict traces a tf.function for every new classifier, and
-    # a notebook that runs the test a few times gets TensorFlow's retracing warning
-    logits = np.concatenate([np.asarray(model(x_test[start:start + 256], training=False))[:, 0]
-                             for start in range(0, len(x_test), 256)])
+    with _CLASSIFIER_LOCK:
+        model = _fresh_classifier(real.shape[1], real.shape[-1], seed, learning_rate)
+        for _ in range(epochs):
+            order = rng.permutation(len(x_train))
+            for start in range(0, len(order), batch_size):
+                batch = order[start:start + batch_size]
+                model.train_on_batch(x_train[batch], y_train[batch])
+        # called, not model.predict: predict traces a tf.function for every new classifier, and
+        # a notebook that runs the test a few times gets TensorFlow's retracing warning
+        logits = np.concatenate([np.asarray(model(x_test[start:start + 256], training=False))[:, 0]
+                                 for start in range(0, len(x_test), 256)])
     correct = int(((logits > 0) == (y_test > 0.5)).sum())
     accuracy, standard_error, interval, p_value = _binomial_summary(correct, 2 * n_test)
     return TwoSampleTest(accuracy, standard_error, interval, p_value, 2 * n_test, 2 * n_train)

@@ -86,6 +86,40 @@ def test_c2st_blobs_against_stripes_is_near_one():
     assert result.p_value < 1e-15
 
 
+def test_c2st_reuses_one_compiled_classifier_in_a_new_networks_state(monkeypatch):
+    """The classifier is compiled once per image shape and reset for each test (tracing Keras'
+    training step per network cost more than the training): after other tests with other seeds
+    and learning rates, the reused network trains to exactly what a new one trains to."""
+    from ganlib import metrics
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (48, 16, 16, 3)).astype(np.float32)
+    y = (rng.uniform(size=(48, 1)) > 0.5).astype(np.float32)
+
+    def trained(seed, learning_rate):
+        model = metrics._fresh_classifier(16, 3, seed, learning_rate)
+        for start in (0, 16, 32):  # three steps: Adam's moments and the dropout masks matter
+            model.train_on_batch(x[start:start + 16], y[start:start + 16])
+        return model, [w.copy() for w in model.get_weights()], np.asarray(model(x, training=True))
+
+    monkeypatch.setattr(metrics, "_CLASSIFIERS", {})
+    new_model, new_weights, new_dropped = trained(seed=3, learning_rate=1e-3)   # compiled, cached
+    trained(seed=8, learning_rate=5e-2)                                           # reused: moves it far
+    reused_model, reused_weights, reused_dropped = trained(seed=3, learning_rate=1e-3)
+    assert reused_model is new_model and len(metrics._CLASSIFIERS) == 1
+    for a, b in zip(new_weights, reused_weights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(new_dropped, reused_dropped)  # the same dropout masks
+    assert float(reused_model.optimizer.learning_rate) == pytest.approx(1e-3)
+    assert int(reused_model.optimizer.iterations.numpy()) == 3
+    monkeypatch.setattr(metrics, "_CLASSIFIERS", {})
+    _, first_weights, _ = trained(seed=3, learning_rate=1e-3)  # a new network again: the same
+    for a, b in zip(new_weights, first_weights):
+        np.testing.assert_array_equal(a, b)
+    metrics._fresh_classifier(32, 3, 0, 1e-3)  # another image shape: a second network
+    assert len(metrics._CLASSIFIERS) == 2
+
+
 def test_c2st_is_reproducible_with_a_seed_and_uses_equal_classes():
     real, generated = smooth_images(120, seed=1), smooth_images(90, seed=2)
     first = classifier_two_sample_test(real, generated, epochs=3, seed=5)
