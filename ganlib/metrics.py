@@ -562,7 +562,8 @@ def classifier_two_sample_test(real, generated, test_fraction: float = 0.5, epoc
 
     Cost, measured on 2 CPU cores: about 5 CPU s at 512 + 512 images of 32x32x3 (trained on
     256 of each), 3 s more for the first call of a process (TensorFlow tracing); it grows
-    linearly with the number of images and about 3x from 32x32 to 64x64.
+    linearly with the number of images and about 3x from 32x32 to 64x64. Later tests on images
+    of the same shape train the same compiled network, reset to a new one's state.
 
     Determinism: the subsets, the split, the batch order, the initial weights and the
     dropout masks all follow ``seed`` (NumPy generators and seeded Keras initialisers; the

@@ -138,6 +138,8 @@ def test_step_feed_gives_a_new_iterator_the_batches_from_the_step_reached():
     rest = [int(value) for value in dropped]  # behind training: it ends (the list is finite), after
     assert rest == order[3:3 + len(rest)]  # the batches from_generator had read ahead for it
     assert feed._kept == {}  # and the batches of trained steps are let go
+    feed.close()  # as fit_gan does when training ends
+    assert feed._iterator is None
 
 
 def test_resumed_mid_epoch_reproduces_the_uninterrupted_run_on_one_device(monkeypatch, deterministic, images,
